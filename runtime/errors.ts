@@ -1,0 +1,102 @@
+/**
+ * Every error fnrun raises on purpose is a {@link FnrunError} with a stable `code`.
+ * User errors (bad manifest, bad config, bad input) print as one line; anything else is a bug.
+ */
+export type ErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_MANIFEST'
+  | 'ERR_BUNDLE'
+  | 'ERR_SANDBOX'
+  | 'ERR_SANDBOX_LOAD'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_PARTITIONS_MISMATCH'
+  | 'ERR_INVALID_EVENT'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_REDIS';
+
+/** Base class of fnrun's errors. `userError` marks errors the user can fix from the message alone. */
+export class FnrunError extends Error {
+  readonly code: ErrorCode;
+  readonly userError: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; userError?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.userError = options?.userError ?? true;
+  }
+}
+
+/** One problem in one manifest field. `path` is dotted (`retry.attempts`). */
+export interface ManifestIssue {
+  path: string;
+  message: string;
+}
+
+/** A function's `config` failed validation: names the file, each field and why. */
+export class ManifestError extends FnrunError {
+  readonly file: string;
+  readonly issues: readonly ManifestIssue[];
+  constructor(file: string, issues: readonly ManifestIssue[]) {
+    const detail = issues.map((i) => `  ${i.path || '(config)'}: ${i.message}`).join('\n');
+    super('ERR_MANIFEST', `invalid manifest in ${file}:\n${detail}`);
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+/** esbuild could not bundle a function; `location` is `file:line:column` when known. */
+export class BundleError extends FnrunError {
+  readonly file: string;
+  readonly location: string | undefined;
+  constructor(file: string, message: string, location?: string) {
+    super('ERR_BUNDLE', `cannot bundle ${file}: ${location ? `${location}: ` : ''}${message}`);
+    this.file = file;
+    this.location = location;
+  }
+}
+
+/** Invalid runtime or CLI configuration. */
+export class ConfigError extends FnrunError {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
+}
+
+/** The sandbox process failed in a way that is not one handler's fault (or could not load a function). */
+export class SandboxError extends FnrunError {
+  constructor(message: string, options?: { cause?: unknown; code?: 'ERR_SANDBOX' | 'ERR_SANDBOX_LOAD' }) {
+    super(options?.code ?? 'ERR_SANDBOX', message, { cause: options?.cause, userError: options?.code === 'ERR_SANDBOX_LOAD' });
+  }
+}
+
+/** An event (or an emit) is larger than the configured limit. */
+export class PayloadTooLargeError extends FnrunError {
+  constructor(sizeBytes: number, limitBytes: number) {
+    super('ERR_PAYLOAD_TOO_LARGE', `event data is ${sizeBytes} bytes, over the ${limitBytes}-byte limit (maxEventBytes)`);
+  }
+}
+
+/** The namespace was created with another partition count. */
+export class PartitionsMismatchError extends FnrunError {
+  constructor(namespace: string, stored: number, configured: number) {
+    super(
+      'ERR_PARTITIONS_MISMATCH',
+      `namespace "${namespace}" has ${stored} partitions in Redis but ${configured} were configured; ` +
+        `pass partitions: ${stored} (or omit it), or use another namespace`,
+    );
+  }
+}
+
+/** A publish call got an argument that can never become a valid event. */
+export class InvalidEventError extends FnrunError {
+  constructor(message: string) {
+    super('ERR_INVALID_EVENT', message);
+  }
+}
+
+/** A function, version or DLQ entry that does not exist. */
+export class NotFoundError extends FnrunError {
+  constructor(message: string) {
+    super('ERR_NOT_FOUND', message);
+  }
+}

@@ -1,0 +1,83 @@
+/** Plain types shared across the runtime. Validation happens at the edges (manifest.ts, config.ts). */
+
+/** An event as a handler sees it. `id` is the stream entry id; `key` is null when published without one. */
+export interface FnEvent<T = unknown> {
+  id: string;
+  type: string;
+  key: string | null;
+  data: T;
+  /** Publish time, ms since the epoch. */
+  time: number;
+  headers?: Record<string, string>;
+}
+
+export type BackoffKind = 'exponential' | 'fixed';
+
+export interface RetryPolicy {
+  /** Total attempts including the first. */
+  attempts: number;
+  backoff: BackoffKind;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export type GroupMode = 'sequential' | 'parallel';
+
+export interface GroupSpec {
+  name: string;
+  mode: GroupMode;
+  /** Position inside a sequential group; ties break by function name. */
+  order: number;
+}
+
+/** A validated manifest with every default applied. */
+export interface Manifest {
+  events: string[];
+  group: GroupSpec | null;
+  retry: RetryPolicy;
+  deadLetter: boolean;
+  timeoutMs: number;
+  memoryMb: number;
+  /** Events older than this at (re)try time go straight to the DLQ; null means no limit. */
+  maxEventAgeMs: number | null;
+  /** Names of host environment values the handler may read through `ctx.env`. */
+  env: string[];
+  startFrom: 'latest' | 'earliest';
+}
+
+/** What a handler emitted; published atomically with the invocation's completion. */
+export interface Emit {
+  type: string;
+  key: string | null;
+  data: unknown;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogLine {
+  level: LogLevel;
+  /** Already formatted message (console-style formatting of the arguments). */
+  msg: string;
+  time: number;
+}
+
+/** An error thrown by a handler, as it crossed the sandbox; `stack` is mapped to the source file. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack: string;
+  /** Where it came from: the handler, a timeout, the memory limit, or a crashed sandbox. */
+  kind: 'handler' | 'timeout' | 'memory' | 'crash';
+}
+
+/** The outcome of one event in a batch. After the first error, the rest of the batch is `skipped`. */
+export type InvocationResult =
+  | { status: 'ok'; emits: Emit[]; logs: LogLine[]; durationMs: number }
+  | { status: 'error'; error: SerializedError; logs: LogLine[]; durationMs: number }
+  | { status: 'skipped' };
+
+/** Sandbox limits per function version. */
+export interface SandboxLimits {
+  timeoutMs: number;
+  memoryMb: number;
+}
