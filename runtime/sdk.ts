@@ -1,0 +1,93 @@
+/**
+ * What a function gets from `import ... from 'fnrun'`: the bundler points that import here, and
+ * this file is bundled into the function and runs inside the sandbox. It must stay free of Node
+ * APIs and of runtime imports: type-only imports are erased, anything else would be bundled too.
+ */
+import type { BackoffKind, FnEvent, GroupMode } from './types.ts';
+
+export type { FnEvent } from './types.ts';
+
+/** What a handler can do besides returning: emit events, log, and read its context. */
+export interface Context {
+  /**
+   * Publishes an event when the invocation completes successfully, atomically with its
+   * completion record, so a retried invocation never publishes its emits twice.
+   * `key` is the partition key (null: any partition).
+   */
+  emit(type: string, key: string | null, data: unknown): Promise<void>;
+  /** Logs to the host logger with the function, event and attempt attached. */
+  log: {
+    debug(...args: unknown[]): void;
+    info(...args: unknown[]): void;
+    warn(...args: unknown[]): void;
+    error(...args: unknown[]): void;
+  };
+  /** 1 on the first try, 2 on the first retry, and so on. */
+  attempt: number;
+  /** Host environment values for the names the manifest's `env` declares (absent when unset). */
+  env: Readonly<Record<string, string>>;
+  functionName: string;
+}
+
+/** A function's handler. Throwing (or rejecting) fails the attempt; it is retried per `retry`. */
+export type Handler<T = unknown> = (event: FnEvent<T>, ctx: Context) => void | Promise<void>;
+
+/**
+ * A function's manifest as written in its source (`export const config = {...}`): every field
+ * but `events` is optional. The host validates it and fills in the defaults (runtime/manifest.ts
+ * `MANIFEST_DEFAULTS`).
+ */
+export interface FunctionConfig {
+  /** Event types to receive; globs: `*` one segment, `**` one or more segments (`post.*`, `billing.**`). */
+  events: readonly string[];
+  /**
+   * Share one cursor with the other functions naming this group.
+   * @defaultValue none: the function has its own cursor; a named group is `{ mode: 'sequential', order: 0 }`
+   */
+  group?: string | { name: string; mode?: GroupMode; order?: number } | null;
+  /** @defaultValue `{ attempts: 3, backoff: 'exponential', initialDelayMs: 200, maxDelayMs: 30000 }` */
+  retry?: {
+    /** Total tries including the first, 1 to 100. */
+    attempts?: number;
+    backoff?: BackoffKind;
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+  };
+  /** Keep events whose last attempt failed in the function's dead-letter queue. @defaultValue `true` */
+  deadLetter?: boolean;
+  /** Per invocation, 1 to 300000. @defaultValue `5000` */
+  timeoutMs?: number;
+  /** Per isolate, 8 to 2048. @defaultValue `64` */
+  memoryMb?: number;
+  /** Older events go straight to the DLQ instead of being (re)tried. @defaultValue `null` (no limit) */
+  maxEventAgeMs?: number | null;
+  /** Host environment variables readable through `ctx.env`. @defaultValue `[]` */
+  env?: readonly string[];
+  /** Where a newly deployed function starts reading. @defaultValue `'latest'` */
+  startFrom?: 'latest' | 'earliest';
+}
+
+/** A function in the `defineFunction` form: its manifest and its handler in one object. */
+export type FunctionDefinition<T = unknown> = FunctionConfig & { handler: Handler<T> };
+
+/**
+ * Types a function's manifest and handler together. It returns its argument unchanged: the
+ * runtime reads `handler` and the rest of the object as the manifest.
+ *
+ * @example
+ * ```ts
+ * import { defineFunction } from 'fnrun';
+ *
+ * export default defineFunction<{ postId: string }>({
+ *   events: ['post.created'],
+ *   retry: { attempts: 5 },
+ *   async handler(event, ctx) {
+ *     ctx.log.info('new post', event.data.postId);
+ *     await ctx.emit('thread.updated', event.key, { postId: event.data.postId });
+ *   },
+ * });
+ * ```
+ */
+export function defineFunction<T = unknown>(definition: FunctionDefinition<T>): FunctionDefinition<T> {
+  return definition;
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManifestError } from '../../runtime/errors.ts';
+import { MANIFEST_DEFAULTS, parseManifest, validateGroups } from '../../runtime/manifest.ts';
+import type { FunctionConfig } from '../../runtime/sdk.ts';
+import type { Manifest } from '../../runtime/types.ts';
+
+function issuesOf(raw: unknown): Record<string, string> {
+  try {
+    parseManifest('functions/x.ts', raw);
+  } catch (error) {
+    assert.ok(error instanceof ManifestError);
+    assert.equal(error.code, 'ERR_MANIFEST');
+    assert.equal(error.file, 'functions/x.ts');
+    return Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
+  }
+  assert.fail('expected a ManifestError');
+}
+
+test('a minimal manifest gets every default', () => {
+  assert.deepEqual(parseManifest('f.ts', { events: ['post.created'] }), {
+    events: ['post.created'],
+    group: null,
+    retry: { attempts: 3, backoff: 'exponential', initialDelayMs: 200, maxDelayMs: 30_000 },
+    deadLetter: true,
+    timeoutMs: 5_000,
+    memoryMb: 64,
+    maxEventAgeMs: null,
+    env: [],
+    startFrom: 'latest',
+  } satisfies Manifest);
+});
+
+test('defaults come from MANIFEST_DEFAULTS and are not shared between manifests', () => {
+  const a = parseManifest('a.ts', { events: ['a'] });
+  const b = parseManifest('b.ts', { events: ['b'] });
+  assert.deepEqual({ ...a.retry }, { ...MANIFEST_DEFAULTS.retry });
+  a.env.push('X');
+  a.retry.attempts = 99;
+  assert.deepEqual(b.env, []);
+  assert.equal(b.retry.attempts, MANIFEST_DEFAULTS.retry.attempts);
+  assert.ok(Object.isFrozen(MANIFEST_DEFAULTS) && Object.isFrozen(MANIFEST_DEFAULTS.retry));
+});
+
+test('a full manifest is kept, groups normalised and lists deduplicated', () => {
+  const m = parseManifest('f.ts', {
+    events: ['post.*', 'post.*', 'billing.**'],
+    group: { name: 'billing', mode: 'parallel', order: 2 },
+    retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 1000, maxDelayMs: 1000 },
+    deadLetter: false,
+    timeoutMs: 300_000,
+    memoryMb: 8,
+    maxEventAgeMs: 60_000,
+    env: ['API_TOKEN', '_X1', 'API_TOKEN'],
+    startFrom: 'earliest',
+  } satisfies FunctionConfig);
+  assert.deepEqual(m.events, ['post.*', 'billing.**']);
+  assert.deepEqual(m.group, { name: 'billing', mode: 'parallel', order: 2 });
+  assert.deepEqual(m.retry, { attempts: 5, backoff: 'fixed', initialDelayMs: 1000, maxDelayMs: 1000 });
+  assert.deepEqual(m.env, ['API_TOKEN', '_X1']);
+  assert.equal(m.startFrom, 'earliest');
+  assert.equal(m.deadLetter, false);
+});
+
+test('a group given by name is sequential at order 0; null means no group', () => {
+  assert.deepEqual(parseManifest('f.ts', { events: ['a'], group: 'billing' }).group, { name: 'billing', mode: 'sequential', order: 0 });
+  assert.equal(parseManifest('f.ts', { events: ['a'], group: null }).group, null);
+  assert.equal(parseManifest('f.ts', { events: ['a'], maxEventAgeMs: null }).maxEventAgeMs, null);
+});
+
+test('every problem is listed with its path, what was got and what was expected', () => {
+  const issues = issuesOf({
+    events: ['post..x', 3],
+    retry: { attempts: '3', backoff: 'linear' },
+    group: { name: 'Billing', mode: 'paralel' },
+    deadLetter: 'yes',
+    timeoutMs: 0,
+    memoryMb: 4096.5,
+    maxEventAgeMs: -1,
+    env: ['lower'],
+    startFrom: 'now',
+  });
+  assert.deepEqual(issues, {
+    'events[0]': 'invalid event-type pattern "post..x": it has an empty segment (a leading, trailing or doubled ".")',
+    'events[1]': 'expected an event-type pattern such as "post.created" or "post.*", got 3',
+    'retry.attempts': 'expected an integer from 1 to 100, got "3"',
+    'retry.backoff': 'expected "exponential" or "fixed", got "linear"',
+    'group.name': 'expected a group name (lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters), got "Billing"',
+    'group.mode': 'expected "sequential" or "parallel", got "paralel"',
+    deadLetter: 'expected true or false, got "yes"',
+    timeoutMs: 'expected a whole number of milliseconds from 1 to 300000, got 0',
+    memoryMb: 'expected a whole number of megabytes from 8 to 2048, got 4096.5',
+    maxEventAgeMs: 'expected a positive whole number of milliseconds, or null for no limit, got -1',
+    'env[0]': 'expected an environment variable name such as "API_TOKEN" ([A-Z_][A-Z0-9_]*), got "lower"',
+    startFrom: 'expected "latest" or "earliest", got "now"',
+  });
+});
+
+test('events is required and must be a non-empty array', () => {
+  const expected = 'a non-empty array of event-type patterns such as ["post.created", "post.*"]';
+  assert.deepEqual(issuesOf({}), { events: `missing; expected ${expected}` });
+  assert.deepEqual(issuesOf({ events: [] }), { events: `expected ${expected}, got []` });
+  assert.deepEqual(issuesOf({ events: 'post.created' }), { events: `expected ${expected}, got "post.created"` });
+});
+
+test('a config that is not an object says what it should be', () => {
+  assert.match(issuesOf(undefined)['']!, /^missing; expected an object such as \{ events/);
+  assert.match(issuesOf([1])['']!, /got \[1\]$/);
+  assert.match(new ManifestError('f.ts', [{ path: '', message: 'x' }]).message, /\(config\): x/);
+});
+
+test('unknown fields are errors, with the closest known field suggested', () => {
+  assert.deepEqual(issuesOf({ events: ['a'], retires: 3, TimeoutMs: 1, retry: { backof: 'fixed' }, group: { name: 'g', extra: 1 }, zzz: 1 }), {
+    retires: 'unknown field; did you mean "retry"?',
+    TimeoutMs: 'unknown field; did you mean "timeoutMs"?',
+    'retry.backof': 'unknown field; did you mean "backoff"?',
+    'group.extra': 'unknown field; known fields: name, mode, order',
+    zzz: 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom',
+  });
+});
+
+test('initialDelayMs above maxDelayMs is refused with the fix', () => {
+  assert.deepEqual(issuesOf({ events: ['a'], retry: { initialDelayMs: 60_000 } }), {
+    'retry.initialDelayMs': 'initialDelayMs (60000) is above maxDelayMs (30000); raise maxDelayMs or lower initialDelayMs',
+  });
+});
+
+test('long or odd values are described briefly', () => {
+  const issues = issuesOf({ events: ['a'], timeoutMs: 'x'.repeat(100), memoryMb: { a: 'y'.repeat(100) }, deadLetter: () => 1, startFrom: 10n });
+  assert.equal(issues.timeoutMs, 'expected a whole number of milliseconds from 1 to 300000, got a 100-character string');
+  assert.equal(issues.memoryMb, 'expected a whole number of megabytes from 8 to 2048, got an object');
+  assert.equal(issues.deadLetter, 'expected true or false, got a function');
+  assert.equal(issues.startFrom, 'expected "latest" or "earliest", got 10n (a bigint)');
+});
+
+function fn(name: string, group: Manifest['group']): { name: string; manifest: Manifest; file: string } {
+  return { name, file: `functions/${name}.ts`, manifest: { ...parseManifest('f.ts', { events: ['a'] }), group } };
+}
+
+test('validateGroups sorts members by order, then name', () => {
+  const groups = validateGroups([
+    fn('zeta', { name: 'billing', mode: 'sequential', order: 0 }),
+    fn('alpha', { name: 'billing', mode: 'sequential', order: 1 }),
+    fn('beta', { name: 'billing', mode: 'sequential', order: 0 }),
+    fn('solo', null),
+    fn('x', { name: 'audit', mode: 'parallel', order: 0 }),
+  ]);
+  assert.deepEqual(groups, [
+    { name: 'audit', mode: 'parallel', members: ['x'] },
+    { name: 'billing', mode: 'sequential', members: ['beta', 'zeta', 'alpha'] },
+  ]);
+});
+
+test('validateGroups refuses members that disagree on the mode, naming both', () => {
+  assert.throws(
+    () => validateGroups([fn('b', { name: 'billing', mode: 'parallel', order: 0 }), fn('a', { name: 'billing', mode: 'sequential', order: 0 })]),
+    (error: unknown) => {
+      assert.ok(error instanceof ManifestError);
+      assert.equal(error.file, 'functions/b.ts');
+      assert.equal(error.issues[0]!.path, 'group.mode');
+      assert.match(error.issues[0]!.message, /function "b" puts group "billing" in "parallel" mode but function "a" has "sequential"/);
+      return true;
+    },
+  );
+});
+
+// Compile-time: the manifest a user writes (sdk FunctionConfig) has exactly the fields of Manifest.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameKeys: Same<keyof FunctionConfig, keyof Manifest> = true;
+void sameKeys;
