@@ -1,0 +1,61 @@
+/**
+ * Collects what one function settled in a batch (completions, dead letters, emits) and writes it
+ * with one call of the `commit` Lua script.
+ */
+import type { PartitionKeys } from './keys.ts';
+import type { ScriptedRedis } from './scripts.ts';
+
+export class Commit {
+  private ids: string[] = [];
+  private deadLetters: string[][] = [];
+  private emits: { stream: string; fields: string[] }[] = [];
+
+  get isEmpty(): boolean {
+    return this.ids.length === 0;
+  }
+
+  settle(id: string): void {
+    this.ids.push(id);
+  }
+
+  deadLetter(fields: string[]): void {
+    this.deadLetters.push(fields);
+  }
+
+  emit(stream: string, fields: string[]): void {
+    this.emits.push({ stream, fields });
+  }
+
+  /**
+   * Writes and resets. `mode` 'ack' acknowledges the ids for `group` and clears the done marks in
+   * `clearDone`; 'mark' records them done for `fn` only.
+   */
+  async flush(
+    redis: ScriptedRedis,
+    pk: PartitionKeys,
+    group: string,
+    fn: string,
+    mode: 'ack' | 'mark',
+    clearDone: readonly string[],
+  ): Promise<void> {
+    if (this.ids.length === 0 && this.deadLetters.length === 0 && this.emits.length === 0) return;
+    const keys: string[] = [pk.events, pk.attempts(fn), pk.done(group, fn), pk.deadLetters(fn), ...clearDone];
+    const args: (string | number)[] = [group, mode, this.ids.length, ...this.ids, clearDone.length, this.deadLetters.length];
+    for (const fields of this.deadLetters) args.push(fields.length, ...fields);
+    args.push(this.emits.length);
+    const streamIndex = new Map<string, number>();
+    for (const { stream, fields } of this.emits) {
+      let index = streamIndex.get(stream);
+      if (index === undefined) {
+        keys.push(stream);
+        index = keys.length; // Lua KEYS are 1-based
+        streamIndex.set(stream, index);
+      }
+      args.push(index, fields.length, ...fields);
+    }
+    await redis.fnrunCommit(keys.length, ...keys, ...args);
+    this.ids = [];
+    this.deadLetters = [];
+    this.emits = [];
+  }
+}

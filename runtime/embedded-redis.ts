@@ -1,0 +1,106 @@
+/**
+ * The Redis that `fnrun dev` starts when none is given: `redis-server` from PATH, listening on a
+ * unix socket only (no port to collide with), with its AOF data under `.fnrun/redis/`, so events
+ * survive a restart of `fnrun dev`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { FnrunError } from './errors.ts';
+
+export interface EmbeddedRedis {
+  url: string;
+  dataDir: string;
+  /** Stops the server (SIGTERM: it writes its AOF and exits). Idempotent. */
+  stop(): Promise<void>;
+}
+
+const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given and none
+answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
+install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
+
+/** Unix socket paths are limited to ~107 bytes; a deep project folder gets a socket in the temp dir. */
+function socketPathFor(dataDir: string): string {
+  const local = path.join(dataDir, 'redis.sock');
+  if (Buffer.byteLength(local) < 100) return local;
+  return path.join(tmpdir(), `fnrun-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
+}
+
+async function answers(socketPath: string): Promise<boolean> {
+  if (!existsSync(socketPath)) return false;
+  const probe = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Starts redis-server with its data in `dataDir` (created if needed). */
+export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
+  mkdirSync(dataDir, { recursive: true });
+  const socketPath = socketPathFor(dataDir);
+  if (await answers(socketPath)) {
+    throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
+  }
+  rmSync(socketPath, { force: true });
+  const args = [
+    '--port', '0', '--unixsocket', socketPath, '--unixsocketperm', '700', '--dir', dataDir,
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no',
+    '--logfile', path.join(dataDir, 'redis.log'), '--maxmemory-policy', 'noeviction',
+  ];
+  let child: ChildProcess;
+  try {
+    child = await new Promise<ChildProcess>((resolve, reject) => {
+      const c = spawn('redis-server', args, { stdio: 'ignore' });
+      c.once('error', reject);
+      c.once('spawn', () => resolve(c));
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FnrunError('ERR_CONFIG', MISSING);
+    throw error;
+  }
+  const deadline = Date.now() + 10_000;
+  while (!(await answers(socketPath))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new FnrunError('ERR_REDIS', `the embedded redis-server did not start; see ${path.join(dataDir, 'redis.log')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let stopped: Promise<void> | null = null;
+  return {
+    url: `unix://${socketPath}`,
+    dataDir,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => { clearTimeout(force); resolve(); });
+        child.kill('SIGTERM');
+      });
+      return stopped;
+    },
+  };
+}
+
+/** True when a Redis answers PING at `url` within a short timeout. */
+export async function redisAnswers(host: string, port: number): Promise<boolean> {
+  const probe = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 300 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Turns a bundle into a running function version: load it in the sandbox, read and validate its
+ * manifest, then load it again with the limits and environment the manifest asks for.
+ */
+import type { FunctionBundle } from './bundler.ts';
+import { compileEventMatcher } from './event-matcher.ts';
+import type { FunctionHandle } from './function-handle.ts';
+import { parseManifest, MANIFEST_DEFAULTS } from './manifest.ts';
+import type { SandboxHost } from './sandbox/host.ts';
+
+/** Loads `bundle` under `version`; throws ManifestError or SandboxError (code ERR_SANDBOX_LOAD). */
+export async function loadFunction(
+  sandbox: SandboxHost,
+  bundle: FunctionBundle,
+  version: string,
+  envSource: Readonly<Record<string, string | undefined>>,
+): Promise<FunctionHandle> {
+  const probeId = `${bundle.name}@${version}#manifest`;
+  const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
+  let raw: unknown;
+  try {
+    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb }, env: {} }));
+  } finally {
+    await sandbox.unload(probeId);
+  }
+  const manifest = parseManifest(bundle.entry, raw);
+  const env: Record<string, string> = {};
+  for (const name of manifest.env) {
+    const value = envSource[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const sandboxId = `${bundle.name}@${version}`;
+  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb }, env });
+  return {
+    name: bundle.name,
+    version,
+    manifest,
+    file: bundle.entry,
+    sandboxId,
+    matches: compileEventMatcher(manifest.events),
+  };
+}

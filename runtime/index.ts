@@ -1,0 +1,19 @@
+/**
+ * fnrun's public API. Import from `fnrun` (this file); nothing else is public.
+ */
+export { Runtime, type RuntimeOptions, type LoadFailure } from './runtime.ts';
+export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type EventInput } from './publisher.ts';
+export { DeadLetterQueue, REPLAY_OF_HEADER } from './dead-letters.ts';
+export type { DeadLetter, DeadLetterReason } from './dead-letter-record.ts';
+export type { InvocationRecord, FunctionHandle } from './function-handle.ts';
+export { partitionFor } from './partitioner.ts';
+export { Keys } from './keys.ts';
+export { DEFAULT_PARTITIONS } from './namespace.ts';
+export { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
+export { createJsonLogger, type Logger } from './logger.ts';
+export {
+  FnrunError, ManifestError, BundleError, ConfigError, SandboxError, PayloadTooLargeError,
+  PartitionsMismatchError, InvalidEventError, NotFoundError, type ErrorCode,
+} from './errors.ts';
+export type { FnEvent, Manifest, RetryPolicy, Emit, SerializedError } from './types.ts';
+export { defineFunction, type Context, type Handler, type FunctionConfig, type FunctionDefinition } from './sdk.ts';

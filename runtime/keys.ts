@@ -1,0 +1,66 @@
+/**
+ * Every Redis key and consumer-group name fnrun uses is built here and nowhere else.
+ *
+ * All keys of one partition share the Redis Cluster hash tag `{p<i>}`, so a partition's stream,
+ * bookkeeping and dead letters live in one slot and one Lua script or MULTI can touch them together.
+ * The namespace prefix stays outside the tag: it separates apps, the tag only picks the slot.
+ */
+export interface PartitionKeys {
+  /** The partition's event stream. */
+  readonly events: string;
+  /** Hash: `<entry id>` → failure record of the event at the head of a consumer group. */
+  attempts(group: string): string;
+  /** Hash: `<entry id>` → 1 once `fn` completed it (only for groups of several functions). */
+  done(group: string, fn: string): string;
+  /** Stream: the dead letters of `fn` from this partition. */
+  deadLetters(fn: string): string;
+  /** String: the stream id a dedupe id was published as, kept for the dedupe window. */
+  dedupe(dedupeId: string): string;
+}
+
+/** Key builder for one namespace. */
+export class Keys {
+  readonly namespace: string;
+  /** Hash: namespace metadata (`partitions`, `createdAt`). */
+  readonly meta: string;
+  private readonly partitions: PartitionKeys[] = [];
+
+  constructor(namespace: string) {
+    this.namespace = namespace;
+    this.meta = `${namespace}:meta`;
+  }
+
+  /** Keys of partition `p`; memoised because workers ask on every batch. */
+  partition(p: number): PartitionKeys {
+    let keys = this.partitions[p];
+    if (keys === undefined) {
+      const prefix = `${this.namespace}:{p${p}}`;
+      keys = {
+        events: `${prefix}:events`,
+        attempts: (group) => `${prefix}:attempts:${group}`,
+        done: (group, fn) => `${prefix}:done:${group}:${fn}`,
+        deadLetters: (fn) => `${prefix}:dlq:${fn}`,
+        dedupe: (dedupeId) => `${prefix}:dedupe:${dedupeId}`,
+      };
+      this.partitions[p] = keys;
+    }
+    return keys;
+  }
+
+  /** SCAN pattern matching every partition's dead-letter stream of `fn` (or of every function). */
+  deadLetterPattern(fn?: string): string {
+    return `${this.namespace}:{p*}:dlq:${fn ?? '*'}`;
+  }
+}
+
+/** Consumer-group name on the partition streams: one per solo function, one per shared group. */
+export function consumerGroupName(kind: 'function' | 'group', name: string): string {
+  return kind === 'function' ? `fn:${name}` : `group:${name}`;
+}
+
+/**
+ * The consumer name inside every group. Each partition is its own stream, so one fixed name means
+ * "whoever owns this partition": a new owner inherits the pending entries without XCLAIM and
+ * without ever deleting a consumer (DELCONSUMER orphans pending entries; see NOTES-redis §1).
+ */
+export const CONSUMER_NAME = 'owner';

@@ -1,0 +1,49 @@
+-- Settles events of one function in one partition atomically: dead letters and emitted events are
+-- appended, the function's failure records are cleared, and the entries are either acknowledged
+-- for the consumer group ('ack') or marked done for this function ('mark', for groups of several
+-- functions whose last member has not finished). A crash before this script leaves everything to
+-- be redone; after it, nothing is redone: so emits are published exactly once per completion.
+--
+-- KEYS[1] partition stream          KEYS[2] attempts hash of the function
+-- KEYS[3] done hash of the function KEYS[4] dead-letter stream of the function
+-- KEYS[5 .. 4+nClear]  done hashes of the group's members, cleared on 'ack'
+-- KEYS[...]            streams that emitted events go to (referenced by index)
+-- ARGV: group, mode, nIds, ids..., nClear, nDead, (nFields, fields...)*, nEmits, (keyIndex, nFields, fields...)*
+local group, mode = ARGV[1], ARGV[2]
+local pos = 3
+local nIds = tonumber(ARGV[pos]); pos = pos + 1
+local idsFrom, idsTo = pos, pos + nIds - 1
+pos = pos + nIds
+local nClear = tonumber(ARGV[pos]); pos = pos + 1
+
+local nDead = tonumber(ARGV[pos]); pos = pos + 1
+for _ = 1, nDead do
+  local n = tonumber(ARGV[pos]); pos = pos + 1
+  redis.call('XADD', KEYS[4], '*', unpack(ARGV, pos, pos + n - 1))
+  pos = pos + n
+end
+
+local nEmits = tonumber(ARGV[pos]); pos = pos + 1
+for _ = 1, nEmits do
+  local k, n = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1]); pos = pos + 2
+  redis.call('XADD', KEYS[k], '*', unpack(ARGV, pos, pos + n - 1))
+  pos = pos + n
+end
+
+-- Chunks keep unpack() far below Lua's C-stack limit whatever the batch size.
+local CHUNK = 500
+for from = idsFrom, idsTo, CHUNK do
+  local to = math.min(from + CHUNK - 1, idsTo)
+  redis.call('HDEL', KEYS[2], unpack(ARGV, from, to))
+  if mode == 'ack' then
+    redis.call('XACK', KEYS[1], group, unpack(ARGV, from, to))
+    for c = 1, nClear do
+      redis.call('HDEL', KEYS[4 + c], unpack(ARGV, from, to))
+    end
+  else
+    for i = from, to do
+      redis.call('HSET', KEYS[3], ARGV[i], '1')
+    end
+  end
+end
+return nIds

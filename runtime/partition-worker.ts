@@ -1,0 +1,163 @@
+/**
+ * The loop of one consumer group on one partition: read a batch (pending entries first, then new
+ * ones), run the group's functions over it, commit, repeat; wait on the wake watcher when idle.
+ */
+import { Commit } from './commit.ts';
+import type { ConsumerGroup } from './consumer-group.ts';
+import type { FailureRecord } from './dead-letter-record.ts';
+import { settleFunction, type PriorState, type SettleContext } from './function-settler.ts';
+import { CONSUMER_NAME } from './keys.ts';
+import type { WakeWatcher } from './wake-watcher.ts';
+import { decodeEntry, type DecodedEntry } from './wire.ts';
+
+type StreamReply = [string, [string, string[] | null][]][] | null;
+
+export class PartitionWorker {
+  readonly group: ConsumerGroup;
+  readonly partition: number;
+  private readonly ctx: SettleContext;
+  private readonly watcher: WakeWatcher;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private readonly sleepers = new Set<() => void>();
+  /** The group's last-delivered id on this stream: what the watcher waits past when idle. */
+  private lastDeliveredId = '0-0';
+
+  constructor(group: ConsumerGroup, partition: number, ctx: Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition'>, watcher: WakeWatcher) {
+    this.group = group;
+    this.partition = partition;
+    this.watcher = watcher;
+    this.ctx = { ...ctx, group: group.name, partition, pk: ctx.keys.partition(partition), sleep: (ms) => this.sleep(ms), stopping: () => this.stopping };
+  }
+
+  /** Creates the consumer group if needed; resolves once the worker is reading. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    await this.ensureGroup();
+    this.loop = this.run();
+  }
+
+  /** Stops reading, lets the batch in flight finish its current invocation, commits it. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.sleepers) wake();
+    await this.loop;
+  }
+
+  private async ensureGroup(): Promise<void> {
+    const stream = this.ctx.pk.events;
+    try {
+      await this.ctx.redis.xgroup('CREATE', stream, this.group.name, this.group.startFrom === 'earliest' ? '0' : '$', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+    const groups = (await this.ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
+    for (const g of groups) {
+      const info = pairs(g);
+      if (info.get('name') === this.group.name) this.lastDeliveredId = String(info.get('last-delivered-id') ?? '0-0');
+    }
+  }
+
+  private async run(): Promise<void> {
+    let recovering = true;
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const entries = await this.read(recovering ? '0' : '>');
+        if (entries.length === 0) {
+          if (recovering) { recovering = false; continue; }
+          await this.watcher.waitFor(this.partition, this.lastDeliveredId);
+          continue;
+        }
+        if (!recovering) this.lastDeliveredId = entries[entries.length - 1]!.id;
+        const prior = recovering ? await this.loadPrior(entries) : null;
+        const completed = await this.process(entries, prior);
+        if (!completed) return;
+        failures = 0;
+      } catch (error) {
+        // Redis unreachable, a sandbox restart, a bug: whatever was not committed is still pending,
+        // so go back to reading the pending list once the backoff is over.
+        recovering = true;
+        failures++;
+        this.ctx.logger.error({ err: error, group: this.group.name, partition: this.partition }, 'partition worker error; retrying');
+        await this.sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
+      }
+    }
+  }
+
+  private async read(cursor: '0' | '>'): Promise<DecodedEntry[]> {
+    const reply = (await this.ctx.redis.call(
+      'XREADGROUP', 'GROUP', this.group.name, CONSUMER_NAME, 'COUNT', this.ctx.batchSize, 'STREAMS', this.ctx.pk.events, cursor,
+    )) as StreamReply;
+    const raw = reply?.[0]?.[1];
+    if (!raw || raw.length === 0) return [];
+    const entries = new Array<DecodedEntry>(raw.length);
+    for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], this.ctx.maxEventBytes);
+    return entries;
+  }
+
+  private async process(entries: DecodedEntry[], prior: Map<string, PriorState> | null): Promise<boolean> {
+    const members = this.group.members;
+    const solo = members.length === 1;
+    const doneKeys = solo ? [] : members.map((m) => this.ctx.pk.done(this.group.name, m.name));
+    if (this.group.mode === 'parallel' && !solo) {
+      const results = await Promise.all(members.map((fn) => settleFunction(this.ctx, fn, entries, 'mark', [], prior?.get(fn.name) ?? null)));
+      if (results.includes(false)) return false;
+      const ack = new Commit();
+      for (const e of entries) ack.settle(e.id);
+      await ack.flush(this.ctx.redis, this.ctx.pk, this.group.name, members[0]!.name, 'ack', doneKeys);
+      return true;
+    }
+    for (let m = 0; m < members.length; m++) {
+      const fn = members[m]!;
+      const last = m === members.length - 1;
+      const ok = await settleFunction(this.ctx, fn, entries, last ? 'ack' : 'mark', last ? doneKeys : [], prior?.get(fn.name) ?? null);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  /** For pending entries: their delivery counts, stored failures and per-function completions. */
+  private async loadPrior(entries: DecodedEntry[]): Promise<Map<string, PriorState>> {
+    const ids = entries.map((e) => e.id);
+    const { redis, pk } = this.ctx;
+    const pipeline = redis.pipeline();
+    pipeline.xpending(pk.events, this.group.name, ids[0]!, ids[ids.length - 1]!, ids.length, CONSUMER_NAME);
+    for (const fn of this.group.members) {
+      pipeline.hmget(pk.attempts(fn.name), ...ids);
+      pipeline.hmget(pk.done(this.group.name, fn.name), ...ids);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const deliveries = new Map<string, number>();
+    for (const row of (replies[0]?.[1] ?? []) as [string, string, number, number][]) deliveries.set(row[0], Number(row[3]));
+    const prior = new Map<string, PriorState>();
+    this.group.members.forEach((fn, m) => {
+      const attempts = (replies[1 + 2 * m]?.[1] ?? []) as (string | null)[];
+      const done = (replies[2 + 2 * m]?.[1] ?? []) as (string | null)[];
+      const failures = new Map<string, FailureRecord>();
+      const doneSet = new Set<string>();
+      ids.forEach((id, i) => {
+        if (attempts[i]) failures.set(id, JSON.parse(attempts[i]!) as FailureRecord);
+        if (done[i]) doneSet.add(id);
+      });
+      prior.set(fn.name, { failures, deliveries, done: doneSet });
+    });
+    return prior;
+  }
+
+  /** Resolves true after `ms`, false at once if the worker is stopping. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(false); };
+      const timer = setTimeout(() => { this.sleepers.delete(wake); resolve(!this.stopping); }, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}
+
+function pairs(flat: unknown[]): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
+  return map;
+}

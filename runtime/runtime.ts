@@ -1,0 +1,264 @@
+/**
+ * The engine: loads functions, and runs one worker per (consumer group, partition) it owns.
+ * Functions can be added, replaced and removed while it runs (the dev loop, deploys): a change
+ * takes effect between batches, and an old version is unloaded once its last batch settled.
+ */
+import type { Redis } from 'ioredis';
+import { bundleFunction, type FunctionBundle } from './bundler.ts';
+import { planGroups, type ConsumerGroup } from './consumer-group.ts';
+import { discoverFunctions } from './discover.ts';
+import { FnrunError, ManifestError } from './errors.ts';
+import type { FunctionHandle, InvocationRecord } from './function-handle.ts';
+import { loadFunction } from './function-loader.ts';
+import type { SettleContext } from './function-settler.ts';
+import { InflightTracker } from './inflight.ts';
+import { Keys } from './keys.ts';
+import { createJsonLogger, type Logger } from './logger.ts';
+import { resolvePartitions } from './namespace.ts';
+import { PartitionWorker } from './partition-worker.ts';
+import { connectRedis } from './redis.ts';
+import { SandboxHost } from './sandbox/host.ts';
+import { withScripts, type ScriptedRedis } from './scripts.ts';
+import { WakeWatcher } from './wake-watcher.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
+
+export interface RuntimeOptions {
+  /** Redis URL: `redis://`, `rediss://`, or a unix socket path. */
+  redis: string;
+  /** @defaultValue `'fnrun'` */
+  namespace?: string;
+  /** Partition count; must match the namespace's once it exists. @defaultValue the stored count, or 16 for a new namespace */
+  partitions?: number;
+  /** Load every function in this folder at start (see README "Function files"). */
+  functionsDir?: string;
+  /** Entries read per XREADGROUP and invoked per sandbox call. @defaultValue 100 */
+  batchSize?: number;
+  /** @defaultValue 1 MiB */
+  maxEventBytes?: number;
+  /** Partitions this process works on. @defaultValue all of them */
+  ownedPartitions?: readonly number[];
+  /** @defaultValue JSON lines on stderr at `info` */
+  logger?: Logger;
+  /** Where `ctx.env` values come from (only names a manifest declares are passed). @defaultValue `process.env` */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Called after every invocation outcome (also retries and dead letters), on the hot path: keep it cheap. */
+  onInvocation?: (record: InvocationRecord) => void;
+}
+
+/** A function that could not be loaded; the others run regardless. */
+export interface LoadFailure {
+  name: string;
+  file: string;
+  error: Error;
+}
+
+type WorkerContext = Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition'>;
+
+export class Runtime {
+  readonly keys: Keys;
+  readonly partitions: number;
+  readonly logger: Logger;
+  /** Functions that failed to build or load at start; the others run. */
+  loadFailures: LoadFailure[] = [];
+  private readonly opts: RuntimeOptions;
+  private readonly redis: ScriptedRedis;
+  private readonly blocking: Redis;
+  private readonly sandbox: SandboxHost;
+  private readonly watcher: WakeWatcher;
+  private readonly inflight = new InflightTracker();
+  private readonly handles = new Map<string, FunctionHandle>();
+  private readonly running = new Map<string, { group: ConsumerGroup; workers: PartitionWorker[] }>();
+  private readonly ctx: WorkerContext;
+  private readonly owned: readonly number[];
+  /** Function changes apply one at a time, in call order. */
+  private changes: Promise<unknown> = Promise.resolve();
+  private state: 'new' | 'running' | 'stopped' = 'new';
+
+  private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis, partitions: number, keys: Keys) {
+    this.opts = opts;
+    this.redis = withScripts(redis);
+    this.blocking = blocking;
+    this.partitions = partitions;
+    this.keys = keys;
+    this.logger = opts.logger ?? createJsonLogger();
+    this.sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
+    this.watcher = new WakeWatcher(blocking, this.redis, (p) => keys.partition(p).events);
+    this.owned = opts.ownedPartitions ?? Array.from({ length: partitions }, (_, p) => p);
+    this.ctx = {
+      redis: this.redis,
+      keys,
+      partitions,
+      sandbox: this.sandbox,
+      inflight: this.inflight,
+      resolve: (name) => this.handles.get(name),
+      batchSize: opts.batchSize ?? 100,
+      maxEventBytes: opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+      logger: this.logger,
+      onInvocation: opts.onInvocation,
+      now: Date.now,
+      random: Math.random,
+    };
+  }
+
+  /** Connects to Redis and checks the namespace; call {@link start} next. */
+  static async create(opts: RuntimeOptions): Promise<Runtime> {
+    const keys = new Keys(opts.namespace ?? 'fnrun');
+    const redis = await connectRedis(opts.redis, 'fnrun');
+    let blocking: Redis | null = null;
+    try {
+      const partitions = await resolvePartitions(redis, keys, opts.partitions);
+      blocking = await connectRedis(opts.redis, 'fnrun-watch');
+      return new Runtime(opts, redis, blocking, partitions, keys);
+    } catch (error) {
+      redis.disconnect();
+      blocking?.disconnect();
+      throw error;
+    }
+  }
+
+  /** The functions running now. */
+  get functions(): FunctionHandle[] {
+    return [...this.handles.values()];
+  }
+
+  /**
+   * Loads the functions (from `functionsDir` and `bundles`), then starts reading. A function that
+   * fails to build or load is reported in {@link loadFailures} and the logs; the others still run.
+   */
+  async start(bundles: readonly FunctionBundle[] = []): Promise<void> {
+    if (this.state !== 'new') throw new FnrunError('ERR_CONFIG', 'a runtime can be started once');
+    this.state = 'running';
+    await this.sandbox.start();
+    await this.watcher.start();
+    const all = [...bundles];
+    if (this.opts.functionsDir) {
+      for (const { name, entry } of await discoverFunctions(this.opts.functionsDir)) {
+        try {
+          all.push(await bundleFunction({ name, entry }));
+        } catch (error) {
+          this.fail(name, entry, error);
+        }
+      }
+    }
+    const loaded: FunctionHandle[] = [];
+    for (const bundle of all) {
+      try {
+        loaded.push(await loadFunction(this.sandbox, bundle, bundle.hash.slice(0, 12), this.opts.env ?? process.env));
+      } catch (error) {
+        this.fail(bundle.name, bundle.entry, error);
+      }
+    }
+    // A group whose members disagree keeps its first members; the one that disagrees is reported.
+    for (;;) {
+      try {
+        planGroups(loaded);
+        break;
+      } catch (error) {
+        const culprit = error instanceof ManifestError ? loaded.findIndex((h) => h.file === error.file || h.name === error.file) : -1;
+        if (culprit < 0) throw error;
+        const [bad] = loaded.splice(culprit, 1);
+        this.fail(bad!.name, bad!.file, error);
+        await this.sandbox.unload(bad!.sandboxId);
+      }
+    }
+    for (const h of loaded) this.handles.set(h.name, h);
+    await this.applyPlan();
+    this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: this.owned.length }, 'fnrun runtime started');
+  }
+
+  /**
+   * Loads `bundle` as the new version of its function (or a new function) and swaps it in between
+   * batches. On any error (bad manifest, load failure, group conflict) the old version keeps running
+   * and the error is thrown.
+   */
+  upsertFunction(bundle: FunctionBundle, version = bundle.hash.slice(0, 12)): Promise<FunctionHandle> {
+    return this.serial(async () => {
+      const old = this.handles.get(bundle.name);
+      if (old?.version === version) return old;
+      const handle = await loadFunction(this.sandbox, bundle, version, this.opts.env ?? process.env);
+      try {
+        planGroups([...[...this.handles.values()].filter((h) => h.name !== bundle.name), handle]);
+      } catch (error) {
+        await this.sandbox.unload(handle.sandboxId);
+        throw error;
+      }
+      this.handles.set(handle.name, handle);
+      await this.applyPlan();
+      if (old) this.unloadWhenIdle(old);
+      return handle;
+    });
+  }
+
+  /** Stops a function: its workers finish their batch; its consumer groups stay in Redis. */
+  removeFunction(name: string): Promise<void> {
+    return this.serial(async () => {
+      const old = this.handles.get(name);
+      if (!old) return;
+      this.handles.delete(name);
+      await this.applyPlan();
+      this.unloadWhenIdle(old);
+    });
+  }
+
+  /** Stops reading, finishes and commits the invocations in flight, closes everything. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'stopped';
+    if (wasRunning) {
+      await this.changes.catch(() => {});
+      const workers = [...this.running.values()].flatMap((r) => r.workers);
+      const stopping = workers.map((w) => w.stop());
+      this.watcher.wakeAll();
+      await Promise.all(stopping);
+      await this.watcher.stop();
+      await this.sandbox.stop();
+    }
+    await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
+    this.redis.disconnect();
+    this.blocking.disconnect();
+  }
+
+  /** Reconciles running workers with the current functions' groups. */
+  private async applyPlan(): Promise<void> {
+    const plan = planGroups([...this.handles.values()]);
+    const starting: Promise<void>[] = [];
+    for (const planned of plan) {
+      const current = this.running.get(planned.name);
+      if (current) {
+        current.group.members = planned.members;
+        current.group.mode = planned.mode;
+        continue;
+      }
+      const workers = this.owned.map((p) => new PartitionWorker(planned, p, this.ctx, this.watcher));
+      this.running.set(planned.name, { group: planned, workers });
+      starting.push(...workers.map((w) => w.start()));
+    }
+    const stopping: Promise<void>[] = [];
+    for (const [name, run] of this.running) {
+      if (plan.some((g) => g.name === name)) continue;
+      this.running.delete(name);
+      stopping.push(...run.workers.map((w) => w.stop()));
+    }
+    this.watcher.wakeAll();
+    await Promise.all([...starting, ...stopping]);
+  }
+
+  private unloadWhenIdle(handle: FunctionHandle): void {
+    void this.inflight.idle(handle.sandboxId).then(() => this.sandbox.unload(handle.sandboxId)).catch((error: unknown) => {
+      this.logger.warn({ err: error, function: handle.name }, 'could not unload an old function version');
+    });
+  }
+
+  private serial<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change);
+    this.changes = run.catch(() => undefined);
+    return run;
+  }
+
+  private fail(name: string, file: string, error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.loadFailures.push({ name, file, error: err });
+    this.logger.error({ function: name, file, err }, `function ${name} not loaded: ${err.message}`);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * One blocking connection per process that tells idle workers when their partition has new entries.
+ *
+ * Workers read with non-blocking XREADGROUP (so one connection serves every partition and group)
+ * and, when a read comes back empty, wait here. The watcher blocks in a side-effect-free
+ * `XREAD BLOCK … STREAMS <idle partitions> <last ids>` and wakes the workers whose partition moved.
+ * When a worker starts waiting on a partition the blocked read does not cover, the read is cut
+ * short with CLIENT UNBLOCK from the command connection and reissued.
+ */
+import type { Redis } from 'ioredis';
+import { compareStreamIds } from './stream-id.ts';
+
+interface Waiter {
+  afterId: string;
+  resolve: () => void;
+}
+
+/** How long one blocked read lasts; on expiry every waiter is woken as a safety net. */
+const BLOCK_MS = 5000;
+
+export class WakeWatcher {
+  private readonly blocking: Redis;
+  private readonly control: Redis;
+  private readonly streamOf: (partition: number) => string;
+  private readonly waiters = new Map<number, Waiter[]>();
+  private readonly partitionOfStream = new Map<string, number>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeLoop: (() => void) | null = null;
+  /** Partitions and ids of the read in flight, or null when not blocked. */
+  private blockedOn: Map<number, string> | null = null;
+  private blockingClientId: number | null = null;
+  /** The read that CLIENT UNBLOCK was sent for, so its empty reply is not taken as a timeout. */
+  private interruptedRead: Map<number, string> | null = null;
+
+  constructor(blocking: Redis, control: Redis, streamOf: (partition: number) => string) {
+    this.blocking = blocking;
+    this.control = control;
+    this.streamOf = streamOf;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.blockingClientId = Number(await this.blocking.client('ID'));
+    // A reconnect gives the blocking connection a new client id.
+    this.blocking.on('ready', () => {
+      this.blocking.client('ID').then((id) => { this.blockingClientId = Number(id); }, () => {});
+    });
+    this.loop = this.run();
+  }
+
+  /** Resolves when partition `partition` has an entry after `afterId` (or on stop, or spuriously). */
+  waitFor(partition: number, afterId: string): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      let list = this.waiters.get(partition);
+      if (list === undefined) this.waiters.set(partition, (list = []));
+      list.push({ afterId, resolve });
+      const blockedId = this.blockedOn?.get(partition);
+      if (this.blockedOn !== null && (blockedId === undefined || compareStreamIds(afterId, blockedId) < 0)) void this.interrupt();
+      this.wakeLoop?.();
+    });
+  }
+
+  /** Wakes every waiter (used on stop and by tests of shutdown). */
+  wakeAll(): void {
+    for (const list of this.waiters.values()) for (const w of list) w.resolve();
+    this.waiters.clear();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeLoop?.();
+    await this.interrupt();
+    await this.loop;
+    this.wakeAll();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (this.waiters.size === 0) {
+        await new Promise<void>((resolve) => { this.wakeLoop = resolve; });
+        this.wakeLoop = null;
+        continue;
+      }
+      const on = new Map<number, string>();
+      for (const [p, list] of this.waiters) {
+        let min = list[0]!.afterId;
+        for (const w of list) if (compareStreamIds(w.afterId, min) < 0) min = w.afterId;
+        on.set(p, min);
+      }
+      const args: (string | number)[] = ['COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS'];
+      for (const p of on.keys()) {
+        const stream = this.streamOf(p);
+        this.partitionOfStream.set(stream, p);
+        args.push(stream);
+      }
+      for (const id of on.values()) args.push(id);
+      this.blockedOn = on;
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await this.blocking.call('XREAD', ...args)) as typeof reply;
+      } catch {
+        // Redis down or restarting: wake everyone so workers notice and back off on their own.
+        reply = null;
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        this.blockedOn = null;
+      }
+      const interrupted = this.interruptedRead === on;
+      this.interruptedRead = null;
+      if (reply === null) {
+        if (!interrupted) this.wakeAll();
+        continue;
+      }
+      for (const [stream, entries] of reply) {
+        const p = this.partitionOfStream.get(stream);
+        const first = entries[0];
+        if (p === undefined || first === undefined) continue;
+        const list = this.waiters.get(p);
+        if (list === undefined) continue;
+        const still = list.filter((w) => {
+          if (compareStreamIds(w.afterId, first[0]) < 0) { w.resolve(); return false; }
+          return true;
+        });
+        if (still.length === 0) this.waiters.delete(p);
+        else this.waiters.set(p, still);
+      }
+    }
+  }
+
+  /**
+   * Cuts the blocked read short. CLIENT UNBLOCK travels on another connection, so it can arrive
+   * before Redis has started blocking; retry until it lands or the read has returned.
+   */
+  private async interrupt(): Promise<void> {
+    const target = this.blockedOn;
+    if (target === null || this.blockingClientId === null || this.interruptedRead === target) return;
+    this.interruptedRead = target;
+    for (let i = 0; i < 50 && this.blockedOn === target; i++) {
+      const done = await this.control.client('UNBLOCK', this.blockingClientId).catch(() => 0);
+      if (Number(done) === 1) return;
+      await new Promise((r) => setTimeout(r, i < 5 ? 0 : 2));
+    }
+  }
+}
