@@ -154,7 +154,7 @@ async function settle(
       if (!relevant(e)) continue;
       if (isMalformed(e) || isExpired(fn, e, ctx.now())) break;
       if (run.length > 0) json += ',';
-      json += `{"event":${eventJson(e)},"attempt":${failureOf(e.id).attempts + 1}}`;
+      json += `{"event":${eventJson(e, ctx.partition)},"attempt":${failureOf(e.id).attempts + 1}}`;
       run.push(j);
     }
     json += ']';

@@ -1,8 +1,12 @@
 /** Plain types shared across the runtime. Validation happens at the edges (manifest.ts, config.ts). */
 
-/** An event as a handler sees it. `id` is the stream entry id; `key` is null when published without one. */
+/**
+ * An event as a handler sees it. `id` is the stream entry id, unique within its partition:
+ * `(partition, id)` identifies an event in a namespace. `key` is null when published without one.
+ */
 export interface FnEvent<T = unknown> {
   id: string;
+  partition: number;
   type: string;
   key: string | null;
   data: T;

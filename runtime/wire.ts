@@ -113,8 +113,8 @@ function truncateFields(fields: string[]): string[] {
 }
 
 /** The event JSON a handler receives, spliced from the raw texts without re-serialising `data`. */
-export function eventJson(event: WireEvent): string {
-  let json = `{"id":"${event.id}","type":${JSON.stringify(event.type)},"key":${event.key === null ? 'null' : JSON.stringify(event.key)},"data":${event.dataText},"time":${event.time}`;
+export function eventJson(event: WireEvent, partition: number): string {
+  let json = `{"id":"${event.id}","partition":${partition},"type":${JSON.stringify(event.type)},"key":${event.key === null ? 'null' : JSON.stringify(event.key)},"data":${event.dataText},"time":${event.time}`;
   if (event.headersText !== null) json += `,"headers":${event.headersText}`;
   return json + '}';
 }

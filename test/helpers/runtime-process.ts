@@ -16,7 +16,7 @@ const runtime = await Runtime.create({
   functionsDir: config.functionsDir,
   batchSize: config.batchSize ?? 100,
   logger: createJsonLogger('warn'),
-  onInvocation: (r) => writeSync(fd, `${JSON.stringify({ fn: r.function, id: r.eventId, key: r.key, status: r.status, attempt: r.attempt, pid: process.pid })}\n`),
+  onInvocation: (r) => writeSync(fd, `${JSON.stringify({ fn: r.function, id: `${r.partition}/${r.eventId}`, key: r.key, status: r.status, attempt: r.attempt, pid: process.pid })}\n`),
 });
 await runtime.start();
 process.stdout.write('ready\n');

@@ -44,7 +44,7 @@ test('SIGKILL mid-stream, then restart: no event lost, per-key order kept, only 
 
   const total = 2000;
   const events: EventInput[] = Array.from({ length: total }, (_, i) => ({ type: 'work.item', key: `k${i % 40}`, data: { i } }));
-  const published = (await publisher.publishBatch(events)).map((r, i) => ({ id: r.id, key: events[i]!.key! }));
+  const published = (await publisher.publishBatch(events)).map((r, i) => ({ id: `${r.partition}/${r.id}`, key: events[i]!.key! }));
 
   await waitFor(() => records(recordFile).length >= total / 4, { timeoutMs: 60_000, message: 'a quarter handled' });
   const exited = new Promise((resolve) => first.once('exit', resolve));

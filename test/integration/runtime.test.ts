@@ -26,28 +26,29 @@ describe('ordering and exactly-once without failures', () => {
     const runtime = await startRuntime('order', 'order', recorder);
     const publisher = await Publisher.connect({ redis: redis.url, namespace: 'order' });
     try {
-      const published = new Map<string, string[]>(); // key -> ids in publish order
+      // Stream ids are unique per partition; (partition, id) identifies an event in a namespace.
+      const published = new Map<string, string[]>(); // key -> partition/id in publish order
       for (let chunk = 0; chunk < 10; chunk++) {
         const events: EventInput[] = [];
         for (let i = 0; i < 1000; i++) events.push({ type: 'order.placed', key: `key-${(chunk * 1000 + i) % 100}`, data: { seq: chunk * 1000 + i } });
         const results = await publisher.publishBatch(events);
         results.forEach((r, i) => {
           const key = events[i]!.key!;
-          published.set(key, [...(published.get(key) ?? []), r.id]);
+          published.set(key, [...(published.get(key) ?? []), `${r.partition}/${r.id}`]);
         });
       }
       await waitFor(() => ['solo', 'first', 'second'].every((fn) => recorder.count(fn) >= 10_000), { timeoutMs: 120_000, message: 'all events handled' });
       for (const fn of ['solo', 'first', 'second']) {
         const seen = new Map<string, string[]>();
-        for (const r of recorder.of(fn)) seen.set(r.key!, [...(seen.get(r.key!) ?? []), r.eventId]);
+        for (const r of recorder.of(fn)) seen.set(r.key!, [...(seen.get(r.key!) ?? []), `${r.partition}/${r.eventId}`]);
         assert.equal(recorder.of(fn).length, 10_000, `${fn} handled each event exactly once`);
         for (const [key, ids] of published) assert.deepEqual(seen.get(key), ids, `${fn} saw key ${key} in publish order`);
       }
       // The sequential group runs `first` before `second` for each event.
       const position = new Map<string, number>();
-      recorder.all.forEach((r, i) => { if (r.function === 'first') position.set(r.eventId, i); });
+      recorder.all.forEach((r, i) => { if (r.function === 'first') position.set(`${r.partition}/${r.eventId}`, i); });
       for (const [i, r] of recorder.all.entries()) {
-        if (r.function === 'second') assert.ok(position.get(r.eventId)! < i, `first ran before second for ${r.eventId}`);
+        if (r.function === 'second') assert.ok(position.get(`${r.partition}/${r.eventId}`)! < i, `first ran before second for ${r.eventId}`);
       }
     } finally {
       await publisher.close();
@@ -94,7 +95,8 @@ describe('retries and dead letters', () => {
       assert.equal(letter.reason, 'failed');
       assert.equal(letter.error.name, 'TypeError');
       assert.match(letter.error.message, /broken handler: always fails/);
-      assert.match(letter.error.stack, /broken\.ts:5:\d+/, `stack maps to the .ts source: ${letter.error.stack}`);
+      assert.match(letter.error.stack, /at explode \(test\/fixtures\/functions\/retry\/broken\.ts:4:\d+\)/, `stack maps to the .ts source: ${letter.error.stack}`);
+      assert.match(letter.error.stack, /at handler \(.*broken\.ts:8:\d+\)/);
       assert.deepEqual(letter.event?.data, { flaky: true, broken: true });
       assert.ok(letter.firstFailureAt <= letter.lastFailureAt);
       assert.deepEqual(await dlq.list('flaky'), []);

@@ -9,7 +9,7 @@ test('encode then decode round-trips an event', () => {
   const decoded = decodeEntry('1-0', fields, 1024);
   assert.ok(!isMalformed(decoded));
   assert.equal(decoded.key, 'thread-42');
-  assert.deepEqual(JSON.parse(eventJson(decoded)), { id: '1-0', type: 'post.created', key: 'thread-42', data: { a: 1 }, time: 1700000000000, headers: { trace: 'x' } });
+  assert.deepEqual(JSON.parse(eventJson(decoded, 3)), { id: '1-0', partition: 3, type: 'post.created', key: 'thread-42', data: { a: 1 }, time: 1700000000000, headers: { trace: 'x' } });
 });
 
 test('a key-less event decodes with key null and falls back to the id time', () => {

@@ -1,0 +1,108 @@
+/**
+ * `fnrun dev`: runs ./functions with hot reload, on an embedded Redis when none is given.
+ */
+import path from 'node:path';
+import { ConfigError, FnrunError } from '../../runtime/errors.ts';
+import { DevSession } from '../../runtime/dev-session.ts';
+import { redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../runtime/embedded-redis.ts';
+import { createJsonLogger, type Logger } from '../../runtime/logger.ts';
+import { Runtime } from '../../runtime/runtime.ts';
+import { formatInvocation, formatLog } from '../invocation-line.ts';
+import { COMMON_HELP, parseCommand } from '../options.ts';
+import type { Output } from '../output.ts';
+
+export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL|embedded] [--log pretty|json]
+
+Runs every function in --dir and reloads one when you save it. A build error or a bad manifest
+is printed and the previous version keeps running. Prints one line per invocation.
+
+Redis: --redis, else $FNRUN_REDIS_URL, else 127.0.0.1:6379 if it answers, else an embedded
+redis-server (from PATH) with its data in .fnrun/ (--redis embedded forces that).
+
+Options:
+  --dir DIR          the functions folder (default: ./functions)
+  --log pretty|json  output format (default: pretty)
+${COMMON_HELP}`;
+
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' } } as const;
+
+/** Longest a shutdown may take before the process exits anyway (and says why). */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+export async function run(argv: string[], out: Output): Promise<number> {
+  const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
+  out.json = common.json;
+  if (common.help) return out.help(HELP);
+  if (positionals.length > 0) throw new ConfigError(`unexpected argument ${positionals[0]}`);
+  const format = (values.log as string | undefined) ?? 'pretty';
+  if (format !== 'pretty' && format !== 'json') throw new ConfigError(`--log must be pretty or json, got ${JSON.stringify(format)}`);
+  const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
+  const write = (line: string) => process.stdout.write(`${line}\n`);
+  const json = format === 'json';
+
+  let embedded: EmbeddedRedis | null = null;
+  let redisUrl = common.redis;
+  const wantsEmbedded = common.redis === 'embedded' || (common.redisDefaulted && !(await redisAnswers('127.0.0.1', 6379)));
+  if (wantsEmbedded) {
+    embedded = await startEmbeddedRedis(path.resolve('.fnrun', 'redis'));
+    redisUrl = embedded.url;
+  }
+
+  let runtime: Runtime | null = null;
+  let session: DevSession | null = null;
+  try {
+    runtime = await Runtime.create({
+      redis: redisUrl,
+      namespace: common.namespace,
+      ...(common.partitions ? { partitions: common.partitions } : {}),
+      logger: json ? createJsonLogger('info', (l) => process.stdout.write(l)) : quietRuntimeLogger(write),
+      // In JSON mode handler logs are already lines of their own (from the logger).
+      onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
+        // A handler's logs first, then the outcome line that closes the invocation.
+        if (r.logs) for (const l of r.logs) write(formatLog(r.function, l.level, l.msg, l.time));
+        write(formatInvocation(r));
+      },
+    });
+    await runtime.start();
+    const notice = (data: object, text: string) => write(json ? JSON.stringify({ time: Date.now(), ...data }) : text);
+    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir },
+      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions · Ctrl-C to stop`);
+    session = new DevSession(runtime, dir, {
+      loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms },
+        `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
+      failed: (name, file, error) => notice({ kind: 'error', function: name, file, code: (error as FnrunError).code, message: error.message },
+        `✖ ${name}: ${error.message}${name !== '(functions)' && runtimeHas(runtime, name) ? `\n  (the previous version of ${name} keeps running)` : ''}`),
+      removed: (name) => notice({ kind: 'removed', function: name }, `removed ${name}`),
+    });
+    await session.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    notice({ kind: 'stopping' }, 'stopping: finishing the invocations in flight…');
+    const force = setTimeout(() => {
+      process.stderr.write(`fnrun dev: shutdown took over ${SHUTDOWN_LIMIT_MS / 1000}s (a handler still running?); exiting anyway — un-acked events will be redelivered\n`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    force.unref();
+    return 0;
+  } finally {
+    await session?.stop();
+    await runtime?.stop();
+    await embedded?.stop();
+  }
+}
+
+function runtimeHas(runtime: Runtime | null, name: string): boolean {
+  return runtime?.functions.some((f) => f.name === name) ?? false;
+}
+
+/** Invocation lines already say what happened; the runtime's own lines show only problems. */
+function quietRuntimeLogger(write: (line: string) => void): Logger {
+  const line = (level: string) => (obj: object, msg?: string) => {
+    if ('eventId' in obj && !('err' in obj)) return; // handler logs and outcomes are printed per invocation
+    const err = (obj as { err?: Error }).err;
+    write(`${level}: ${msg ?? ''}${err ? ` — ${err.message}` : ''}`);
+  };
+  return { debug: () => {}, info: () => {}, warn: line('warn'), error: line('error') };
+}

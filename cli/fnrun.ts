@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `fnrun` command: one thin module per subcommand in cli/commands/.
+ * User errors (bad flags, bad input, bad manifests) print as one line and exit 1; anything else
+ * is a bug and prints its stack (exit 70).
+ */
+import { FnrunError } from '../runtime/errors.ts';
+import { Output } from './output.ts';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
+  init: { summary: 'scaffold a project folder with an example function', load: () => import('./commands/init.ts') },
+  dev: { summary: 'run ./functions with hot reload (embedded Redis when none is given)', load: () => import('./commands/dev.ts') },
+  emit: { summary: 'publish an event, or a file of events', load: () => import('./commands/emit.ts') },
+  dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
+};
+
+const HELP = `Usage: fnrun <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+
+Run fnrun <command> --help for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const pkg = await import('../package.json', { with: { type: 'json' } });
+    process.stdout.write(`${pkg.default.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`fnrun: unknown command "${name}"\n\n${HELP}\n`);
+    return 1;
+  }
+  return (await command.load()).run(rest, new Output());
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof FnrunError && error.userError) {
+    process.stderr.write(`fnrun: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`fnrun: internal error (please report it):\n${(error as Error)?.stack ?? String(error)}\n`);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Flags every command shares, parsed strictly (an unknown flag is an error, not silently ignored).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from '../runtime/errors.ts';
+
+export const COMMON_OPTIONS = {
+  redis: { type: 'string' },
+  namespace: { type: 'string' },
+  partitions: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const COMMON_HELP = `Common options:
+  --redis URL        Redis: redis://host:port, rediss://…, or a unix socket path
+                     (default: $FNRUN_REDIS_URL, else redis://127.0.0.1:6379)
+  --namespace NAME   key prefix shared by publishers and runtimes (default: fnrun)
+  --partitions N     partition count; must match the namespace's once it exists
+  --json             machine-readable output
+  -h, --help         this help`;
+
+export interface CommonFlags {
+  redis: string;
+  /** True when neither --redis nor FNRUN_REDIS_URL was given. */
+  redisDefaulted: boolean;
+  namespace: string;
+  partitions: number | undefined;
+  json: boolean;
+  help: boolean;
+}
+
+/** Parses `argv` with the common flags plus `options`; throws ConfigError on unknown or bad flags. */
+export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, allowPositionals = true) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals, strict: true });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see --help)`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const env = process.env.FNRUN_REDIS_URL;
+  const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
+  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1)) {
+    throw new ConfigError(`--partitions must be a positive integer, got ${JSON.stringify(values.partitions)}`);
+  }
+  const common: CommonFlags = {
+    redis: (values.redis as string | undefined) ?? env ?? 'redis://127.0.0.1:6379',
+    redisDefaulted: values.redis === undefined && env === undefined,
+    namespace: (values.namespace as string | undefined) ?? 'fnrun',
+    partitions,
+    json: values.json === true,
+    help: values.help === true,
+  };
+  return { common, values, positionals: parsed.positionals };
+}

@@ -1,0 +1,3 @@
+export function renderMessage(thread: string, author: string): string {
+  return `${author} posted in ${thread}`;
+}

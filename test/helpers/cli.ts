@@ -1,0 +1,71 @@
+/**
+ * Runs the real `fnrun` CLI (cli/fnrun.ts on this Node) as a child process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.ts';
+
+export const CLI = fileURLToPath(new URL('../../cli/fnrun.ts', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `fnrun ...args` to completion. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A long-running CLI process whose output is collected line by line. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  private exit: Promise<number | null>;
+
+  constructor(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffer = '';
+    this.child.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop()!;
+      this.lines.push(...parts);
+    });
+    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
+    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Parsed JSON lines (with --log json), skipping anything else. */
+  json<T = Record<string, unknown>>(): T[] {
+    const out: T[] = [];
+    for (const line of this.lines) {
+      if (!line.startsWith('{')) continue;
+      try { out.push(JSON.parse(line) as T); } catch { /* a partial or non-JSON line */ }
+    }
+    return out;
+  }
+
+  async waitForLine(predicate: (line: string) => boolean, message: string, timeoutMs = 30_000): Promise<string> {
+    return waitFor(() => {
+      if (this.child.exitCode !== null) throw new Error(`fnrun exited with ${this.child.exitCode}: ${this.stderr}`);
+      return this.lines.find(predicate);
+    }, { timeoutMs, message: `${message}\n--- stdout:\n${this.lines.slice(-20).join('\n')}\n--- stderr:\n${this.stderr}` });
+  }
+
+  /** Sends `signal` and resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exit;
+  }
+}
