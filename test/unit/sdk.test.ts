@@ -17,7 +17,7 @@ test('the handler is typed by the event data', async () => {
       await ctx.emit('thread.updated', event.key, { postId: event.data.postId.toUpperCase() });
     },
   });
-  const event: FnEvent<{ postId: string }> = { id: '1-0', type: 'post.created', key: 't1', data: { postId: 'p1' }, time: 0 };
+  const event: FnEvent<{ postId: string }> = { id: '1-0', partition: 0, type: 'post.created', key: 't1', data: { postId: 'p1' }, time: 0 };
   const noop = () => {};
   const ctx: Context = {
     emit: async (...args) => void emitted.push(args),
