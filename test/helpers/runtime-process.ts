@@ -15,7 +15,7 @@ const runtime = await Runtime.create({
   partitions: config.partitions,
   functionsDir: config.functionsDir,
   batchSize: config.batchSize ?? 100,
-  logger: createJsonLogger('warn'),
+  logger: createJsonLogger('error'),
   onInvocation: (r) => writeSync(fd, `${JSON.stringify({ fn: r.function, id: `${r.partition}/${r.eventId}`, key: r.key, status: r.status, attempt: r.attempt, pid: process.pid })}\n`),
 });
 await runtime.start();
