@@ -23,6 +23,8 @@ export interface DevSessionEvents {
 
 /** Time to let a burst of file events (an editor's save) settle before rebuilding. */
 const SETTLE_MS = 20;
+/** Past chokidar's 50 ms per-file change throttle. */
+const RECHECK_MS = 80;
 
 export class DevSession {
   private readonly runtime: Runtime;
@@ -33,6 +35,7 @@ export class DevSession {
   private pending = new Set<string>();
   private firstChangeAt = 0;
   private timer: NodeJS.Timeout | null = null;
+  private recheck: NodeJS.Timeout | null = null;
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -56,6 +59,7 @@ export class DevSession {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.recheck) clearTimeout(this.recheck);
     await this.watcher?.close();
     await this.work.catch(() => {});
     await Promise.all([...this.builders.values()].map((b) => b.dispose()));
@@ -71,6 +75,14 @@ export class DevSession {
       const since = this.firstChangeAt;
       this.pending = new Set();
       this.work = this.work.then(() => this.sync(files, since)).catch(() => {});
+      // chokidar drops a file's change events for 50 ms after one it reported (a leading-edge
+      // throttle), so a second save right after the first can go unreported: look again once that
+      // window is over. An unchanged build has the same hash and reloads nothing.
+      if (this.recheck) clearTimeout(this.recheck);
+      this.recheck = setTimeout(() => {
+        this.recheck = null;
+        if (!this.stopped) this.work = this.work.then(() => this.sync(files, since)).catch(() => {});
+      }, RECHECK_MS);
     }, SETTLE_MS);
   }
 
