@@ -5,9 +5,12 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchReload } from './reload.ts';
+import { benchThroughput } from './throughput.ts';
 import { table, type BenchResult } from './stats.ts';
 
 const sections: { title: string; rows: BenchResult[] }[] = [];
+process.stderr.write('bench: throughput (median of 3)…\n');
+sections.push({ title: 'Throughput over a backlog (median of 3 runs, same redis-server)', rows: await benchThroughput() });
 process.stderr.write('bench: dev reload…\n');
 sections.push({ title: 'Dev reload (save → new code live)', rows: await benchReload() });
 
