@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { Keys } from '../runtime/keys.ts';
 import { silentLogger } from '../runtime/logger.ts';
 import { Publisher } from '../runtime/publisher.ts';
+import { redisOptionsFromUrl } from '../runtime/redis.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { startRedis } from '../test/helpers/redis-server.ts';
 import { median, type BenchResult } from './stats.ts';
@@ -28,7 +29,7 @@ async function prefill(url: string, namespace: string): Promise<void> {
 }
 
 async function rawLoop(url: string, namespace: string): Promise<number> {
-  const redis = new Redis(url.startsWith('unix://') ? { path: url.slice(7) } : url);
+  const redis = new Redis({ ...redisOptionsFromUrl(url), lazyConnect: false });
   const streams = Array.from({ length: PARTITIONS }, (_, p) => new Keys(namespace).partition(p).events);
   for (const s of streams) await redis.xgroup('CREATE', s, 'raw', '0', 'MKSTREAM');
   const t0 = performance.now();

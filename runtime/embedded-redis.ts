@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { FnrunError } from './errors.ts';
+import { answersPing } from './redis.ts';
 
 export interface EmbeddedRedis {
   url: string;
@@ -30,17 +30,7 @@ function socketPathFor(dataDir: string): string {
 }
 
 async function answers(socketPath: string): Promise<boolean> {
-  if (!existsSync(socketPath)) return false;
-  const probe = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
+  return existsSync(socketPath) && answersPing({ path: socketPath });
 }
 
 /** Starts redis-server with its data in `dataDir` (created if needed). */
@@ -91,16 +81,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   };
 }
 
-/** True when a Redis answers PING at `url` within a short timeout. */
-export async function redisAnswers(host: string, port: number): Promise<boolean> {
-  const probe = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 300 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
+/** True when a Redis answers PING on `host:port` within a short timeout. */
+export function redisAnswers(host: string, port: number): Promise<boolean> {
+  return answersPing({ host, port }, 300);
 }

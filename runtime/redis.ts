@@ -58,3 +58,17 @@ export async function connectRedis(url: string, name = 'fnrun'): Promise<Redis> 
 }
 
 export type { Redis };
+
+/** True when a Redis at `target` answers PING within `timeoutMs`, without retrying. */
+export async function answersPing(target: { path: string } | { host: string; port: number }, timeoutMs = 500): Promise<boolean> {
+  const probe = new Redis({ ...target, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { answersPing } from '../../runtime/redis.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface TestRedis {
@@ -41,17 +42,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     child.once('exit', () => { exited = true; });
     await waitFor(async () => {
       if (exited) throw new Error(`redis-server exited early; see ${join(dir, 'redis.log')}`);
-      if (!existsSync(socketPath)) return false;
-      const probe = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
+      return existsSync(socketPath) && answersPing({ path: socketPath });
     }, { timeoutMs: 10_000, message: 'redis-server did not start' });
   };
 
