@@ -2,6 +2,7 @@
  * Flags every command shares, parsed strictly (an unknown flag is an error, not silently ignored).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { runningEmbeddedRedis } from '../runtime/embedded-redis.ts';
 import { ConfigError } from '../runtime/errors.ts';
 
 export const COMMON_OPTIONS = {
@@ -14,16 +15,16 @@ export const COMMON_OPTIONS = {
 
 export const COMMON_HELP = `Common options:
   --redis URL        Redis: redis://host:port, rediss://…, or a unix socket path
-                     (default: $FNRUN_REDIS_URL, else redis://127.0.0.1:6379)
+                     (default: $FNRUN_REDIS_URL, else the embedded Redis of a running
+                     fnrun dev in this folder, else redis://127.0.0.1:6379)
   --namespace NAME   key prefix shared by publishers and runtimes (default: fnrun)
   --partitions N     partition count; must match the namespace's once it exists
   --json             machine-readable output
   -h, --help         this help`;
 
 export interface CommonFlags {
-  redis: string;
-  /** True when neither --redis nor FNRUN_REDIS_URL was given. */
-  redisDefaulted: boolean;
+  /** --redis, else $FNRUN_REDIS_URL, else null (see {@link clientRedisUrl}). */
+  redis: string | null;
   namespace: string;
   partitions: number | undefined;
   json: boolean;
@@ -45,12 +46,19 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
     throw new ConfigError(`--partitions must be a positive integer, got ${JSON.stringify(values.partitions)}`);
   }
   const common: CommonFlags = {
-    redis: (values.redis as string | undefined) ?? env ?? 'redis://127.0.0.1:6379',
-    redisDefaulted: values.redis === undefined && env === undefined,
+    redis: (values.redis as string | undefined) ?? env ?? null,
     namespace: (values.namespace as string | undefined) ?? 'fnrun',
     partitions,
     json: values.json === true,
     help: values.help === true,
   };
   return { common, values, positionals: parsed.positionals };
+}
+
+/**
+ * The Redis a client command (emit, dlq) talks to: the one given, else the embedded Redis that
+ * `fnrun dev` runs for this folder, else the conventional local one.
+ */
+export async function clientRedisUrl(common: CommonFlags): Promise<string> {
+  return common.redis ?? (await runningEmbeddedRedis()) ?? 'redis://127.0.0.1:6379';
 }

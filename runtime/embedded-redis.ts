@@ -22,8 +22,11 @@ const MISSING = `redis-server was not found on PATH. fnrun dev starts one when n
 answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
 install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
 
-/** Unix socket paths are limited to ~107 bytes; a deep project folder gets a socket in the temp dir. */
-function socketPathFor(dataDir: string): string {
+/**
+ * Where the embedded Redis of `dataDir` listens. Unix socket paths are limited to ~107 bytes, so a
+ * deep project folder gets its socket in the temp dir.
+ */
+export function embeddedSocketPath(dataDir: string): string {
   const local = path.join(dataDir, 'redis.sock');
   if (Buffer.byteLength(local) < 100) return local;
   return path.join(tmpdir(), `fnrun-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
@@ -36,7 +39,7 @@ async function answers(socketPath: string): Promise<boolean> {
 /** Starts redis-server with its data in `dataDir` (created if needed). */
 export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
   mkdirSync(dataDir, { recursive: true });
-  const socketPath = socketPathFor(dataDir);
+  const socketPath = embeddedSocketPath(dataDir);
   if (await answers(socketPath)) {
     throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
   }
@@ -79,6 +82,17 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
       return stopped;
     },
   };
+}
+
+/** The data folder of the project's embedded Redis: `.fnrun/redis` under the working directory. */
+export function embeddedDataDir(cwd = process.cwd()): string {
+  return path.join(cwd, '.fnrun', 'redis');
+}
+
+/** The URL of this project's embedded Redis if `fnrun dev` is running it, else null. */
+export async function runningEmbeddedRedis(cwd = process.cwd()): Promise<string | null> {
+  const socketPath = embeddedSocketPath(embeddedDataDir(cwd));
+  return (await answers(socketPath)) ? `unix://${socketPath}` : null;
 }
 
 /** True when a Redis answers PING on `host:port` within a short timeout. */

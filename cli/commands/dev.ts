@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { ConfigError, FnrunError } from '../../runtime/errors.ts';
 import { DevSession } from '../../runtime/dev-session.ts';
-import { redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../runtime/embedded-redis.ts';
+import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../runtime/embedded-redis.ts';
 import { createJsonLogger, type Logger } from '../../runtime/logger.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
@@ -41,10 +41,10 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const json = format === 'json';
 
   let embedded: EmbeddedRedis | null = null;
-  let redisUrl = common.redis;
-  const wantsEmbedded = common.redis === 'embedded' || (common.redisDefaulted && !(await redisAnswers('127.0.0.1', 6379)));
+  let redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
+  const wantsEmbedded = common.redis === 'embedded' || (common.redis === null && !(await redisAnswers('127.0.0.1', 6379)));
   if (wantsEmbedded) {
-    embedded = await startEmbeddedRedis(path.resolve('.fnrun', 'redis'));
+    embedded = await startEmbeddedRedis(embeddedDataDir());
     redisUrl = embedded.url;
   }
 

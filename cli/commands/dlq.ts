@@ -7,7 +7,7 @@ import type { DeadLetter } from '../../runtime/dead-letter-record.ts';
 import { Keys } from '../../runtime/keys.ts';
 import { resolvePartitions } from '../../runtime/namespace.ts';
 import { connectRedis } from '../../runtime/redis.ts';
-import { COMMON_HELP, parseCommand } from '../options.ts';
+import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 
 export const HELP = `Usage: fnrun dlq list [FN] [--limit N]
@@ -29,7 +29,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const [action, fn, id, ...rest] = positionals;
   if (common.help || action === undefined) return out.help(HELP);
   if (rest.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see fnrun dlq --help)`);
-  const redis = await connectRedis(common.redis, 'fnrun-cli');
+  const redis = await connectRedis(await clientRedisUrl(common), 'fnrun-cli');
   try {
     const keys = new Keys(common.namespace);
     const dlq = new DeadLetterQueue(redis, keys, await resolvePartitions(redis, keys, common.partitions));

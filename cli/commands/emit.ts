@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../../runtime/errors.ts';
 import { Publisher, type EventInput } from '../../runtime/publisher.ts';
-import { COMMON_HELP, parseCommand } from '../options.ts';
+import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 
 export const HELP = `Usage: fnrun emit TYPE [--key KEY] [--data JSON] [--dedupe-id ID]
@@ -29,7 +29,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values, positionals } = parseCommand(argv, OPTIONS);
   out.json = common.json;
   if (common.help) return out.help(HELP);
-  const publisher = await Publisher.connect({ redis: common.redis, namespace: common.namespace, ...(common.partitions ? { partitions: common.partitions } : {}) });
+  const publisher = await Publisher.connect({ redis: await clientRedisUrl(common), namespace: common.namespace, ...(common.partitions ? { partitions: common.partitions } : {}) });
   try {
     if (values.file !== undefined) {
       if (positionals.length > 0) throw new ConfigError('give either TYPE or --file, not both');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -154,17 +155,35 @@ test('dlq list, show (mapped stack), replay to the one function, purge', async (
   }
 });
 
-test('fnrun dev --redis embedded starts redis-server with data under .fnrun/ and stops it on exit', async () => {
-  const project = join(dir, 'embedded');
-  const init = await runCli(['init', project]);
-  assert.equal(init.code, 0, init.stderr);
-  assert.ok(existsSync(join(project, 'functions', 'hello.ts')));
+test('README quick start: the example functions on the embedded Redis, and the emit line without --redis', async () => {
+  const project = join(dir, 'quickstart');
+  cpSync(fileURLToPath(new URL('../../functions', import.meta.url)), join(project, 'functions'), { recursive: true });
   const dev = new CliProcess(['dev', '--redis', 'embedded'], { cwd: project });
   try {
     const started = await dev.waitForLine((l) => l.includes('embedded'), 'embedded redis started');
-    assert.match(started, /\.fnrun/);
-    await dev.waitForLine((l) => l.includes('loaded hello'), 'hello loaded');
+    assert.match(started, /\.fnrun\/redis/);
+    await dev.waitForLine((l) => l.includes('loaded notify-subscribers'), 'examples loaded');
+    const emitted = await runCli(['emit', 'post.created', '--key', 'thread-42', '--data', '{"postId":"p1","author":"ada"}'], { cwd: project });
+    assert.equal(emitted.code, 0, emitted.stderr);
+    await dev.waitForLine((l) => /count-posts\s+post\.created\s+key=thread-42 .* ok/.test(l), 'count-posts handled it');
+    await dev.waitForLine((l) => l.includes('ada posted in thread-42'), 'notify-subscribers got the emitted thread.updated');
     assert.ok(existsSync(join(project, '.fnrun', 'redis')));
+  } finally {
+    assert.equal(await dev.stop('SIGINT'), 0);
+  }
+});
+
+test('fnrun init scaffolds a project that fnrun dev runs', async () => {
+  const project = join(dir, 'scaffold');
+  const init = await runCli(['init', project]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.ok(existsSync(join(project, 'functions', 'hello.ts')));
+  assert.equal((await runCli(['init', project])).code, 1, 'never overwrites');
+  const dev = new CliProcess(['dev', '--redis', redis.url, '--namespace', 'scaffold'], { cwd: project });
+  try {
+    await dev.waitForLine((l) => l.includes('loaded hello'), 'hello loaded');
+    assert.equal((await runCli(['emit', 'hello.world', '--key', 'me', '--data', '{"name":"Ada"}', '--redis', redis.url, '--namespace', 'scaffold'])).code, 0);
+    await dev.waitForLine((l) => l.includes('hello, Ada'), 'hello ran');
   } finally {
     assert.equal(await dev.stop('SIGINT'), 0);
   }
