@@ -28,19 +28,24 @@ export class Commit {
 
   /**
    * Writes and resets. `mode` 'ack' acknowledges the ids for `group` and clears the done marks in
-   * `clearDone`; 'mark' records them done for `fn` only.
+   * `clearDone`; 'mark' records them done for `fn` only. A non-empty `token` must still be the
+   * partition's lease, or the write fails with FENCED and nothing is written.
    */
   async flush(
     redis: ScriptedRedis,
     pk: PartitionKeys,
     group: string,
-    fn: string,
+    fn: { name: string; version: string },
     mode: 'ack' | 'mark',
     clearDone: readonly string[],
+    token: string,
   ): Promise<void> {
     if (this.ids.length === 0 && this.deadLetters.length === 0 && this.emits.length === 0) return;
-    const keys: string[] = [pk.events, pk.attempts(fn), pk.done(group, fn), pk.deadLetters(fn), ...clearDone];
-    const args: (string | number)[] = [group, mode, this.ids.length, ...this.ids, clearDone.length, this.deadLetters.length];
+    const keys: string[] = [
+      pk.events, pk.attempts(fn.name), pk.done(group, fn.name), pk.deadLetters(fn.name),
+      pk.lease, pk.activeVersions, pk.takeovers(fn.name), ...clearDone,
+    ];
+    const args: (string | number)[] = [group, mode, token, fn.name, fn.version, this.ids.length, ...this.ids, clearDone.length, this.deadLetters.length];
     for (const fields of this.deadLetters) args.push(fields.length, ...fields);
     args.push(this.emits.length);
     const streamIndex = new Map<string, number>();

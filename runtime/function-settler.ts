@@ -37,6 +37,8 @@ export interface SettleContext {
   onInvocation: ((record: InvocationRecord) => void) | undefined;
   /** Resolves true after `ms`, or false at once when the worker is stopping. */
   sleep: (ms: number) => Promise<boolean>;
+  /** The partition's lease token that commits must match; '' when this process owns every partition unfenced. */
+  fence: () => string;
   /** True once the worker is stopping: finish the invocation in flight, commit, return. */
   stopping: () => boolean;
   now: () => number;
@@ -88,7 +90,7 @@ async function settle(
   let acked = 0;
   const flush = async (upTo: number) => {
     if (mode === 'ack') for (; acked < upTo; acked++) commit.settle(entries[acked]!.id);
-    await commit.flush(ctx.redis, ctx.pk, ctx.group, fn.name, mode, clearDone);
+    await commit.flush(ctx.redis, ctx.pk, ctx.group, fn, mode, clearDone, ctx.fence());
   };
   const relevant = (e: DecodedEntry): boolean => {
     if (prior?.done.has(e.id)) return false;

@@ -16,6 +16,14 @@ export interface PartitionKeys {
   deadLetters(fn: string): string;
   /** String: the stream id a dedupe id was published as, kept for the dedupe window. */
   dedupe(dedupeId: string): string;
+  /** String `<member>|<epoch>` with a TTL: who owns the partition; the fencing token. */
+  readonly lease: string;
+  /** Counter: the lease epoch, incremented by every new owner. */
+  readonly leaseEpoch: string;
+  /** Hash: `<fn>` → the version that last committed on this partition. */
+  readonly activeVersions: string;
+  /** Stream per function: `version`, `fromId` — the entry id at which each version took over. */
+  takeovers(fn: string): string;
 }
 
 /** Key builder for one namespace. */
@@ -23,11 +31,14 @@ export class Keys {
   readonly namespace: string;
   /** Hash: namespace metadata (`partitions`, `createdAt`). */
   readonly meta: string;
+  /** Sorted set: live runtime processes, scored by their last heartbeat (Redis time, ms). */
+  readonly members: string;
   private readonly partitions: PartitionKeys[] = [];
 
   constructor(namespace: string) {
     this.namespace = namespace;
     this.meta = `${namespace}:meta`;
+    this.members = `${namespace}:members`;
   }
 
   /** Keys of partition `p`; memoised because workers ask on every batch. */
@@ -41,6 +52,10 @@ export class Keys {
         done: (group, fn) => `${prefix}:done:${group}:${fn}`,
         deadLetters: (fn) => `${prefix}:dlq:${fn}`,
         dedupe: (dedupeId) => `${prefix}:dedupe:${dedupeId}`,
+        lease: `${prefix}:lease`,
+        leaseEpoch: `${prefix}:lease-epoch`,
+        activeVersions: `${prefix}:versions`,
+        takeovers: (fn) => `${prefix}:takeovers:${fn}`,
       };
       this.partitions[p] = keys;
     }
@@ -51,6 +66,35 @@ export class Keys {
   deadLetterPattern(fn?: string): string {
     return `${this.namespace}:{p*}:dlq:${fn ?? '*'}`;
   }
+
+  /**
+   * Set: names of deployed functions. Outside every function's slot, so it is updated around the
+   * registry's scripts, not in them; a name whose function has no active version counts as absent.
+   */
+  get functionNames(): string {
+    return `${this.namespace}:functions`;
+  }
+
+  /** String: counter INCRed after every deploy, rollback and remove, for runtimes to poll. */
+  get registryEpoch(): string {
+    return `${this.namespace}:registry-epoch`;
+  }
+
+  /** Registry keys of function `name`; they share the hash tag `{fn:<name>}` (one slot per function). */
+  fn(name: string): FunctionKeys {
+    const prefix = `${this.namespace}:{fn:${name}}`;
+    return { head: `${prefix}:head`, history: `${prefix}:history`, versions: `${prefix}:versions` };
+  }
+}
+
+/** The registry keys of one function (see runtime/registry.ts). */
+export interface FunctionKeys {
+  /** Hash: `active` version, `last` version number given, and the active one's `hash` and `info`. */
+  readonly head: string;
+  /** Sorted set: the kept version numbers, scored by themselves. */
+  readonly history: string;
+  /** Hash: `<version>:hash`, `<version>:code`, `<version>:map`, `<version>:info` per kept version. */
+  readonly versions: string;
 }
 
 /** Consumer-group name on the partition streams: one per solo function, one per shared group. */

@@ -23,11 +23,30 @@ export class PartitionWorker {
   /** The group's last-delivered id on this stream: what the watcher waits past when idle. */
   private lastDeliveredId = '0-0';
 
-  constructor(group: ConsumerGroup, partition: number, ctx: Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition'>, watcher: WakeWatcher) {
+  private readonly token: string;
+  private readonly onFenced: (partition: number) => void;
+
+  /**
+   * `token` is the partition's lease (`''` when this process owns every partition unfenced); a read
+   * or commit that finds the lease changed stops the worker and calls `onFenced`.
+   */
+  constructor(
+    group: ConsumerGroup,
+    partition: number,
+    ctx: Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition' | 'fence'>,
+    watcher: WakeWatcher,
+    token: string,
+    onFenced: (partition: number) => void,
+  ) {
     this.group = group;
     this.partition = partition;
     this.watcher = watcher;
-    this.ctx = { ...ctx, group: group.name, partition, pk: ctx.keys.partition(partition), sleep: (ms) => this.sleep(ms), stopping: () => this.stopping };
+    this.token = token;
+    this.onFenced = onFenced;
+    this.ctx = {
+      ...ctx, group: group.name, partition, pk: ctx.keys.partition(partition),
+      sleep: (ms) => this.sleep(ms), stopping: () => this.stopping, fence: () => token,
+    };
   }
 
   /** Creates the consumer group if needed; resolves once the worker is reading. */
@@ -75,6 +94,13 @@ export class PartitionWorker {
         if (!completed) return;
         failures = 0;
       } catch (error) {
+        if (isFenced(error)) {
+          // Another process owns the partition now; what we did not commit, it redoes.
+          this.stopping = true;
+          this.ctx.logger.warn({ group: this.group.name, partition: this.partition }, 'partition lease lost; worker stopped');
+          this.onFenced(this.partition);
+          return;
+        }
         // Redis unreachable, a sandbox restart, a bug: whatever was not committed is still pending,
         // so go back to reading the pending list once the backoff is over.
         recovering = true;
@@ -86,9 +112,10 @@ export class PartitionWorker {
   }
 
   private async read(cursor: '0' | '>'): Promise<DecodedEntry[]> {
-    const reply = (await this.ctx.redis.call(
-      'XREADGROUP', 'GROUP', this.group.name, CONSUMER_NAME, 'COUNT', this.ctx.batchSize, 'STREAMS', this.ctx.pk.events, cursor,
-    )) as StreamReply;
+    const { redis, pk, batchSize } = this.ctx;
+    const reply = (this.token === ''
+      ? await redis.call('XREADGROUP', 'GROUP', this.group.name, CONSUMER_NAME, 'COUNT', batchSize, 'STREAMS', pk.events, cursor)
+      : await redis.fnrunRead(pk.events, pk.lease, this.token, this.group.name, CONSUMER_NAME, batchSize, cursor)) as StreamReply;
     const raw = reply?.[0]?.[1];
     if (!raw || raw.length === 0) return [];
     const entries = new Array<DecodedEntry>(raw.length);
@@ -105,7 +132,7 @@ export class PartitionWorker {
       if (results.includes(false)) return false;
       const ack = new Commit();
       for (const e of entries) ack.settle(e.id);
-      await ack.flush(this.ctx.redis, this.ctx.pk, this.group.name, members[0]!.name, 'ack', doneKeys);
+      await ack.flush(this.ctx.redis, this.ctx.pk, this.group.name, members[members.length - 1]!, 'ack', doneKeys, this.token);
       return true;
     }
     for (let m = 0; m < members.length; m++) {
@@ -154,6 +181,10 @@ export class PartitionWorker {
       this.sleepers.add(wake);
     });
   }
+}
+
+function isFenced(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('FENCED');
 }
 
 function pairs(flat: unknown[]): Map<string, unknown> {

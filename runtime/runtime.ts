@@ -15,6 +15,7 @@ import { InflightTracker } from './inflight.ts';
 import { Keys } from './keys.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { resolvePartitions } from './namespace.ts';
+import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { connectRedis } from './redis.ts';
 import { SandboxHost } from './sandbox/host.ts';
@@ -35,8 +36,11 @@ export interface RuntimeOptions {
   batchSize?: number;
   /** @defaultValue 1 MiB */
   maxEventBytes?: number;
-  /** Partitions this process works on. @defaultValue all of them */
-  ownedPartitions?: readonly number[];
+  /**
+   * Share the partitions with every other runtime on this namespace through leases (what
+   * `fnrun start` does). Without it this process works on every partition, unfenced: run one.
+   */
+  leases?: OwnershipOptions | boolean;
   /** @defaultValue JSON lines on stderr at `info` */
   logger?: Logger;
   /** Where `ctx.env` values come from (only names a manifest declares are passed). @defaultValue `process.env` */
@@ -52,7 +56,7 @@ export interface LoadFailure {
   error: Error;
 }
 
-type WorkerContext = Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition'>;
+type WorkerContext = Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition' | 'fence'>;
 
 export class Runtime {
   readonly keys: Keys;
@@ -67,9 +71,11 @@ export class Runtime {
   private readonly watcher: WakeWatcher;
   private readonly inflight = new InflightTracker();
   private readonly handles = new Map<string, FunctionHandle>();
-  private readonly running = new Map<string, { group: ConsumerGroup; workers: PartitionWorker[] }>();
+  private readonly running = new Map<string, { group: ConsumerGroup; workers: Map<number, PartitionWorker> }>();
   private readonly ctx: WorkerContext;
-  private readonly owned: readonly number[];
+  /** Partitions worked on now, with their lease tokens ('' when unfenced). */
+  private readonly owned = new Map<number, string>();
+  private readonly ownership: PartitionOwnership | null;
   /** Function changes apply one at a time, in call order. */
   private changes: Promise<unknown> = Promise.resolve();
   private state: 'new' | 'running' | 'stopped' = 'new';
@@ -83,7 +89,12 @@ export class Runtime {
     this.logger = opts.logger ?? createJsonLogger();
     this.sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
     this.watcher = new WakeWatcher(blocking, this.redis, (p) => keys.partition(p).events);
-    this.owned = opts.ownedPartitions ?? Array.from({ length: partitions }, (_, p) => p);
+    this.ownership = opts.leases
+      ? new PartitionOwnership(this.redis, keys, partitions, {
+        acquired: (p, token) => this.addPartition(p, token),
+        released: (p) => this.removePartition(p),
+      }, this.logger, opts.leases === true ? {} : opts.leases)
+      : null;
     this.ctx = {
       redis: this.redis,
       keys,
@@ -163,7 +174,9 @@ export class Runtime {
     }
     for (const h of loaded) this.handles.set(h.name, h);
     await this.applyPlan();
-    this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: this.owned.length }, 'fnrun runtime started');
+    if (this.ownership) await this.ownership.start();
+    else for (let p = 0; p < this.partitions; p++) await this.addPartition(p, '');
+    this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: [...this.owned.keys()] }, 'fnrun runtime started');
   }
 
   /**
@@ -207,7 +220,9 @@ export class Runtime {
     this.state = 'stopped';
     if (wasRunning) {
       await this.changes.catch(() => {});
-      const workers = [...this.running.values()].flatMap((r) => r.workers);
+      // Drain and hand partitions over first, so other processes take them at once.
+      await this.ownership?.stop();
+      const workers = [...this.running.values()].flatMap((r) => [...r.workers.values()]);
       const stopping = workers.map((w) => w.stop());
       this.watcher.wakeAll();
       await Promise.all(stopping);
@@ -217,6 +232,16 @@ export class Runtime {
     await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
     this.redis.disconnect();
     this.blocking.disconnect();
+  }
+
+  /** The identity this process uses in partition leases, when it shares partitions. */
+  get memberId(): string | null {
+    return this.ownership?.memberId ?? null;
+  }
+
+  /** Partitions this process works on now. */
+  get ownedPartitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
   /** Reconciles running workers with the current functions' groups. */
@@ -230,18 +255,48 @@ export class Runtime {
         current.group.mode = planned.mode;
         continue;
       }
-      const workers = this.owned.map((p) => new PartitionWorker(planned, p, this.ctx, this.watcher));
-      this.running.set(planned.name, { group: planned, workers });
-      starting.push(...workers.map((w) => w.start()));
+      const run = { group: planned, workers: new Map<number, PartitionWorker>() };
+      this.running.set(planned.name, run);
+      for (const [p, token] of this.owned) starting.push(this.startWorker(run, p, token));
     }
     const stopping: Promise<void>[] = [];
     for (const [name, run] of this.running) {
       if (plan.some((g) => g.name === name)) continue;
       this.running.delete(name);
-      stopping.push(...run.workers.map((w) => w.stop()));
+      stopping.push(...[...run.workers.values()].map((w) => w.stop()));
     }
     this.watcher.wakeAll();
     await Promise.all([...starting, ...stopping]);
+  }
+
+  private startWorker(run: { group: ConsumerGroup; workers: Map<number, PartitionWorker> }, p: number, token: string): Promise<void> {
+    const worker = new PartitionWorker(run.group, p, this.ctx, this.watcher, token, (lost) => this.fenced(lost));
+    run.workers.set(p, worker);
+    return worker.start();
+  }
+
+  private async addPartition(p: number, token: string): Promise<void> {
+    this.owned.set(p, token);
+    await Promise.all([...this.running.values()].map((run) => this.startWorker(run, p, token)));
+  }
+
+  /** Stops every worker of `p`: each finishes and commits its batch first. */
+  private async removePartition(p: number): Promise<void> {
+    this.owned.delete(p);
+    const stopping: Promise<void>[] = [];
+    for (const run of this.running.values()) {
+      const worker = run.workers.get(p);
+      if (!worker) continue;
+      run.workers.delete(p);
+      stopping.push(worker.stop());
+    }
+    this.watcher.wakeAll();
+    await Promise.all(stopping);
+  }
+
+  private fenced(p: number): void {
+    if (this.ownership) this.ownership.lost(p);
+    else this.logger.error({ partition: p }, 'a commit was fenced without leases: is another runtime working on this namespace?');
   }
 
   private unloadWhenIdle(handle: FunctionHandle): void {

@@ -11,6 +11,14 @@ const SCRIPTS = {
   fnrunPublishDedupe: { lua: load('publish-dedupe-2.lua'), numberOfKeys: 2 },
   fnrunCommit: { lua: load('commit.lua') },
   fnrunReplay: { lua: load('replay-2.lua'), numberOfKeys: 2 },
+  fnrunRead: { lua: load('read-2.lua'), numberOfKeys: 2 },
+  fnrunLeaseAcquire: { lua: load('lease-acquire-2.lua'), numberOfKeys: 2 },
+  fnrunLeaseRelease: { lua: load('lease-release-1.lua'), numberOfKeys: 1 },
+  fnrunHeartbeat: { lua: load('heartbeat-1.lua'), numberOfKeys: 1 },
+  fnrunRegistryDeploy: { lua: load('registry-deploy-3.lua'), numberOfKeys: 3 },
+  fnrunRegistryRollback: { lua: load('registry-rollback-3.lua'), numberOfKeys: 3 },
+  fnrunRegistryRead: { lua: load('registry-read-2.lua'), numberOfKeys: 2 },
+  fnrunRegistrySummary: { lua: load('registry-summary-2.lua'), numberOfKeys: 2 },
 } as const;
 
 /** A connection with fnrun's scripts defined on it. */
@@ -19,6 +27,17 @@ export interface ScriptedRedis extends Redis {
   /** Variable key count: first argument is the number of keys. */
   fnrunCommit(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
+  fnrunRead(stream: string, lease: string, token: string, group: string, consumer: string, count: number, id: string): Promise<unknown>;
+  fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number): Promise<number>;
+  fnrunLeaseRelease(lease: string, token: string): Promise<number>;
+  fnrunHeartbeat(members: string, member: string, memberTtlMs: number, leave: 0 | 1): Promise<string[]>;
+  fnrunRegistryDeploy(
+    head: string, history: string, versions: string,
+    hash: string, info: string, code: string, sourceMap: string, kept: number,
+  ): Promise<[changed: number, from: number, to: number]>;
+  fnrunRegistryRollback(head: string, history: string, versions: string, version: string): Promise<[status: string, from: number, to: number]>;
+  fnrunRegistryRead(head: string, versions: string, version: string): Promise<[version: string, hash: string, code: string, sourceMap: string, info: string] | null>;
+  fnrunRegistrySummary(head: string, history: string): Promise<string[] | null>;
 }
 
 const defined = new WeakSet<Redis>();
