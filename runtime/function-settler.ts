@@ -128,7 +128,7 @@ async function settle(
       ...(error ? { error } : {}), ...(retryInMs !== undefined ? { retryInMs } : {}), ...(logs && logs.length ? { logs } : {}),
     };
     ctx.onInvocation?.(record);
-    if (logs) for (const line of logs) ctx.logger[line.level]({ function: fn.name, eventId: entry.id, attempt, time: line.time }, line.msg);
+    if (logs) for (const line of logs) ctx.logger[line.level]({ function: fn.name, version: fn.version, partition: ctx.partition, eventId: entry.id, attempt, time: line.time }, line.msg);
     if (status !== 'ok') ctx.logger.warn(record, `${fn.name}: ${status} ${entry.id}`);
   };
 

@@ -1,0 +1,78 @@
+/**
+ * `fnrun start`: the production runtime. Runs the deployed functions and shares the partitions with
+ * every other `fnrun start` on the same Redis and namespace.
+ */
+import { ConfigError } from '../../runtime/errors.ts';
+import { createJsonLogger } from '../../runtime/logger.ts';
+import { Registry } from '../../runtime/registry.ts';
+import { RegistryFollower } from '../../runtime/registry-follower.ts';
+import { Runtime } from '../../runtime/runtime.ts';
+import { COMMON_HELP, parseCommand } from '../options.ts';
+import type { Output } from '../output.ts';
+import { connectRedis } from '../../runtime/redis.ts';
+
+export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]
+
+Runs the functions deployed with fnrun deploy, picks up new deploys within about a second without a
+restart, and shares the namespace's partitions with every other fnrun start on the same Redis
+(each process owns a balanced share; a dead process's partitions move after the lease TTL).
+SIGTERM/SIGINT: finish the invocations in flight, hand the partitions over, exit 0.
+Logs are JSON lines on stdout.
+
+Options:
+  --lease-ttl MS     partition lease time-to-live (default 10000)
+  --batch-size N     entries per read and per sandbox call (default 100)
+${COMMON_HELP}`;
+
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' } } as const;
+
+/** Longest a shutdown may take before the process exits anyway (and says why). */
+const SHUTDOWN_LIMIT_MS = 30_000;
+
+export async function run(argv: string[], out: Output): Promise<number> {
+  const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
+  out.json = common.json;
+  if (common.help) return out.help(HELP);
+  if (positionals.length > 0) throw new ConfigError(`unexpected argument ${positionals[0]}`);
+  const number = (name: string, fallback: number) => {
+    const raw = values[name] as string | undefined;
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const leaseTtlMs = number('lease-ttl', 10_000);
+  const batchSize = number('batch-size', 100);
+  const redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
+  const logger = createJsonLogger('info', (line) => process.stdout.write(line));
+
+  const runtime = await Runtime.create({
+    redis: redisUrl,
+    namespace: common.namespace,
+    ...(common.partitions ? { partitions: common.partitions } : {}),
+    batchSize,
+    leases: { leaseTtlMs },
+    logger,
+  });
+  const registryRedis = await connectRedis(redisUrl, 'fnrun-registry');
+  const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);
+  try {
+    await runtime.start();
+    await follower.start();
+    logger.info({ member: runtime.memberId, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    logger.info({}, 'stopping: finishing the invocations in flight and handing the partitions over');
+    const force = setTimeout(() => {
+      process.stderr.write(`fnrun start: shutdown took over ${SHUTDOWN_LIMIT_MS / 1000}s; exiting anyway — un-acked events will be redelivered to the next owner\n`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    force.unref();
+    return 0;
+  } finally {
+    await follower.stop();
+    await runtime.stop();
+    registryRedis.disconnect();
+  }
+}
