@@ -17,7 +17,7 @@ import { median, type BenchResult } from './stats.ts';
 
 const EVENTS = 100_000;
 const PARTITIONS = 16;
-const RUNS = 3;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 async function prefill(url: string, namespace: string): Promise<void> {
   const publisher = await Publisher.connect({ redis: url, namespace, partitions: PARTITIONS });

@@ -97,17 +97,23 @@ async function settle(
     if (isMalformed(e)) return e.type === null || fn.matches(e.type);
     return fn.matches(e.type) && (e.target === null || e.target === fn.name);
   };
+  // A fresh event has no failure record; allocate one only when an event fails or was redelivered.
   const failureOf = (id: string): FailureRecord => {
     let f = failures.get(id);
     if (f === undefined) {
       const stored = prior?.failures.get(id);
-      // A delivery that never reported back (a crash mid-invocation) counts as an attempt.
-      const crashed = Math.max(0, (prior?.deliveries.get(id) ?? 1) - 1);
-      const attempts = Math.max(stored?.attempts ?? 0, crashed);
-      f = { attempts, firstFailureAt: stored?.firstFailureAt ?? 0, lastFailureAt: stored?.lastFailureAt ?? 0 };
+      f = { attempts: previousAttempts(id), firstFailureAt: stored?.firstFailureAt ?? 0, lastFailureAt: stored?.lastFailureAt ?? 0 };
       failures.set(id, f);
     }
     return f;
+  };
+  const previousAttempts = (id: string): number => {
+    const known = failures.get(id);
+    if (known !== undefined) return known.attempts;
+    if (prior === null) return 0;
+    // A delivery that never reported back (a crash mid-invocation) counts as an attempt.
+    const crashed = Math.max(0, (prior.deliveries.get(id) ?? 1) - 1);
+    return Math.max(prior.failures.get(id)?.attempts ?? 0, crashed);
   };
   const bury = (entry: DecodedEntry, reason: DeadLetterReason, error: SerializedError, durationMs: number, logs?: readonly LogLine[]) => {
     const now = ctx.now();
@@ -121,14 +127,17 @@ async function settle(
     report(entry, f.attempts, fn.manifest.deadLetter || reason === 'malformed' ? 'dead-lettered' : 'dropped', durationMs, error, undefined, logs);
   };
   const report = (entry: DecodedEntry, attempt: number, status: InvocationRecord['status'], durationMs: number, error?: SerializedError, retryInMs?: number, logs?: readonly LogLine[]) => {
+    const hasLogs = logs !== undefined && logs.length > 0;
+    if (ctx.onInvocation === undefined && status === 'ok' && !hasLogs) return;
     const record: InvocationRecord = {
       function: fn.name, version: fn.version, partition: ctx.partition, eventId: entry.id,
-      type: isMalformed(entry) ? entry.type : entry.type, key: isMalformed(entry) ? null : entry.key,
-      attempt, status, durationMs,
-      ...(error ? { error } : {}), ...(retryInMs !== undefined ? { retryInMs } : {}), ...(logs && logs.length ? { logs } : {}),
+      type: entry.type, key: isMalformed(entry) ? null : entry.key, attempt, status, durationMs,
     };
+    if (error) record.error = error;
+    if (retryInMs !== undefined) record.retryInMs = retryInMs;
+    if (hasLogs) record.logs = logs;
     ctx.onInvocation?.(record);
-    if (logs) for (const line of logs) ctx.logger[line.level]({ function: fn.name, version: fn.version, partition: ctx.partition, eventId: entry.id, attempt, time: line.time }, line.msg);
+    if (hasLogs) for (const line of logs) ctx.logger[line.level]({ function: fn.name, version: fn.version, partition: ctx.partition, eventId: entry.id, attempt, time: line.time }, line.msg);
     if (status !== 'ok') ctx.logger.warn(record, `${fn.name}: ${status} ${entry.id}`);
   };
 
@@ -156,7 +165,7 @@ async function settle(
       if (!relevant(e)) continue;
       if (isMalformed(e) || isExpired(fn, e, ctx.now())) break;
       if (run.length > 0) json += ',';
-      json += `{"event":${eventJson(e, ctx.partition)},"attempt":${failureOf(e.id).attempts + 1}}`;
+      json += `{"event":${eventJson(e, ctx.partition)},"attempt":${previousAttempts(e.id) + 1}}`;
       run.push(j);
     }
     json += ']';
@@ -166,7 +175,7 @@ async function settle(
       const index = run[k]!;
       const event = entries[index] as WireEvent;
       const result = checkEmits(results[k]!, ctx);
-      const attempt = failureOf(event.id).attempts + 1;
+      const attempt = previousAttempts(event.id) + 1;
       if (result.status === 'ok') {
         for (const emit of result.encoded) commit.emit(emit.stream, emit.fields);
         if (mode === 'mark') commit.settle(event.id);
