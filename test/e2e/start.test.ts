@@ -157,6 +157,8 @@ test('3 processes share the partitions evenly; 20,000 events over 200 keys each 
     // Rollback: alpha goes back to version 1 everywhere, the others are untouched.
     const rollback = await runCli(['rollback', 'alpha', ...cluster.common()]);
     assert.equal(rollback.code, 0, rollback.stderr);
+    // Every process reports the swap (the first "version 1" line is the initial load).
+    await waitFor(() => cluster.procs.every((p) => p.lines.filter((l) => l.includes('function alpha now at version 1')).length >= 2), { message: 'rollback reached every process' });
     const before = published.length;
     const more = await flow('steady', 500, 50);
     await waitFor(() => cluster.seen().filter((s) => s.fn === 'alpha').length >= before + more.length, { message: 'events after the rollback handled' });
