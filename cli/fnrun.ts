@@ -10,14 +10,19 @@ import { Output } from './output.ts';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
   init: { summary: 'scaffold a project folder with an example function', load: () => import('./commands/init.ts') },
   dev: { summary: 'run ./functions with hot reload (embedded Redis when none is given)', load: () => import('./commands/dev.ts') },
+  start: { summary: 'run the deployed functions, sharing partitions with other processes', load: () => import('./commands/start.ts') },
   emit: { summary: 'publish an event, or a file of events', load: () => import('./commands/emit.ts') },
   dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
+  deploy: { summary: 'bundle, validate and upload the changed functions to the registry', load: () => import('./commands/deploy.ts') },
+  functions: { summary: 'list the deployed functions and their versions', load: () => import('./commands/functions.ts') },
+  rollback: { summary: 'make an earlier version of a deployed function active again', load: () => import('./commands/rollback.ts') },
+  rm: { summary: 'remove a deployed function (with --yes)', load: () => import('./commands/rm.ts') },
 };
 
 const HELP = `Usage: fnrun <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
 Run fnrun <command> --help for a command's options.`;
 
