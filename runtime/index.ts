@@ -4,6 +4,9 @@
 export { Runtime, type RuntimeOptions, type LoadFailure } from './runtime.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type EventInput } from './publisher.ts';
 export { DeadLetterQueue, REPLAY_OF_HEADER } from './dead-letters.ts';
+export { Registry, type StoredVersion, type FunctionSummary, type DeployResult } from './registry.ts';
+export { deployFunctions, type DeployOptions, type DeployRow } from './deployer.ts';
+export type { OwnershipOptions } from './partition-ownership.ts';
 export type { DeadLetter, DeadLetterReason } from './dead-letter-record.ts';
 export type { InvocationRecord, FunctionHandle } from './function-handle.ts';
 export { partitionFor } from './partitioner.ts';

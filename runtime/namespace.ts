@@ -16,11 +16,16 @@ export const MAX_PARTITIONS = 4096;
 
 /**
  * Returns the namespace's partition count, creating the namespace with `configured`
- * (or {@link DEFAULT_PARTITIONS}) when it is new.
+ * (or {@link DEFAULT_PARTITIONS}) when it is new — unless `create` is false (read-only tools),
+ * which then fail with a clear error instead of creating a namespace from a typo.
  */
-export async function resolvePartitions(redis: Redis, keys: Keys, configured?: number): Promise<number> {
+export async function resolvePartitions(redis: Redis, keys: Keys, configured?: number, opts: { create?: boolean } = {}): Promise<number> {
   if (configured !== undefined && (!Number.isInteger(configured) || configured < 1 || configured > MAX_PARTITIONS)) {
     throw new ConfigError(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${configured}`);
+  }
+  if (opts.create === false) {
+    const existing = await redis.hget(keys.meta, 'partitions');
+    if (existing === null) throw new ConfigError(`namespace "${keys.namespace}" does not exist in this Redis (nothing was published or run in it); check --namespace and --redis`);
   }
   const wanted = configured ?? DEFAULT_PARTITIONS;
   // HSETNX makes the first writer win when several processes start at once.

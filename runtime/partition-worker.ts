@@ -49,11 +49,20 @@ export class PartitionWorker {
     };
   }
 
-  /** Creates the consumer group if needed; resolves once the worker is reading. */
+  /**
+   * Creates the consumer group if needed and starts reading. If Redis is unreachable, the loop
+   * keeps trying (with backoff) instead of leaving the partition without a worker.
+   */
   async start(): Promise<void> {
     if (this.loop) return;
-    await this.ensureGroup();
-    this.loop = this.run();
+    let ready = true;
+    try {
+      await this.ensureGroup();
+    } catch (error) {
+      ready = false;
+      this.ctx.logger.error({ err: error, group: this.group.name, partition: this.partition }, 'cannot create the consumer group yet; retrying');
+    }
+    this.loop = this.run(ready);
   }
 
   /** Stops reading, lets the batch in flight finish its current invocation, commits it. Idempotent. */
@@ -70,24 +79,39 @@ export class PartitionWorker {
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
-    const groups = (await this.ctx.redis.xinfo('GROUPS', stream)) as unknown[][];
+    await this.refreshLastDelivered();
+  }
+
+  /** Reads the group's last-delivered id: where to wait from when idle. */
+  private async refreshLastDelivered(): Promise<void> {
+    const groups = (await this.ctx.redis.xinfo('GROUPS', this.ctx.pk.events)) as unknown[][];
     for (const g of groups) {
       const info = pairs(g);
       if (info.get('name') === this.group.name) this.lastDeliveredId = String(info.get('last-delivered-id') ?? '0-0');
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(ready: boolean): Promise<void> {
     let recovering = true;
     let failures = 0;
+    let woken = false;
     while (!this.stopping) {
       try {
+        if (!ready) {
+          await this.ensureGroup();
+          ready = true;
+        }
         const entries = await this.read(recovering ? '0' : '>');
         if (entries.length === 0) {
           if (recovering) { recovering = false; continue; }
+          // Woken for entries that another reader (an earlier worker of this partition) already
+          // took: our last-delivered id is behind. Refresh it, or the watcher would wake us at once again.
+          if (woken) await this.refreshLastDelivered();
           await this.watcher.waitFor(this.partition, this.lastDeliveredId);
+          woken = true;
           continue;
         }
+        woken = false;
         if (!recovering) this.lastDeliveredId = entries[entries.length - 1]!.id;
         const prior = recovering ? await this.loadPrior(entries) : null;
         const completed = await this.process(entries, prior);

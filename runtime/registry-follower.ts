@@ -49,6 +49,7 @@ export class RegistryFollower {
     const epoch = await this.registry.epoch();
     if (epoch === this.epoch) return;
     const deployed = await this.registry.list();
+    let failed = false;
     for (const summary of deployed) {
       const current = this.runtime.functions.find((f) => f.name === summary.name);
       if (current?.version === String(summary.active)) continue;
@@ -58,6 +59,7 @@ export class RegistryFollower {
         const handle = await this.runtime.upsertFunction(storedBundle(stored), String(stored.version));
         this.logger.info({ function: handle.name, version: handle.version, previous: current?.version ?? null }, `function ${handle.name} now at version ${handle.version}`);
       } catch (error) {
+        failed = true;
         this.logger.error({ err: error, function: summary.name, version: stored.version }, `could not load ${summary.name} version ${stored.version}; the previous version keeps running`);
       }
     }
@@ -66,6 +68,7 @@ export class RegistryFollower {
       await this.runtime.removeFunction(fn.name);
       this.logger.info({ function: fn.name }, `function ${fn.name} removed`);
     }
-    this.epoch = epoch;
+    // A version that failed to load is tried again at the next poll.
+    if (!failed) this.epoch = epoch;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `fnrun dlq list [FN] | show FN ID | replay FN ID|--all | purge FN [--yes]`.
+ * `fnrun dlq list [FN] | show FN ID | replay FN ID|--all | purge FN [ID]`.
  */
 import { ConfigError } from '../../runtime/errors.ts';
 import { DeadLetterQueue } from '../../runtime/dead-letters.ts';
@@ -13,7 +13,7 @@ import type { Output } from '../output.ts';
 export const HELP = `Usage: fnrun dlq list [FN] [--limit N]
        fnrun dlq show FN ID
        fnrun dlq replay FN ID | fnrun dlq replay FN --all
-       fnrun dlq purge FN
+       fnrun dlq purge FN [ID]
 
 Dead letters: events a function failed on its last attempt, expired or malformed entries. IDs
 look like 3:1732300000000-0 (partition:entry). Replay sends the event back to that one function
@@ -32,7 +32,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const redis = await connectRedis(await clientRedisUrl(common), 'fnrun-cli');
   try {
     const keys = new Keys(common.namespace);
-    const dlq = new DeadLetterQueue(redis, keys, await resolvePartitions(redis, keys, common.partitions));
+    const dlq = new DeadLetterQueue(redis, keys, await resolvePartitions(redis, keys, common.partitions, { create: false }));
     const need = (what: string | undefined, name: string): string => {
       if (what === undefined) throw new ConfigError(`fnrun dlq ${action}: missing ${name} (see fnrun dlq --help)`);
       return what;
