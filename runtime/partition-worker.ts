@@ -125,6 +125,12 @@ export class PartitionWorker {
           this.onFenced(this.partition);
           return;
         }
+        if (error instanceof Error && error.message.includes('NOGROUP')) {
+          // The stream or its group is gone (deleted by hand, or Redis restarted without its data):
+          // recreate it and say so loudly; events appended before that are not known to this group.
+          ready = false;
+          this.ctx.logger.error({ group: this.group.name, partition: this.partition }, 'consumer group missing (NOGROUP): recreating it; was the stream deleted or Redis restarted without persistence?');
+        }
         // Redis unreachable, a sandbox restart, a bug: whatever was not committed is still pending,
         // so go back to reading the pending list once the backoff is over.
         recovering = true;

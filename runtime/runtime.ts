@@ -13,6 +13,7 @@ import { loadFunction } from './function-loader.ts';
 import type { SettleContext } from './function-settler.ts';
 import { InflightTracker } from './inflight.ts';
 import { Keys } from './keys.ts';
+import type { RuntimeMetrics } from './metrics.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
@@ -47,6 +48,8 @@ export interface RuntimeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Called after every invocation outcome (also retries and dead letters), on the hot path: keep it cheap. */
   onInvocation?: (record: InvocationRecord) => void;
+  /** Prometheus metrics to record into (see `startHttpServer` for serving them). */
+  metrics?: RuntimeMetrics;
 }
 
 /** A function that could not be loaded; the others run regardless. */
@@ -89,6 +92,10 @@ export class Runtime {
     this.logger = opts.logger ?? createJsonLogger();
     this.sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
     this.watcher = new WakeWatcher(blocking, this.redis, (p) => keys.partition(p).events);
+    opts.metrics?.attach({
+      groupStats: () => this.groupStats(),
+      sandboxRssBytes: async () => (this.state === 'running' ? (await this.sandbox.status()).rssBytes : null),
+    });
     this.ownership = opts.leases
       ? new PartitionOwnership(this.redis, keys, partitions, {
         acquired: (p, token) => this.addPartition(p, token),
@@ -105,7 +112,7 @@ export class Runtime {
       batchSize: opts.batchSize ?? 100,
       maxEventBytes: opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
       logger: this.logger,
-      onInvocation: opts.onInvocation,
+      onInvocation: composeObservers(opts.onInvocation, opts.metrics),
       now: Date.now,
       random: Math.random,
     };
@@ -234,6 +241,47 @@ export class Runtime {
     this.blocking.disconnect();
   }
 
+  /** True once started and until stopped. */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Why this runtime cannot do its job now (for `/readyz`), or null when it can. */
+  async notReady(): Promise<string | null> {
+    if (this.state !== 'running') return 'the runtime is not running';
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), 1000); });
+    try {
+      const pong = await Promise.race([this.redis.ping().catch(() => 'error'), timeout]);
+      if (pong !== 'PONG') return 'Redis does not answer';
+    } finally {
+      clearTimeout(timer);
+    }
+    return null;
+  }
+
+  /** Lag and pending per (function, owned partition), from XINFO GROUPS: one pipeline. */
+  async groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]> {
+    const partitions = [...this.owned.keys()];
+    const pipeline = this.redis.pipeline();
+    for (const p of partitions) pipeline.xinfo('GROUPS', this.keys.partition(p).events);
+    const replies = (await pipeline.exec()) ?? [];
+    const out: { fn: string; partition: number; lag: number | null; pending: number }[] = [];
+    partitions.forEach((p, i) => {
+      const [error, groups] = replies[i] ?? [null, []];
+      if (error) return;
+      for (const flat of groups as unknown[][]) {
+        const info = new Map<string, unknown>();
+        for (let j = 0; j + 1 < flat.length; j += 2) info.set(String(flat[j]), flat[j + 1]);
+        const run = this.running.get(String(info.get('name')));
+        if (!run) continue;
+        const lag = info.get('lag');
+        for (const member of run.group.members) out.push({ fn: member.name, partition: p, lag: lag === null || lag === undefined ? null : Number(lag), pending: Number(info.get('pending') ?? 0) });
+      }
+    });
+    return out;
+  }
+
   /** The identity this process uses in partition leases, when it shares partitions. */
   get memberId(): string | null {
     return this.ownership?.memberId ?? null;
@@ -316,4 +364,13 @@ export class Runtime {
     this.loadFailures.push({ name, file, error: err });
     this.logger.error({ function: name, file, err }, `function ${name} not loaded: ${err.message}`);
   }
+}
+
+function composeObservers(onInvocation: ((r: InvocationRecord) => void) | undefined, metrics: RuntimeMetrics | undefined): ((r: InvocationRecord) => void) | undefined {
+  if (!metrics) return onInvocation;
+  if (!onInvocation) return (r) => metrics.record(r);
+  return (r) => {
+    metrics.record(r);
+    onInvocation(r);
+  };
 }

@@ -8,6 +8,9 @@ import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis }
 import { createJsonLogger, type Logger } from '../../runtime/logger.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
+import type { HttpEndpoint } from '../../runtime/http-server.ts';
+import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 
@@ -22,9 +25,10 @@ redis-server (from PATH) with its data in .fnrun/ (--redis embedded forces that)
 Options:
   --dir DIR          the functions folder (default: ./functions)
   --log pretty|json  output format (default: pretty)
+${HTTP_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' } } as const;
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -48,6 +52,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
     redisUrl = embedded.url;
   }
 
+  const port = httpPort(values);
+  const metrics = new RuntimeMetrics();
+  let endpoint: HttpEndpoint | null = null;
   let runtime: Runtime | null = null;
   let session: DevSession | null = null;
   try {
@@ -55,6 +62,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
       redis: redisUrl,
       namespace: common.namespace,
       ...(common.partitions ? { partitions: common.partitions } : {}),
+      metrics,
       logger: json ? createJsonLogger('info', (l) => process.stdout.write(l)) : quietRuntimeLogger(write),
       // In JSON mode handler logs are already lines of their own (from the logger).
       onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
@@ -64,9 +72,10 @@ export async function run(argv: string[], out: Output): Promise<number> {
       },
     });
     await runtime.start();
+    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
     const notice = (data: object, text: string) => write(json ? JSON.stringify({ time: Date.now(), ...data }) : text);
-    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir },
-      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions · Ctrl-C to stop`);
+    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
+      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
     session = new DevSession(runtime, dir, {
       loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms },
         `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
@@ -87,6 +96,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     force.unref();
     return 0;
   } finally {
+    await endpoint?.close();
     await session?.stop();
     await runtime?.stop();
     await embedded?.stop();

@@ -3,7 +3,10 @@
  * every other `fnrun start` on the same Redis and namespace.
  */
 import { ConfigError } from '../../runtime/errors.ts';
-import { createJsonLogger } from '../../runtime/logger.ts';
+import { pino } from 'pino';
+import type { HttpEndpoint } from '../../runtime/http-server.ts';
+import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { Registry } from '../../runtime/registry.ts';
 import { RegistryFollower } from '../../runtime/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -22,9 +25,10 @@ Logs are JSON lines on stdout.
 Options:
   --lease-ttl MS     partition lease time-to-live (default 10000)
   --batch-size N     entries per read and per sandbox call (default 100)
+${HTTP_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' } } as const;
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 30_000;
@@ -43,7 +47,10 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const leaseTtlMs = number('lease-ttl', 10_000);
   const batchSize = number('batch-size', 100);
   const redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
-  const logger = createJsonLogger('info', (line) => process.stdout.write(line));
+  const port = httpPort(values);
+  // pino, synchronous to stdout: the last lines before an exit are not lost.
+  const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }));
+  const metrics = new RuntimeMetrics();
 
   const runtime = await Runtime.create({
     redis: redisUrl,
@@ -52,13 +59,16 @@ export async function run(argv: string[], out: Output): Promise<number> {
     batchSize,
     leases: { leaseTtlMs },
     logger,
+    metrics,
   });
   const registryRedis = await connectRedis(redisUrl, 'fnrun-registry');
   const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);
+  let endpoint: HttpEndpoint | null = null;
   try {
     await runtime.start();
     await follower.start();
-    logger.info({ member: runtime.memberId, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
+    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
+    logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -71,6 +81,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     force.unref();
     return 0;
   } finally {
+    await endpoint?.close();
     await follower.stop();
     await runtime.stop();
     registryRedis.disconnect();

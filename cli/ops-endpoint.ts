@@ -1,0 +1,25 @@
+/**
+ * `--http-port` for dev and start: serves /metrics, /healthz and /readyz for a runtime.
+ */
+import { startHttpServer, type HttpEndpoint } from '../runtime/http-server.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { ConfigError } from '../runtime/errors.ts';
+
+export const HTTP_OPTIONS = { 'http-port': { type: 'string' }, 'http-host': { type: 'string' } } as const;
+
+export const HTTP_HELP = `  --http-port N      serve /metrics, /healthz and /readyz on this port (0: any free port)
+  --http-host HOST   interface for --http-port (default 127.0.0.1)`;
+
+/** Parses --http-port; null when not given. */
+export function httpPort(values: Record<string, unknown>): number | null {
+  const raw = values['http-port'] as string | undefined;
+  if (raw === undefined) return null;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--http-port must be a port number, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+export function serveOps(runtime: Runtime, metrics: RuntimeMetrics, port: number, host: string | undefined): Promise<HttpEndpoint> {
+  return startHttpServer({ port, ...(host ? { host } : {}), metrics, notReady: () => runtime.notReady() });
+}
