@@ -14,6 +14,7 @@ import type { SettleContext } from './function-settler.ts';
 import { InflightTracker } from './inflight.ts';
 import { Keys } from './keys.ts';
 import type { RuntimeMetrics } from './metrics.ts';
+import { trimStream, type RetentionPolicy } from './retention.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
@@ -50,6 +51,11 @@ export interface RuntimeOptions {
   onInvocation?: (record: InvocationRecord) => void;
   /** Prometheus metrics to record into (see `startHttpServer` for serving them). */
   metrics?: RuntimeMetrics;
+  /**
+   * Trim the owned partition streams by age and/or length every `intervalMs` (default 60 s),
+   * never past an entry some consumer group has not completed. @defaultValue no trimming
+   */
+  retention?: RetentionPolicy & { intervalMs?: number };
 }
 
 /** A function that could not be loaded; the others run regardless. */
@@ -82,6 +88,7 @@ export class Runtime {
   /** Function changes apply one at a time, in call order. */
   private changes: Promise<unknown> = Promise.resolve();
   private state: 'new' | 'running' | 'stopped' = 'new';
+  private retentionTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis, partitions: number, keys: Keys) {
     this.opts = opts;
@@ -183,6 +190,7 @@ export class Runtime {
     await this.applyPlan();
     if (this.ownership) await this.ownership.start();
     else for (let p = 0; p < this.partitions; p++) await this.addPartition(p, '');
+    if (this.opts.retention) this.scheduleRetention(this.opts.retention);
     this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: [...this.owned.keys()] }, 'fnrun runtime started');
   }
 
@@ -226,6 +234,7 @@ export class Runtime {
     const wasRunning = this.state === 'running';
     this.state = 'stopped';
     if (wasRunning) {
+      if (this.retentionTimer) clearTimeout(this.retentionTimer);
       await this.changes.catch(() => {});
       // Drain and hand partitions over first, so other processes take them at once.
       await this.ownership?.stop();
@@ -345,6 +354,22 @@ export class Runtime {
   private fenced(p: number): void {
     if (this.ownership) this.ownership.lost(p);
     else this.logger.error({ partition: p }, 'a commit was fenced without leases: is another runtime working on this namespace?');
+  }
+
+  /** Trims every owned partition, then schedules the next round. */
+  private scheduleRetention(policy: RetentionPolicy & { intervalMs?: number }): void {
+    this.retentionTimer = setTimeout(async () => {
+      for (const p of [...this.owned.keys()]) {
+        if (this.state !== 'running') return;
+        try {
+          const { trimmed, heldBackBy } = await trimStream(this.redis, this.keys.partition(p).events, policy, Date.now());
+          if (trimmed > 0 || heldBackBy) this.logger.debug({ partition: p, trimmed, heldBackBy }, 'retention');
+        } catch (error) {
+          this.logger.warn({ err: error, partition: p }, 'retention failed; will retry');
+        }
+      }
+      if (this.state === 'running') this.scheduleRetention(policy);
+    }, policy.intervalMs ?? 60_000);
   }
 
   private unloadWhenIdle(handle: FunctionHandle): void {

@@ -11,6 +11,7 @@ import { formatInvocation, formatLog } from '../invocation-line.ts';
 import type { HttpEndpoint } from '../../runtime/http-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
+import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 
@@ -26,9 +27,10 @@ Options:
   --dir DIR          the functions folder (default: ./functions)
   --log pretty|json  output format (default: pretty)
 ${HTTP_HELP}
+${RETENTION_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS } as const;
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -63,6 +65,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
       namespace: common.namespace,
       ...(common.partitions ? { partitions: common.partitions } : {}),
       metrics,
+      ...withRetention(retentionPolicy(values)),
       logger: json ? createJsonLogger('info', (l) => process.stdout.write(l)) : quietRuntimeLogger(write),
       // In JSON mode handler logs are already lines of their own (from the logger).
       onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { HttpEndpoint } from '../../runtime/http-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
+import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { Registry } from '../../runtime/registry.ts';
 import { RegistryFollower } from '../../runtime/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -26,9 +27,10 @@ Options:
   --lease-ttl MS     partition lease time-to-live (default 10000)
   --batch-size N     entries per read and per sandbox call (default 100)
 ${HTTP_HELP}
+${RETENTION_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS } as const;
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 30_000;
@@ -60,6 +62,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     leases: { leaseTtlMs },
     logger,
     metrics,
+    ...withRetention(retentionPolicy(values)),
   });
   const registryRedis = await connectRedis(redisUrl, 'fnrun-registry');
   const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);

@@ -1,0 +1,38 @@
+/**
+ * `--retention-age` and `--retention-length` for dev and start.
+ */
+import { ConfigError } from '../runtime/errors.ts';
+import type { RetentionPolicy } from '../runtime/retention.ts';
+
+export const RETENTION_OPTIONS = { 'retention-age': { type: 'string' }, 'retention-length': { type: 'string' } } as const;
+
+export const RETENTION_HELP = `  --retention-age D  trim processed events older than D (e.g. 90m, 24h, 7d; "off"; default 24h)
+  --retention-length N  keep at most N events per partition stream (default: no limit)
+                     Trimming never removes an event some function has not completed.`;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `90m`, `24h`, `7d`, `500ms` or a bare number of milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new ConfigError(`${flag} must be a duration like 90m, 24h or 7d, got ${JSON.stringify(text)}`);
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+}
+
+export function retentionPolicy(values: Record<string, unknown>): RetentionPolicy | undefined {
+  const age = (values['retention-age'] as string | undefined) ?? '24h';
+  const length = values['retention-length'] as string | undefined;
+  const policy: RetentionPolicy = {};
+  if (age !== 'off') policy.maxAgeMs = parseDuration(age, '--retention-age');
+  if (length !== undefined) {
+    const n = Number(length);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--retention-length must be a positive integer, got ${JSON.stringify(length)}`);
+    policy.maxLength = n;
+  }
+  return policy.maxAgeMs === undefined && policy.maxLength === undefined ? undefined : policy;
+}
+
+/** Spreads into RuntimeOptions: `{ retention }` when a policy is set. */
+export function withRetention(policy: RetentionPolicy | undefined): { retention?: RetentionPolicy } {
+  return policy === undefined ? {} : { retention: policy };
+}

@@ -1,0 +1,72 @@
+/**
+ * Retention: trims a partition stream by age and/or length, but never past an entry that some
+ * consumer group has not completed. Trimming deletes entries even when they are pending (Redis
+ * does not protect the PEL; NOTES-redis §1), so the boundary is computed from every group: its
+ * oldest pending entry, or, with nothing pending, the entry after its last-delivered id.
+ */
+import type { Redis } from 'ioredis';
+import { compareStreamIds } from './stream-id.ts';
+
+export interface RetentionPolicy {
+  /** Entries older than this (by id time) may go. */
+  maxAgeMs?: number;
+  /** At most this many entries are kept. */
+  maxLength?: number;
+}
+
+export interface TrimResult {
+  /** Entries deleted. */
+  trimmed: number;
+  /** The consumer group holding trimming back, when it stopped short of the policy. */
+  heldBackBy: string | null;
+}
+
+/** The smallest id greater than `id`. */
+function successor(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
+}
+
+/** Trims `stream` per `policy` without deleting anything a group still needs. */
+export async function trimStream(redis: Redis, stream: string, policy: RetentionPolicy, now: number): Promise<TrimResult> {
+  let target: string | null = null;
+  if (policy.maxAgeMs !== undefined) target = `${Math.max(0, now - policy.maxAgeMs)}-0`;
+  if (policy.maxLength !== undefined) {
+    const length = await redis.xlen(stream);
+    if (length > policy.maxLength) {
+      const oldest = (await redis.xrange(stream, '-', '+', 'COUNT', length - policy.maxLength)) as [string, string[]][];
+      const byLength = successor(oldest[oldest.length - 1]![0]);
+      if (target === null || compareStreamIds(byLength, target) > 0) target = byLength;
+    }
+  }
+  if (target === null) return { trimmed: 0, heldBackBy: null };
+
+  let groups: unknown[][];
+  try {
+    groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+  } catch {
+    return { trimmed: 0, heldBackBy: null }; // no stream yet
+  }
+  let minId = target;
+  let heldBackBy: string | null = null;
+  const pipeline = redis.pipeline();
+  const named = groups.map((flat) => {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]);
+    const name = String(info.get('name'));
+    if (Number(info.get('pending')) > 0) pipeline.xpending(stream, name);
+    return { name, pending: Number(info.get('pending')), lastDelivered: String(info.get('last-delivered-id')) };
+  });
+  const replies = (await pipeline.exec()) ?? [];
+  let reply = 0;
+  for (const g of named) {
+    // With entries pending, the oldest one bounds the group; else everything up to last-delivered is done.
+    const bound = g.pending > 0 ? String(((replies[reply++]?.[1] ?? []) as unknown[])[1]) : successor(g.lastDelivered);
+    if (compareStreamIds(bound, minId) < 0) {
+      minId = bound;
+      heldBackBy = g.name;
+    }
+  }
+  const trimmed = Number(await redis.xtrim(stream, 'MINID', minId));
+  return { trimmed, heldBackBy };
+}
