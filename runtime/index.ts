@@ -10,6 +10,11 @@ export type { OwnershipOptions } from './partition-ownership.ts';
 export type { DeadLetter, DeadLetterReason } from './dead-letter-record.ts';
 export type { InvocationRecord, FunctionHandle } from './function-handle.ts';
 export { partitionFor } from './partitioner.ts';
+export {
+  getStatus, type StatusOptions, type Status, type MemberStatus, type PartitionStatus, type GroupStatus,
+  type FunctionStatus, type PendingEntry, type StuckEvent,
+} from './status.ts';
+export { RateWindow, type Rates } from './rate-window.ts';
 export { Keys } from './keys.ts';
 export { DEFAULT_PARTITIONS } from './namespace.ts';
 export { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
