@@ -8,8 +8,8 @@
 export interface PartitionKeys {
   /** The partition's event stream. */
   readonly events: string;
-  /** Hash: `<entry id>` → failure record of the event at the head of a consumer group. */
-  attempts(group: string): string;
+  /** Hash: `<entry id>` → failure record (attempts, first/last failure) of `fn` for that event. */
+  attempts(fn: string): string;
   /** Hash: `<entry id>` → 1 once `fn` completed it (only for groups of several functions). */
   done(group: string, fn: string): string;
   /** Stream: the dead letters of `fn` from this partition. */
@@ -48,7 +48,7 @@ export class Keys {
       const prefix = `${this.namespace}:{p${p}}`;
       keys = {
         events: `${prefix}:events`,
-        attempts: (group) => `${prefix}:attempts:${group}`,
+        attempts: (fn) => `${prefix}:attempts:${fn}`,
         done: (group, fn) => `${prefix}:done:${group}:${fn}`,
         deadLetters: (fn) => `${prefix}:dlq:${fn}`,
         dedupe: (dedupeId) => `${prefix}:dedupe:${dedupeId}`,

@@ -24,8 +24,11 @@ export async function resolvePartitions(redis: Redis, keys: Keys, configured?: n
     throw new ConfigError(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${configured}`);
   }
   if (opts.create === false) {
+    // Read-only: no HSETNX, so this also works against a replica.
     const existing = await redis.hget(keys.meta, 'partitions');
     if (existing === null) throw new ConfigError(`namespace "${keys.namespace}" does not exist in this Redis (nothing was published or run in it); check --namespace and --redis`);
+    if (configured !== undefined && Number(existing) !== configured) throw new PartitionsMismatchError(keys.namespace, Number(existing), configured);
+    return Number(existing);
   }
   const wanted = configured ?? DEFAULT_PARTITIONS;
   // HSETNX makes the first writer win when several processes start at once.

@@ -8,6 +8,7 @@ import type { FailureRecord } from './dead-letter-record.ts';
 import { settleFunction, type PriorState, type SettleContext } from './function-settler.ts';
 import { CONSUMER_NAME } from './keys.ts';
 import type { WakeWatcher } from './wake-watcher.ts';
+import { parseGroupsInfo } from './stream-info.ts';
 import { decodeEntry, type DecodedEntry } from './wire.ts';
 
 type StreamReply = [string, [string, string[] | null][]][] | null;
@@ -84,11 +85,9 @@ export class PartitionWorker {
 
   /** Reads the group's last-delivered id: where to wait from when idle. */
   private async refreshLastDelivered(): Promise<void> {
-    const groups = (await this.ctx.redis.xinfo('GROUPS', this.ctx.pk.events)) as unknown[][];
-    for (const g of groups) {
-      const info = pairs(g);
-      if (info.get('name') === this.group.name) this.lastDeliveredId = String(info.get('last-delivered-id') ?? '0-0');
-    }
+    const groups = parseGroupsInfo((await this.ctx.redis.xinfo('GROUPS', this.ctx.pk.events)) as unknown[]);
+    const mine = groups.find((g) => g.name === this.group.name);
+    if (mine) this.lastDeliveredId = mine.lastDeliveredId;
   }
 
   private async run(ready: boolean): Promise<void> {
@@ -217,8 +216,3 @@ function isFenced(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('FENCED');
 }
 
-function pairs(flat: unknown[]): Map<string, unknown> {
-  const map = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
-  return map;
-}

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { compareStreamIds } from './stream-id.ts';
+import { parseGroupsInfo } from './stream-info.ts';
 
 export interface RetentionPolicy {
   /** Entries older than this (by id time) may go. */
@@ -41,27 +42,22 @@ export async function trimStream(redis: Redis, stream: string, policy: Retention
   }
   if (target === null) return { trimmed: 0, heldBackBy: null };
 
-  let groups: unknown[][];
+  let groups;
   try {
-    groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
-  } catch {
-    return { trimmed: 0, heldBackBy: null }; // no stream yet
+    groups = parseGroupsInfo((await redis.xinfo('GROUPS', stream)) as unknown[]);
+  } catch (error) {
+    if (error instanceof Error && error.message.includes('no such key')) return { trimmed: 0, heldBackBy: null };
+    throw error;
   }
   let minId = target;
   let heldBackBy: string | null = null;
   const pipeline = redis.pipeline();
-  const named = groups.map((flat) => {
-    const info = new Map<string, unknown>();
-    for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]);
-    const name = String(info.get('name'));
-    if (Number(info.get('pending')) > 0) pipeline.xpending(stream, name);
-    return { name, pending: Number(info.get('pending')), lastDelivered: String(info.get('last-delivered-id')) };
-  });
+  for (const g of groups) if (g.pending > 0) pipeline.xpending(stream, g.name);
   const replies = (await pipeline.exec()) ?? [];
   let reply = 0;
-  for (const g of named) {
+  for (const g of groups) {
     // With entries pending, the oldest one bounds the group; else everything up to last-delivered is done.
-    const bound = g.pending > 0 ? String(((replies[reply++]?.[1] ?? []) as unknown[])[1]) : successor(g.lastDelivered);
+    const bound = g.pending > 0 ? String(((replies[reply++]?.[1] ?? []) as unknown[])[1]) : successor(g.lastDeliveredId);
     if (compareStreamIds(bound, minId) < 0) {
       minId = bound;
       heldBackBy = g.name;

@@ -15,6 +15,7 @@ import { InflightTracker } from './inflight.ts';
 import { Keys } from './keys.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { trimStream, type RetentionPolicy } from './retention.ts';
+import { parseGroupsInfo } from './stream-info.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
@@ -279,13 +280,10 @@ export class Runtime {
     partitions.forEach((p, i) => {
       const [error, groups] = replies[i] ?? [null, []];
       if (error) return;
-      for (const flat of groups as unknown[][]) {
-        const info = new Map<string, unknown>();
-        for (let j = 0; j + 1 < flat.length; j += 2) info.set(String(flat[j]), flat[j + 1]);
-        const run = this.running.get(String(info.get('name')));
+      for (const g of parseGroupsInfo(groups as unknown[])) {
+        const run = this.running.get(g.name);
         if (!run) continue;
-        const lag = info.get('lag');
-        for (const member of run.group.members) out.push({ fn: member.name, partition: p, lag: lag === null || lag === undefined ? null : Number(lag), pending: Number(info.get('pending') ?? 0) });
+        for (const member of run.group.members) out.push({ fn: member.name, partition: p, lag: g.lag, pending: g.pending });
       }
     });
     return out;

@@ -74,6 +74,13 @@ class Cluster {
     for (const o of owners) counts.set(o!, (counts.get(o!) ?? 0) + 1);
     return counts.size === processes && [...counts.values()].every((c) => c <= Math.ceil(PARTITIONS / processes));
   }
+  /** What went wrong, for a failed wait: counts and every warning or error the processes logged. */
+  diagnose(expected: number): string {
+    const seen = this.seen();
+    const counts = FNS.map((fn) => `${fn}: ${countBy(seen, fn).size}/${expected}`).join(', ');
+    const problems = this.procs.flatMap((p, i) => p.lines.filter((l) => /"level":(40|50)/.test(l)).slice(-15).map((l) => `[proc ${i}] ${l.slice(0, 400)}`));
+    return `${counts}\n${problems.join('\n')}\n${this.procs.map((p, i) => `[proc ${i} stderr] ${p.stderr.slice(-1500)}`).join('\n')}`;
+  }
   async stopAll(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop()));
   }
@@ -139,7 +146,7 @@ test('3 processes share the partitions evenly; 20,000 events over 200 keys each 
         assert.deepEqual(rows.map((r) => `${r.function}:${r.status}`).sort(), ['alpha:changed', 'beta:unchanged', 'gamma:unchanged']);
       }
     });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled by every function' });
+    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled by every function' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) {
       const counts = countBy(seen, fn);
@@ -180,7 +187,7 @@ test('SIGKILL one of 3 processes while events flow: its partitions move, no even
       if (sent === 4000) victim.child.kill('SIGKILL');
     });
     await waitFor(() => cluster.balanced(2), { timeoutMs: LEASE_TTL_MS * 5, message: 'the 2 survivors own every partition' });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' });
+    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) {
       const counts = countBy(seen, fn);
@@ -207,7 +214,7 @@ test('SIGTERM one process: it exits 0 after handing its partitions over, with no
     });
     assert.equal(await exit, 0, 'SIGTERM exits 0');
     await waitFor(() => cluster.balanced(2), { timeoutMs: 10_000, message: 'survivors took over' });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' });
+    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) assert.ok([...countBy(seen, fn).values()].every((n) => n === 1), `${fn}: no duplicates`);
     assertPerKeyOrder(seen, FNS);
@@ -234,7 +241,7 @@ test('a process paused past its lease and resumed cannot ack what the new owner 
     });
     assert.ok(resumed);
     await paused.waitForLine((l) => l.includes('lease') && (l.includes('lost') || l.includes('letting them go')), 'the resumed process noticed it lost its leases');
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' });
+    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     await waitFor(() => cluster.balanced(2), { timeoutMs: 30_000, message: 'the resumed process rejoined' });
     const client = redis.client();
     for (let p = 0; p < PARTITIONS; p++) {
