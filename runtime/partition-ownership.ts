@@ -41,6 +41,8 @@ export class PartitionOwnership {
   private readonly handlers: OwnershipHandlers;
   private readonly logger: Logger;
   private readonly held = new Map<number, string>();
+  /** Partitions being drained before their lease is released. */
+  private readonly releasing = new Map<number, Promise<void>>();
   private lastRenewedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private guard: NodeJS.Timeout | null = null;
@@ -92,7 +94,7 @@ export class PartitionOwnership {
     if (this.timer) clearTimeout(this.timer);
     if (this.guard) clearInterval(this.guard);
     await this.tick;
-    await Promise.all([...this.held.keys()].map((p) => this.release(p)));
+    await Promise.all([...this.releasing.values(), ...[...this.held.keys()].map((p) => this.release(p))]);
     await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 1).catch(() => {});
   }
 
@@ -113,10 +115,10 @@ export class PartitionOwnership {
     const members = await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 0);
     const owner = assignPartitions(members.includes(this.memberId) ? members : [...members, this.memberId], this.partitions);
 
-    await Promise.all([...this.held.keys()].filter((p) => owner[p] !== this.memberId).map((p) => this.release(p)));
-
+    // Renew first: draining a partition that moves away can take a while, and must not let the
+    // leases of the partitions that stay expire meanwhile.
     const renewing = [...this.held.keys()];
-    const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) ? [p] : []));
+    const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
     const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
     for (const p of [...renewing, ...wanted]) {
       const pk = this.keys.partition(p);
@@ -137,6 +139,15 @@ export class PartitionOwnership {
       }
     });
     await Promise.all(acquired);
+
+    // Hand over what moved away, in the background: the next rounds keep renewing the rest.
+    for (const p of [...this.held.keys()]) {
+      if (owner[p] === this.memberId) continue;
+      const releasing = this.release(p)
+        .catch((error: unknown) => this.logger.error({ err: error, partition: p }, 'could not hand a partition over'))
+        .finally(() => this.releasing.delete(p));
+      this.releasing.set(p, releasing);
+    }
   }
 
   private async release(partition: number): Promise<void> {
