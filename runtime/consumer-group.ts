@@ -6,7 +6,9 @@
 import type { FunctionHandle } from './function-handle.ts';
 import { consumerGroupName } from './keys.ts';
 import { validateGroups } from './manifest.ts';
-import type { GroupMode } from './types.ts';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.ts';
+import type { GroupMode, Manifest } from './types.ts';
 
 export interface ConsumerGroup {
   /** The consumer-group name on the partition streams (`fn:<name>` or `group:<name>`). */
@@ -34,4 +36,23 @@ export function planGroups(functions: readonly FunctionHandle[]): ConsumerGroup[
     groups.push({ name: consumerGroupName('group', shared.name), mode: shared.mode, members, startFrom: startOf(members) });
   }
   return groups;
+}
+
+/** The consumer-group name a function reads with, from its manifest. */
+export function consumerGroupOf(fn: string, manifest: Manifest): string {
+  return manifest.group === null ? consumerGroupName('function', fn) : consumerGroupName('group', manifest.group.name);
+}
+
+/**
+ * Creates a function's consumer group on every partition, if missing: at the end of each stream
+ * (`startFrom: 'latest'`) or at its start. A deploy does this, so a new function's cursor starts at
+ * the deploy — not whenever some process gets around to starting a worker for each partition.
+ */
+export async function ensureConsumerGroups(redis: Redis, keys: Keys, partitions: number, fn: string, manifest: Manifest): Promise<void> {
+  const group = consumerGroupOf(fn, manifest);
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < partitions; p++) pipeline.xgroup('CREATE', keys.partition(p).events, group, manifest.startFrom === 'earliest' ? '0' : '$', 'MKSTREAM');
+  for (const [error] of (await pipeline.exec()) ?? []) {
+    if (error && !error.message.includes('BUSYGROUP')) throw error;
+  }
 }

@@ -13,6 +13,9 @@ import { validateGroups } from './manifest.ts';
 import type { FunctionSummary, Registry } from './registry.ts';
 import { SandboxHost } from './sandbox/host.ts';
 import type { Manifest } from './types.ts';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.ts';
+import { ensureConsumerGroups } from './consumer-group.ts';
 
 export interface DeployOptions {
   /** The functions folder. Source paths are stored relative to the folder above it. */
@@ -22,6 +25,8 @@ export interface DeployOptions {
   only?: readonly string[];
   /** Build and validate, and report what would change, without uploading. @defaultValue false */
   dryRun?: boolean;
+  /** Where to create a deployed function's consumer groups, so its cursor starts at the deploy. */
+  streams?: { redis: Redis; keys: Keys; partitions: number };
 }
 
 /** The outcome for one function. */
@@ -72,6 +77,7 @@ export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]>
       const to = unchanged ? current!.active : (current?.versions[0] ?? 0) + 1;
       rows.push({ ...base, status: unchanged ? 'unchanged' : 'changed', from: current?.active ?? null, to });
     } else {
+      if (opts.streams) await ensureConsumerGroups(opts.streams.redis, opts.streams.keys, opts.streams.partitions, b.bundle.name, b.manifest);
       const result = await opts.registry.deploy(b.bundle, b.manifest);
       rows.push({ ...base, status: result.status, from: result.from, to: result.to });
     }

@@ -40,10 +40,11 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const redis = await connectRedis(await clientRedisUrl(common), 'fnrun-cli');
   try {
     const keys = new Keys(common.namespace);
-    // Only checked when given: a deploy alone does not fix a new namespace's partition count.
-    if (common.partitions !== undefined) await resolvePartitions(redis, keys, common.partitions);
+    // A real deploy creates each function's consumer groups (its cursor starts at the deploy), so
+    // it fixes a new namespace's partition count, as fnrun start and publishers would.
+    const partitions = dryRun ? null : await resolvePartitions(redis, keys, common.partitions);
     const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
-    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun });
+    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
     out.result(rows, report(rows, dryRun));
     return rows.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {
