@@ -8,6 +8,9 @@ import type { FunctionHandle } from './function-handle.ts';
 import { parseManifest, MANIFEST_DEFAULTS } from './manifest.ts';
 import type { SandboxHost } from './sandbox/host.ts';
 
+/** Every load gets its own sandbox id, so unloading an old copy can never hit a newer load of the same version. */
+let loads = 0;
+
 /** Loads `bundle` under `version`; throws ManifestError or SandboxError (code ERR_SANDBOX_LOAD). */
 export async function loadFunction(
   sandbox: SandboxHost,
@@ -15,7 +18,8 @@ export async function loadFunction(
   version: string,
   envSource: Readonly<Record<string, string | undefined>>,
 ): Promise<FunctionHandle> {
-  const probeId = `${bundle.name}@${version}#manifest`;
+  const instance = ++loads;
+  const probeId = `${bundle.name}@${version}#manifest-${instance}`;
   const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
   let raw: unknown;
   try {
@@ -29,7 +33,7 @@ export async function loadFunction(
     const value = envSource[name];
     if (value !== undefined) env[name] = value;
   }
-  const sandboxId = `${bundle.name}@${version}`;
+  const sandboxId = `${bundle.name}@${version}#${instance}`;
   await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb }, env });
   return {
     name: bundle.name,

@@ -371,11 +371,7 @@ export class Runtime {
   }
 
   private unloadWhenIdle(handle: FunctionHandle): void {
-    void this.inflight.idle(handle.sandboxId).then(() => {
-      // A rollback (or a dev edit undone) may have loaded this very version again meanwhile.
-      if ([...this.handles.values()].some((h) => h.sandboxId === handle.sandboxId)) return;
-      return this.sandbox.unload(handle.sandboxId);
-    }).catch((error: unknown) => {
+    void this.inflight.idle(handle.sandboxId).then(() => this.sandbox.unload(handle.sandboxId)).catch((error: unknown) => {
       this.logger.warn({ err: error, function: handle.name }, 'could not unload an old function version');
     });
   }
