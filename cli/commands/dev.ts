@@ -14,6 +14,7 @@ import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts'
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
+import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 
 export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL|embedded] [--log pretty|json]
 
@@ -87,16 +88,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
       removed: (name) => notice({ kind: 'removed', function: name }, `removed ${name}`),
     });
     await session.start();
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilShutdownSignal();
     notice({ kind: 'stopping' }, 'stopping: finishing the invocations in flight…');
-    const force = setTimeout(() => {
-      process.stderr.write(`fnrun dev: shutdown took over ${SHUTDOWN_LIMIT_MS / 1000}s (a handler still running?); exiting anyway — un-acked events will be redelivered\n`);
-      process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
-    force.unref();
+    forceExitAfter(SHUTDOWN_LIMIT_MS, 'dev', ' (a handler still running?)');
     return 0;
   } finally {
     await endpoint?.close();

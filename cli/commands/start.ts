@@ -13,6 +13,7 @@ import { RegistryFollower } from '../../runtime/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
+import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 import { connectRedis } from '../../runtime/redis.ts';
 
 export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]
@@ -72,16 +73,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await follower.start();
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
     logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilShutdownSignal();
     logger.info({}, 'stopping: finishing the invocations in flight and handing the partitions over');
-    const force = setTimeout(() => {
-      process.stderr.write(`fnrun start: shutdown took over ${SHUTDOWN_LIMIT_MS / 1000}s; exiting anyway — un-acked events will be redelivered to the next owner\n`);
-      process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
-    force.unref();
+    forceExitAfter(SHUTDOWN_LIMIT_MS, 'start', '');
     return 0;
   } finally {
     await endpoint?.close();

@@ -1,0 +1,19 @@
+/**
+ * Long-running commands wait for SIGINT/SIGTERM, then drain. A drain that hangs must not keep the
+ * process forever: after `limitMs` it exits 1, saying why (un-acked events are redelivered).
+ */
+export async function untilShutdownSignal(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+/** Arms the forced exit for a drain that takes longer than `limitMs`. */
+export function forceExitAfter(limitMs: number, command: string, hint: string): void {
+  const timer = setTimeout(() => {
+    process.stderr.write(`fnrun ${command}: shutdown took over ${limitMs / 1000}s${hint}; exiting anyway — un-acked events will be redelivered\n`);
+    process.exit(1);
+  }, limitMs);
+  timer.unref();
+}
