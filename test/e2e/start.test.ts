@@ -10,7 +10,7 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const PARTITIONS = 16;
-const LEASE_TTL_MS = 2000;
+const LEASE_TTL_MS = 3000;
 
 let redis: TestRedis;
 let dir: string;
@@ -146,7 +146,7 @@ test('3 processes share the partitions evenly; 20,000 events over 200 keys each 
         assert.deepEqual(rows.map((r) => `${r.function}:${r.status}`).sort(), ['alpha:changed', 'beta:unchanged', 'gamma:unchanged']);
       }
     });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled by every function' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
+    await waitFor(() => { const seen = cluster.seen(); return FNS.every((fn) => countBy(seen, fn).size >= published.length); }, { timeoutMs: 120_000, intervalMs: 250, message: 'every event handled by every function' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) {
       const counts = countBy(seen, fn);
@@ -187,7 +187,7 @@ test('SIGKILL one of 3 processes while events flow: its partitions move, no even
       if (sent === 4000) victim.child.kill('SIGKILL');
     });
     await waitFor(() => cluster.balanced(2), { timeoutMs: LEASE_TTL_MS * 5, message: 'the 2 survivors own every partition' });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
+    await waitFor(() => { const seen = cluster.seen(); return FNS.every((fn) => countBy(seen, fn).size >= published.length); }, { timeoutMs: 120_000, intervalMs: 250, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) {
       const counts = countBy(seen, fn);
@@ -214,7 +214,7 @@ test('SIGTERM one process: it exits 0 after handing its partitions over, with no
     });
     assert.equal(await exit, 0, 'SIGTERM exits 0');
     await waitFor(() => cluster.balanced(2), { timeoutMs: 10_000, message: 'survivors took over' });
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
+    await waitFor(() => { const seen = cluster.seen(); return FNS.every((fn) => countBy(seen, fn).size >= published.length); }, { timeoutMs: 120_000, intervalMs: 250, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     const seen = cluster.seen();
     for (const fn of FNS) assert.ok([...countBy(seen, fn).values()].every((n) => n === 1), `${fn}: no duplicates`);
     assertPerKeyOrder(seen, FNS);
@@ -241,7 +241,7 @@ test('a process paused past its lease and resumed cannot ack what the new owner 
     });
     assert.ok(resumed);
     await paused.waitForLine((l) => l.includes('lease') && (l.includes('lost') || l.includes('letting them go')), 'the resumed process noticed it lost its leases');
-    await waitFor(() => FNS.every((fn) => countBy(cluster.seen(), fn).size >= published.length), { timeoutMs: 120_000, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
+    await waitFor(() => { const seen = cluster.seen(); return FNS.every((fn) => countBy(seen, fn).size >= published.length); }, { timeoutMs: 120_000, intervalMs: 250, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     await waitFor(() => cluster.balanced(2), { timeoutMs: 30_000, message: 'the resumed process rejoined' });
     const client = redis.client();
     for (let p = 0; p < PARTITIONS; p++) {

@@ -30,6 +30,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
 export class CliProcess {
   readonly child: ChildProcess;
   readonly lines: string[] = [];
+  private readonly parsed: Record<string, unknown>[] = [];
   stderr = '';
   private exit: Promise<number | null>;
 
@@ -40,7 +41,13 @@ export class CliProcess {
       buffer += d.toString();
       const parts = buffer.split('\n');
       buffer = parts.pop()!;
-      this.lines.push(...parts);
+      for (const line of parts) {
+        this.lines.push(line);
+        // Parsed once, on arrival: tests poll json() often and outputs reach tens of thousands of lines.
+        if (line.startsWith('{')) {
+          try { this.parsed.push(JSON.parse(line) as Record<string, unknown>); } catch { /* not JSON after all */ }
+        }
+      }
     });
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
     this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
@@ -48,12 +55,7 @@ export class CliProcess {
 
   /** Parsed JSON lines (with --log json), skipping anything else. */
   json<T = Record<string, unknown>>(): T[] {
-    const out: T[] = [];
-    for (const line of this.lines) {
-      if (!line.startsWith('{')) continue;
-      try { out.push(JSON.parse(line) as T); } catch { /* a partial or non-JSON line */ }
-    }
-    return out;
+    return this.parsed as T[];
   }
 
   async waitForLine(predicate: (line: string) => boolean, message: string, timeoutMs = 30_000): Promise<string> {
