@@ -13,7 +13,7 @@ import type { Logger } from './logger.ts';
 import { encodeEvent } from './publisher.ts';
 import type { Keys } from './keys.ts';
 import type { InflightTracker } from './inflight.ts';
-import type { SandboxHost } from './sandbox/host.ts';
+import type { InvokeCoalescer } from './invoke-coalescer.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { streamIdTime } from './stream-id.ts';
 import type { Emit, InvocationResult, LogLine, SerializedError } from './types.ts';
@@ -27,7 +27,8 @@ export interface SettleContext {
   partition: number;
   partitions: number;
   group: string;
-  sandbox: SandboxHost;
+  /** Sandbox calls, merged per function when they queue (see invoke-coalescer.ts). */
+  invoker: InvokeCoalescer;
   inflight: InflightTracker;
   /** The newest loaded version of a function, if it is still loaded. */
   resolve: (name: string) => FunctionHandle | undefined;
@@ -159,17 +160,20 @@ async function settle(
     }
     // A run of consecutive invocable events, one sandbox call.
     const run: number[] = [];
+    let firstAttempt = true;
     let json = '[';
     for (let j = i; j < entries.length && run.length < ctx.batchSize; j++) {
       const e = entries[j]!;
       if (!relevant(e)) continue;
       if (isMalformed(e) || isExpired(fn, e, ctx.now())) break;
       if (run.length > 0) json += ',';
-      json += `{"event":${eventJson(e, ctx.partition)},"attempt":${previousAttempts(e.id) + 1}}`;
+      const attempt = previousAttempts(e.id) + 1;
+      if (attempt > 1) firstAttempt = false;
+      json += `{"event":${eventJson(e, ctx.partition)},"attempt":${attempt}}`;
       run.push(j);
     }
     json += ']';
-    const results = await ctx.sandbox.invoke(fn.sandboxId, json, run.length);
+    const results = await ctx.invoker.invoke(fn.sandboxId, json, run.length, firstAttempt);
     let next = run[run.length - 1]! + 1;
     for (let k = 0; k < run.length; k++) {
       const index = run[k]!;

@@ -12,6 +12,7 @@ import type { FunctionHandle, InvocationRecord } from './function-handle.ts';
 import { loadFunction } from './function-loader.ts';
 import type { SettleContext } from './function-settler.ts';
 import { InflightTracker } from './inflight.ts';
+import { InvokeCoalescer } from './invoke-coalescer.ts';
 import { Keys } from './keys.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { trimStream, type RetentionPolicy } from './retention.ts';
@@ -114,7 +115,7 @@ export class Runtime {
       redis: this.redis,
       keys,
       partitions,
-      sandbox: this.sandbox,
+      invoker: new InvokeCoalescer(this.sandbox),
       inflight: this.inflight,
       resolve: (name) => this.handles.get(name),
       batchSize: opts.batchSize ?? 100,
