@@ -10,8 +10,8 @@ import type { InvocationRecord } from './function-handle.ts';
 export interface MetricsSource {
   /** Lag and pending per (function, partition) of the partitions owned now. */
   groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]>;
-  /** RSS of the sandbox process, bytes (null when not running). */
-  sandboxRssBytes(): Promise<number | null>;
+  /** RSS of the sandbox process and heap in use per function, bytes (null when not running). */
+  sandboxMemory(): Promise<{ rssBytes: number; heapUsedBytes: Record<string, number> } | null>;
 }
 
 type Status = InvocationRecord['status'];
@@ -36,14 +36,19 @@ export class RuntimeMetrics {
     });
     // Gauges are filled when scraped: one Redis round trip per scrape, none per event.
     let collecting: Promise<void> | null = null;
-    const collect = () => (collecting ??= this.collect(lag, pending, rss).finally(() => { collecting = null; }));
+    const collect = () => (collecting ??= this.collect().finally(() => { collecting = null; }));
     const lag: Gauge<'function' | 'partition'> = new Gauge({ name: 'fnrun_lag_events', help: 'Events not yet delivered to the function, per owned partition (XINFO GROUPS lag).', labelNames: ['function', 'partition'], registers, collect });
     const pending: Gauge<'function' | 'partition'> = new Gauge({ name: 'fnrun_pending_events', help: 'Events delivered but not yet settled, per owned partition.', labelNames: ['function', 'partition'], registers, collect });
     const rss: Gauge = new Gauge({ name: 'fnrun_sandbox_rss_bytes', help: 'Resident memory of the sandbox process holding the isolates.', registers, collect });
+    const heap: Gauge<'function' | 'version'> = new Gauge({ name: 'fnrun_isolate_heap_used_bytes', help: 'Heap in use in each function version\'s isolate.', labelNames: ['function', 'version'], registers, collect });
+    this.gauges = { lag, pending, rss, heap };
   }
 
-  private async collect(lag: Gauge<'function' | 'partition'>, pending: Gauge<'function' | 'partition'>, rss: Gauge): Promise<void> {
-    if (!this.source) return;
+  private gauges: { lag: Gauge<'function' | 'partition'>; pending: Gauge<'function' | 'partition'>; rss: Gauge; heap: Gauge<'function' | 'version'> } | null = null;
+
+  private async collect(): Promise<void> {
+    if (!this.source || !this.gauges) return;
+    const { lag, pending, rss, heap } = this.gauges;
     const stats = await this.source.groupStats();
     lag.reset();
     pending.reset();
@@ -51,8 +56,16 @@ export class RuntimeMetrics {
       if (s.lag !== null) lag.labels(s.fn, String(s.partition)).set(s.lag);
       pending.labels(s.fn, String(s.partition)).set(s.pending);
     }
-    const bytes = await this.source.sandboxRssBytes();
-    if (bytes !== null) rss.set(bytes);
+    const memory = await this.source.sandboxMemory();
+    heap.reset();
+    if (memory === null) return;
+    rss.set(memory.rssBytes);
+    for (const [id, used] of Object.entries(memory.heapUsedBytes)) {
+      // Sandbox ids are `<function>@<version>#<load>`.
+      const at = id.indexOf('@');
+      const hash = id.indexOf('#', at);
+      if (at > 0) heap.labels(id.slice(0, at), id.slice(at + 1, hash < 0 ? undefined : hash)).set(used);
+    }
   }
 
   /** Connects the scrape-time gauges to a running runtime. */

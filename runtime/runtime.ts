@@ -103,7 +103,7 @@ export class Runtime {
     this.watcher = new WakeWatcher(blocking, this.redis, (p) => keys.partition(p).events);
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
-      sandboxRssBytes: async () => (this.state === 'running' ? (await this.sandbox.status()).rssBytes : null),
+      sandboxMemory: async () => (this.state === 'running' ? await this.sandbox.status() : null),
     });
     this.ownership = opts.leases
       ? new PartitionOwnership(this.redis, keys, partitions, {

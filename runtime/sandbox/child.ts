@@ -53,8 +53,15 @@ async function invoke(m: Extract<ParentMessage, { t: 'invoke' }>): Promise<Child
   return 'json' in outcome ? { t: 'ok', rid: m.rid, value: outcome.json } : { t: 'killed', rid: m.rid, culprit: outcome.culprit };
 }
 
-function status(): SandboxStatus {
-  return { pid: process.pid, execArgv: process.execArgv, loaded: [...sandboxes.keys()], rssBytes: process.memoryUsage.rss() };
+async function status(): Promise<SandboxStatus> {
+  const heapUsedBytes: Record<string, number> = {};
+  // Heap statistics queue behind a running batch on the isolate's thread: wait a little, never long.
+  const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), 200).unref());
+  await Promise.all([...sandboxes].map(async ([id, sb]) => {
+    const used = await Promise.race([sb.heapUsedBytes(), late]);
+    if (used !== null) heapUsedBytes[id] = used;
+  }));
+  return { pid: process.pid, execArgv: process.execArgv, loaded: [...sandboxes.keys()], rssBytes: process.memoryUsage.rss(), heapUsedBytes };
 }
 
 process.on('message', (m: ParentMessage) => {
@@ -69,7 +76,7 @@ process.on('message', (m: ParentMessage) => {
     case 'invoke':
       return answer(m.rid, invoke(m));
     case 'status':
-      return send({ t: 'ok', rid: m.rid, value: status() });
+      return answer(m.rid, status().then((value): ChildMessage => ({ t: 'ok', rid: m.rid, value })));
   }
 });
 

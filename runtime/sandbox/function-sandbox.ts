@@ -96,6 +96,17 @@ export class FunctionSandbox implements IdleSandbox {
     return delta;
   }
 
+  /** Bytes used on the isolate's heap now (async: never blocks on a running batch), or null without an isolate. */
+  async heapUsedBytes(): Promise<number | null> {
+    const inst = this.#instance;
+    if (inst === null || inst.isolate.isDisposed) return null;
+    try {
+      return (await inst.isolate.getHeapStatistics()).used_heap_size;
+    } catch {
+      return null; // disposed meanwhile
+    }
+  }
+
   /** Disposes an idle isolate that keeps using CPU (work detached from its invocation) and recreates it. */
   recycle(): void {
     if (this.#run !== null || this.#instance === null) return;

@@ -30,6 +30,8 @@ export interface SandboxStatus {
   /** Ids of the function versions loaded in this process. */
   loaded: string[];
   rssBytes: number;
+  /** Heap in use per loaded function version id (isolated-vm heap statistics). */
+  heapUsedBytes: Record<string, number>;
 }
 
 /** Parent → child. Every request carries a `rid` the answer repeats. */

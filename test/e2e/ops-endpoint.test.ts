@@ -36,6 +36,7 @@ test('/metrics counters move with invocations; /healthz is up; /readyz fails whi
     assert.match(text, /fnrun_lag_events\{function="counter",partition="0"\} 0/);
     assert.match(text, /fnrun_pending_events\{function="counter",partition="1"\} 0/);
     assert.match(text, /fnrun_sandbox_rss_bytes \d+/);
+    assert.match(text, /fnrun_isolate_heap_used_bytes\{function="counter",version="[0-9a-f]{12}"\} [1-9]\d*/);
 
     await redis.kill();
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, { message: '/readyz fails while Redis is down' });
