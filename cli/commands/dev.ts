@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ConfigError, FnrunError } from '../../runtime/errors.ts';
 import { DevSession } from '../../runtime/dev-session.ts';
 import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../runtime/embedded-redis.ts';
-import { createJsonLogger, type Logger } from '../../runtime/logger.ts';
+import { pino } from 'pino';
+import type { Logger } from '../../runtime/logger.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
 import type { HttpEndpoint } from '../../runtime/http-server.ts';
@@ -67,7 +68,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
       ...(common.partitions ? { partitions: common.partitions } : {}),
       metrics,
       ...withRetention(retentionPolicy(values)),
-      logger: json ? createJsonLogger('info', (l) => process.stdout.write(l)) : quietRuntimeLogger(write),
+      logger: json ? pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true })) : quietRuntimeLogger(write),
       // In JSON mode handler logs are already lines of their own (from the logger).
       onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
         // A handler's logs first, then the outcome line that closes the invocation.
