@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Publisher } from '../../runtime/index.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-let dir: string;
-before(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'fnrun-e2e-'));
-});
-after(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useTestEnv('e2e');
 
 interface Line { kind?: string; function?: string; version?: string; eventId?: string; partition?: number; status?: string; message?: string; file?: string; ms?: number; reload?: boolean; msg?: string }
 
@@ -29,16 +19,16 @@ export default async function handler(event: { id: string }, ctx: { log: { info(
 `;
 
 test('fnrun dev: handles events, reloads on save with none lost or doubled, survives a syntax error and a bad manifest, exits 0 on SIGTERM', async () => {
-  const functions = join(dir, 'dev', 'functions');
+  const functions = join(env.dir, 'dev', 'functions');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(functions, { recursive: true });
   writeFileSync(join(functions, 'counter.ts'), counter('v1'));
-  const dev = new CliProcess(['dev', '--dir', functions, '--redis', redis.url, '--namespace', 'e2e', '--partitions', '4', '--log', 'json'], { cwd: dirname(functions) });
+  const dev = new CliProcess(['dev', '--dir', functions, '--redis', env.redis.url, '--namespace', 'e2e', '--partitions', '4', '--log', 'json'], { cwd: dirname(functions) });
   try {
     await dev.waitForLine((l) => l.includes('"kind":"loaded"') && l.includes('counter'), 'counter loaded');
     const v1 = dev.json<Line>().find((l) => l.kind === 'loaded')!.version!;
 
-    const emitted = await runCli(['emit', 'tick.once', '--key', 'k1', '--data', '{"n":1}', '--redis', redis.url, '--namespace', 'e2e', '--json']);
+    const emitted = await runCli(['emit', 'tick.once', '--key', 'k1', '--data', '{"n":1}', '--redis', env.redis.url, '--namespace', 'e2e', '--json']);
     assert.equal(emitted.code, 0, emitted.stderr);
     const first = JSON.parse(emitted.stdout) as { id: string; partition: number };
     // Stream ids are unique per partition: an event is (partition, id).
@@ -47,7 +37,7 @@ test('fnrun dev: handles events, reloads on save with none lost or doubled, surv
     await waitFor(() => dev.json<Line>().some((l) => l.kind === 'invocation' && key(l) === id && l.status === 'ok'), { message: 'emitted event handled' });
 
     // Publish continuously while the function is edited: every event is handled exactly once.
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'e2e' });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'e2e' });
     const ids: string[] = [id];
     let publishing = true;
     const producer = (async () => {
@@ -97,16 +87,16 @@ test('fnrun dev: handles events, reloads on save with none lost or doubled, surv
 });
 
 test('emit --file publishes 10,000 lines in one run and dev handles them all', async () => {
-  const functions = join(dir, 'bulk', 'functions');
+  const functions = join(env.dir, 'bulk', 'functions');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(functions, { recursive: true });
   writeFileSync(join(functions, 'sink.ts'), "export const config = { events: ['bulk.*'] };\nexport default async () => {};\n");
-  const file = join(dir, 'bulk', 'events.ndjson');
+  const file = join(env.dir, 'bulk', 'events.ndjson');
   writeFileSync(file, Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ type: 'bulk.item', key: `k${i % 100}`, data: { i } })).join('\n') + '\n');
-  const dev = new CliProcess(['dev', '--dir', functions, '--redis', redis.url, '--namespace', 'bulk', '--log', 'json']);
+  const dev = new CliProcess(['dev', '--dir', functions, '--redis', env.redis.url, '--namespace', 'bulk', '--log', 'json']);
   try {
     await dev.waitForLine((l) => l.includes('"kind":"loaded"'), 'sink loaded');
-    const result = await runCli(['emit', '--file', file, '--redis', redis.url, '--namespace', 'bulk']);
+    const result = await runCli(['emit', '--file', file, '--redis', env.redis.url, '--namespace', 'bulk']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /published 10000 events/);
     await waitFor(() => dev.json<Line>().filter((l) => l.kind === 'invocation' && l.status === 'ok').length >= 10_000, { timeoutMs: 60_000, message: '10,000 handled' });
@@ -116,12 +106,12 @@ test('emit --file publishes 10,000 lines in one run and dev handles them all', a
 });
 
 test('dlq list, show (mapped stack), replay to the one function, purge', async () => {
-  const functions = join(dir, 'dlq', 'functions');
+  const functions = join(env.dir, 'dlq', 'functions');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(functions, { recursive: true });
   writeFileSync(join(functions, 'fails.ts'), "export const config = { events: ['pay.*'], retry: { attempts: 1 } };\nexport default async function handler() {\n  throw new Error('card declined');\n}\n");
   writeFileSync(join(functions, 'fine.ts'), "export const config = { events: ['pay.*'] };\nexport default async () => {};\n");
-  const common = ['--redis', redis.url, '--namespace', 'dlq'];
+  const common = ['--redis', env.redis.url, '--namespace', 'dlq'];
   const dev = new CliProcess(['dev', '--dir', functions, ...common, '--log', 'json']);
   try {
     await dev.waitForLine((l) => l.includes('"kind":"loaded"') && l.includes('fine'), 'loaded');
@@ -156,7 +146,7 @@ test('dlq list, show (mapped stack), replay to the one function, purge', async (
 });
 
 test('README quick start: the example functions on the embedded Redis, and the emit line without --redis', async () => {
-  const project = join(dir, 'quickstart');
+  const project = join(env.dir, 'quickstart');
   cpSync(fileURLToPath(new URL('../../functions', import.meta.url)), join(project, 'functions'), { recursive: true });
   const dev = new CliProcess(['dev', '--redis', 'embedded'], { cwd: project });
   try {
@@ -174,15 +164,15 @@ test('README quick start: the example functions on the embedded Redis, and the e
 });
 
 test('fnrun init scaffolds a project that fnrun dev runs', async () => {
-  const project = join(dir, 'scaffold');
+  const project = join(env.dir, 'scaffold');
   const init = await runCli(['init', project]);
   assert.equal(init.code, 0, init.stderr);
   assert.ok(existsSync(join(project, 'functions', 'hello.ts')));
   assert.equal((await runCli(['init', project])).code, 1, 'never overwrites');
-  const dev = new CliProcess(['dev', '--redis', redis.url, '--namespace', 'scaffold'], { cwd: project });
+  const dev = new CliProcess(['dev', '--redis', env.redis.url, '--namespace', 'scaffold'], { cwd: project });
   try {
     await dev.waitForLine((l) => l.includes('loaded hello'), 'hello loaded');
-    assert.equal((await runCli(['emit', 'hello.world', '--key', 'me', '--data', '{"name":"Ada"}', '--redis', redis.url, '--namespace', 'scaffold'])).code, 0);
+    assert.equal((await runCli(['emit', 'hello.world', '--key', 'me', '--data', '{"name":"Ada"}', '--redis', env.redis.url, '--namespace', 'scaffold'])).code, 0);
     await dev.waitForLine((l) => l.includes('hello, Ada'), 'hello ran');
   } finally {
     assert.equal(await dev.stop('SIGINT'), 0);
@@ -190,7 +180,7 @@ test('fnrun init scaffolds a project that fnrun dev runs', async () => {
 });
 
 test('without redis-server on PATH, dev says how to install it or pass --redis', async () => {
-  const result = await runCli(['dev', '--redis', 'embedded', '--dir', join(dir, 'none')], { env: { ...process.env, PATH: dirname(process.execPath) } });
+  const result = await runCli(['dev', '--redis', 'embedded', '--dir', join(env.dir, 'none')], { env: { ...process.env, PATH: dirname(process.execPath) } });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /redis-server was not found on PATH/);
   assert.match(result.stderr, /--redis/);

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Keys, Publisher } from '../../runtime/index.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const PARTITIONS = 16;
 const LEASE_TTL_MS = 3000;
 
-let redis: TestRedis;
-let dir: string;
-before(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'fnrun-start-'));
-});
-after(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useTestEnv('start');
 
 interface Seen { fn: string; version: string; partition: number; eventId: string; key: string; seq: number; time: number; proc: number; index: number }
 
@@ -32,11 +22,11 @@ class Cluster {
   readonly namespace: string;
   constructor(namespace: string) {
     this.namespace = namespace;
-    this.functions = join(dir, namespace, 'functions');
+    this.functions = join(env.dir, namespace, 'functions');
     cpSync(fileURLToPath(new URL('../fixtures/start', import.meta.url)), this.functions, { recursive: true });
   }
   common(): string[] {
-    return ['--redis', redis.url, '--namespace', this.namespace];
+    return ['--redis', env.redis.url, '--namespace', this.namespace];
   }
   async deploy(): Promise<{ function: string; status: string; to: number | null }[]> {
     const result = await runCli(['deploy', '--dir', this.functions, ...this.common(), '--json']);
@@ -63,7 +53,7 @@ class Cluster {
   }
   /** Lease owners of every partition. */
   async owners(): Promise<(string | null)[]> {
-    const client = redis.client();
+    const client = env.redis.client();
     const keys = new Keys(this.namespace);
     return Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => (await client.get(keys.partition(p).lease))?.split('|')[0] ?? null));
   }
@@ -88,7 +78,7 @@ class Cluster {
 
 /** Publishes `total` events over `keys` keys with a per-key sequence, in small batches (a flow). */
 async function flow(namespace: string, total: number, keys: number, onProgress?: (sent: number) => Promise<void> | void) {
-  const publisher = await Publisher.connect({ redis: redis.url, namespace, partitions: PARTITIONS });
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace, partitions: PARTITIONS });
   const seq = new Map<string, number>();
   const published: { partition: number; id: string; key: string; seq: number }[] = [];
   for (let sent = 0; sent < total; sent += 250) {
@@ -158,7 +148,7 @@ test('3 processes share the partitions evenly; 20,000 events over 200 keys each 
     assert.deepEqual([...alphaVersions].sort(), ['1', '2'], 'alpha moved to version 2 mid-flow');
     for (const fn of ['beta', 'gamma']) assert.deepEqual(new Set(seen.filter((s) => s.fn === fn).map((s) => s.version)), new Set(['1']));
     // Each partition records where version 2 of alpha took over.
-    const takeovers = await redis.client().xrange(new Keys('steady').partition(0).takeovers('alpha'), '-', '+');
+    const takeovers = await env.redis.client().xrange(new Keys('steady').partition(0).takeovers('alpha'), '-', '+');
     assert.deepEqual((takeovers as [string, string[]][]).map(([, f]) => f[1]), ['1', '2']);
 
     // Rollback: alpha goes back to version 1 everywhere, the others are untouched.
@@ -249,7 +239,7 @@ test('a process paused past its lease and resumed cannot ack what the new owner 
     await paused.waitForLine((l) => l.includes('lease') && (l.includes('lost') || l.includes('letting them go')), 'the resumed process noticed it lost its leases');
     await waitFor(() => { const seen = cluster.seen(); return FNS.every((fn) => countBy(seen, fn).size >= published.length); }, { timeoutMs: 120_000, intervalMs: 250, message: 'every event handled' }).catch((error: Error) => { throw new Error(`${error.message}\n${cluster.diagnose(published.length)}`); });
     await waitFor(() => cluster.balanced(2), { timeoutMs: 30_000, message: 'the resumed process rejoined' });
-    const client = redis.client();
+    const client = env.redis.client();
     for (let p = 0; p < PARTITIONS; p++) {
       for (const group of ['fn:alpha', 'group:pair']) {
         const pending = (await client.xpending(new Keys('pause').partition(p).events, group)) as [number];

@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Publisher, type EventInput } from '../../runtime/index.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-let dir: string;
-before(async () => {
-  redis = await startRedis({ appendonly: true });
-  dir = mkdtempSync(join(tmpdir(), 'fnrun-crash-'));
-});
-after(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useTestEnv('crash', { appendonly: true });
 
 interface Line { fn: string; id: string; key: string; status: string; pid: number }
 
 const script = fileURLToPath(new URL('../helpers/runtime-process.ts', import.meta.url));
 
 function launch(recordFile: string): ChildProcess {
-  const config = { redis: redis.url, functionsDir: fixtureFunctions('crash'), partitions: 4, recordFile, batchSize: 20 };
+  const config = { redis: env.redis.url, functionsDir: fixtureFunctions('crash'), partitions: 4, recordFile, batchSize: 20 };
   const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
   return child;
 }
@@ -37,8 +27,8 @@ function records(file: string): Line[] {
 }
 
 test('SIGKILL mid-stream, then restart: no event lost, per-key order kept, only in-flight events ran twice', async () => {
-  const recordFile = join(dir, 'records.ndjson');
-  const publisher = await Publisher.connect({ redis: redis.url, partitions: 4 });
+  const recordFile = join(env.dir, 'records.ndjson');
+  const publisher = await Publisher.connect({ redis: env.redis.url, partitions: 4 });
   const first = launch(recordFile);
   await new Promise<void>((resolve) => first.stdout!.once('data', () => resolve()));
 

@@ -1,33 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DevSession } from '../../runtime/dev-session.ts';
 import { Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { Recorder } from '../helpers/recorder.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-let dir: string;
-before(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'fnrun-devsession-'));
-});
-after(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useTestEnv('devsession');
 
 const version = (label: string) => `export const config = { events: ['v.*'] };\nexport default (_e: unknown, ctx: { log: { info(m: string): void } }) => ctx.log.info('${label}');\n`;
 
 test('two saves in quick succession: the last one is live (chokidar throttles the second event)', async () => {
-  const functions = join(dir, 'functions');
+  const functions = join(env.dir, 'functions');
   mkdirSync(functions);
   writeFileSync(join(functions, 'fn.ts'), version('v1'));
   const recorder = new Recorder();
-  const runtime = await Runtime.create({ redis: redis.url, namespace: 'ds', partitions: 1, logger: createJsonLogger('silent'), onInvocation: recorder.record });
+  const runtime = await Runtime.create({ redis: env.redis.url, namespace: 'ds', partitions: 1, logger: createJsonLogger('silent'), onInvocation: recorder.record });
   await runtime.start();
   const events: string[] = [];
   const session = new DevSession(runtime, functions, {
@@ -36,7 +26,7 @@ test('two saves in quick succession: the last one is live (chokidar throttles th
     removed: (name) => events.push(`removed ${name}`),
   });
   await session.start();
-  const publisher = await Publisher.connect({ redis: redis.url, namespace: 'ds' });
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'ds' });
   try {
     assert.deepEqual(events, ['loaded fn']);
     writeFileSync(join(functions, 'fn.ts'), version('v2'));

@@ -1,39 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-let dir: string;
-before(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'fnrun-groups-'));
-});
-after(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useTestEnv('groups');
 
 test('a parallel group: a member that retries does not make the other run again', async () => {
   const recorder = new Recorder();
-  const runtime = await Runtime.create({ redis: redis.url, namespace: 'par', partitions: 2, functionsDir: fixtureFunctions('parallel'), logger: createJsonLogger('silent'), onInvocation: recorder.record });
+  const runtime = await Runtime.create({ redis: env.redis.url, namespace: 'par', partitions: 2, functionsDir: fixtureFunctions('parallel'), logger: createJsonLogger('silent'), onInvocation: recorder.record });
   await runtime.start();
-  const publisher = await Publisher.connect({ redis: redis.url, namespace: 'par' });
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'par' });
   try {
     const n = 30;
     await publisher.publishBatch(Array.from({ length: n }, (_, i) => ({ type: 'pair.made', key: `k${i % 5}`, data: { i } })));
     await waitFor(() => recorder.count('right') === n && recorder.count('left') === n, { message: 'both members done' });
     assert.equal(recorder.of('left').length, n, 'left ran once per event');
     assert.equal(recorder.count('right', 'retry'), n);
-    const pending = await redis.client().xpending(runtime.keys.partition(0).events, 'group:both');
+    const pending = await env.redis.client().xpending(runtime.keys.partition(0).events, 'group:both');
     assert.equal((pending as [number])[0], 0);
   } finally {
     await publisher.close();
@@ -44,10 +34,10 @@ test('a parallel group: a member that retries does not make the other run again'
 interface Line { fn: string; id: string; status: string; attempt: number }
 
 test('a sequential group after a crash: the member that completed is not run again', async () => {
-  const recordFile = join(dir, 'steps.ndjson');
+  const recordFile = join(env.dir, 'steps.ndjson');
   const script = fileURLToPath(new URL('../helpers/runtime-process.ts', import.meta.url));
   const launch = () => {
-    const child = spawn(process.execPath, [script, JSON.stringify({ redis: redis.url, functionsDir: fixtureFunctions('group-crash'), partitions: 1, recordFile })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, JSON.stringify({ redis: env.redis.url, functionsDir: fixtureFunctions('group-crash'), partitions: 1, recordFile })], { stdio: ['ignore', 'pipe', 'inherit'] });
     const ready = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     return { child, ready };
   };
@@ -55,7 +45,7 @@ test('a sequential group after a crash: the member that completed is not run aga
 
   const first = launch();
   await first.ready;
-  const publisher = await Publisher.connect({ redis: redis.url, partitions: 1 });
+  const publisher = await Publisher.connect({ redis: env.redis.url, partitions: 1 });
   const { id, partition } = await publisher.publish('step.taken', 'k', {});
   const event = `${partition}/${id}`;
   // step-one completed; step-two failed and now waits ten minutes before its retry.
