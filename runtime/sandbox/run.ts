@@ -2,6 +2,7 @@
  * One call in progress on one isolate, as the watchdog sees it: a batch (`count` events) or a
  * boot (`count` 0: load or recreation). The owner settles it; the watchdog may kill it.
  */
+import { recentRss } from './rss-sample.ts';
 import type { SerializedError } from '../types.ts';
 import type { Culprit } from './protocol.ts';
 import type { IsolateInstance } from './isolate-instance.ts';
@@ -20,7 +21,7 @@ export class Run {
   /** Size of what came in (batch or bundle), so the process-memory guard allows for it. */
   readonly inputChars: number;
   readonly startedAt = Date.now();
-  readonly rssAtStart = process.memoryUsage.rss();
+  readonly rssAtStart = recentRss();
   /** Flushed results: comma-joined JSON chunks, `resultCount` results in all. */
   readonly chunks: string[] = [];
   resultCount = 0;

@@ -10,6 +10,7 @@
  *   frees the thread, so it reports the culprit and lets the child die.
  * It also disposes idle isolates whose CPU time keeps growing (work detached from an invocation).
  */
+import { recordRss } from './rss-sample.ts';
 import { LOAD_GRACE_MS, START_GRACE_MS, WATCHDOG_TICK_MS, WEDGE_GRACE_MS, type Culprit } from './protocol.ts';
 import type { Run } from './run.ts';
 
@@ -57,6 +58,7 @@ export class Watchdog {
     const slow = now - this.#slowAt >= SLOW_CHECK_MS;
     if (slow) this.#slowAt = now;
     const rss = process.memoryUsage.rss();
+    recordRss(rss);
     for (const run of this.#runs) {
       if (run.killReason !== null) {
         if (now - run.killedAt > WEDGE_GRACE_MS) return this.#wedged(run, rss);
