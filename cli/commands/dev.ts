@@ -38,10 +38,10 @@ const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTI
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 export async function run(argv: string[], out: Output): Promise<number> {
-  const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
+  // Positionals are refused by parseCommand itself (allowPositionals: false).
+  const { common, values } = parseCommand(argv, OPTIONS, false);
   out.json = common.json;
   if (common.help) return out.help(HELP);
-  if (positionals.length > 0) throw new ConfigError(`unexpected argument ${positionals[0]}`);
   const format = (values.log as string | undefined) ?? 'pretty';
   if (format !== 'pretty' && format !== 'json') throw new ConfigError(`--log must be pretty or json, got ${JSON.stringify(format)}`);
   const dir = path.resolve((values.dir as string | undefined) ?? 'functions');

@@ -37,10 +37,10 @@ const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string
 const SHUTDOWN_LIMIT_MS = 30_000;
 
 export async function run(argv: string[], out: Output): Promise<number> {
-  const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
+  // Positionals are refused by parseCommand itself (allowPositionals: false).
+  const { common, values } = parseCommand(argv, OPTIONS, false);
   out.json = common.json;
   if (common.help) return out.help(HELP);
-  if (positionals.length > 0) throw new ConfigError(`unexpected argument ${positionals[0]}`);
   const number = (name: string, fallback: number) => {
     const raw = values[name] as string | undefined;
     const n = raw === undefined ? fallback : Number(raw);
