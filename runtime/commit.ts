@@ -3,12 +3,15 @@
  * with one call of the `commit` Lua script.
  */
 import type { PartitionKeys } from './keys.ts';
+import { outboxFields } from './outbox-relay.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
 export class Commit {
   private ids: string[] = [];
   private deadLetters: string[][] = [];
   private emits: { stream: string; fields: string[] }[] = [];
+  /** Emits bound for the outbox since the last flush (see outbox-relay.ts). */
+  outboxed = 0;
 
   get isEmpty(): boolean {
     return this.ids.length === 0;
@@ -22,14 +25,23 @@ export class Commit {
     this.deadLetters.push(fields);
   }
 
-  emit(stream: string, fields: string[]): void {
-    this.emits.push({ stream, fields });
+  /**
+   * Queues an emitted event. `outbox` is the emitting partition's outbox when the target partition
+   * lives in another slot of a Redis Cluster: the event then waits there for the relay.
+   */
+  emit(stream: string, fields: string[], outbox: { key: string; to: number } | null): void {
+    if (outbox === null) this.emits.push({ stream, fields });
+    else {
+      this.emits.push({ stream: outbox.key, fields: outboxFields(outbox.to, fields) });
+      this.outboxed++;
+    }
   }
 
   /**
    * Writes and resets. `mode` 'ack' acknowledges the ids for `group` and clears the done marks in
    * `clearDone`; 'mark' records them done for `fn` only. A non-empty `token` must still be the
-   * partition's lease, or the write fails with FENCED and nothing is written.
+   * partition's lease, or the write fails with FENCED and nothing is written. Returns how many
+   * emits went to the outbox.
    */
   async flush(
     redis: ScriptedRedis,
@@ -39,8 +51,8 @@ export class Commit {
     mode: 'ack' | 'mark',
     clearDone: readonly string[],
     token: string,
-  ): Promise<void> {
-    if (this.ids.length === 0 && this.deadLetters.length === 0 && this.emits.length === 0) return;
+  ): Promise<number> {
+    if (this.ids.length === 0 && this.deadLetters.length === 0 && this.emits.length === 0) return 0;
     const keys: string[] = [
       pk.events, pk.attempts(fn.name), pk.done(group, fn.name), pk.deadLetters(fn.name),
       pk.lease, pk.activeVersions, pk.takeovers(fn.name), ...clearDone,
@@ -62,5 +74,8 @@ export class Commit {
     this.ids = [];
     this.deadLetters = [];
     this.emits = [];
+    const outboxed = this.outboxed;
+    this.outboxed = 0;
+    return outboxed;
   }
 }

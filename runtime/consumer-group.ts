@@ -9,6 +9,7 @@ import { validateGroups } from './manifest.ts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 import type { GroupMode, Manifest } from './types.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 export interface ConsumerGroup {
   /** The consumer-group name on the partition streams (`fn:<name>` or `group:<name>`). */
@@ -50,7 +51,7 @@ export function consumerGroupOf(fn: string, manifest: Manifest): string {
  */
 export async function ensureConsumerGroups(redis: Redis, keys: Keys, partitions: number, fn: string, manifest: Manifest): Promise<void> {
   const group = consumerGroupOf(fn, manifest);
-  const pipeline = redis.pipeline();
+  const pipeline = crossSlotPipeline(redis);
   for (let p = 0; p < partitions; p++) pipeline.xgroup('CREATE', keys.partition(p).events, group, manifest.startFrom === 'earliest' ? '0' : '$', 'MKSTREAM');
   for (const [error] of (await pipeline.exec()) ?? []) {
     if (error && !error.message.includes('BUSYGROUP')) throw error;

@@ -10,6 +10,8 @@ import { Keys } from './keys.ts';
 import { parseDeadLetter, type DeadLetter } from './dead-letter-record.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { encodeFields } from './wire.ts';
+import { crossSlotPipeline } from './pipeline.ts';
+import { masterNodes } from './redis.ts';
 
 /** Header a replayed event carries: the id of the event it replays. */
 export const REPLAY_OF_HEADER = 'fnrun-replay-of';
@@ -29,7 +31,7 @@ export class DeadLetterQueue {
   async list(fn?: string, opts: { limit?: number } = {}): Promise<DeadLetter[]> {
     const limit = opts.limit ?? 100;
     const streams = fn === undefined ? await this.allStreams() : this.streamsOf(fn);
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const s of streams) pipeline.xrange(s.key, '-', '+', 'COUNT', limit);
     const replies = (await pipeline.exec()) ?? [];
     const out: DeadLetter[] = [];
@@ -44,7 +46,7 @@ export class DeadLetterQueue {
 
   /** Number of dead letters of `fn`. */
   async count(fn: string): Promise<number> {
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const s of this.streamsOf(fn)) pipeline.xlen(s.key);
     const replies = (await pipeline.exec()) ?? [];
     return replies.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
@@ -97,7 +99,7 @@ export class DeadLetterQueue {
       return this.redis.xdel(this.keys.partition(partition).deadLetters(fn), entryId);
     }
     const streams = this.streamsOf(fn);
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const s of streams) pipeline.xlen(s.key);
     for (const s of streams) pipeline.del(s.key);
     const replies = (await pipeline.exec()) ?? [];
@@ -110,15 +112,18 @@ export class DeadLetterQueue {
 
   private async allStreams(): Promise<{ partition: number; key: string }[]> {
     const found: { partition: number; key: string }[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.deadLetterPattern(), 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) {
-        const m = /\{p(\d+)\}/.exec(key);
-        if (m) found.push({ partition: Number(m[1]), key });
-      }
-    } while (cursor !== '0');
+    // On a Cluster each master holds some partitions' keys, and SCAN sees one node's keyspace.
+    for (const node of masterNodes(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.deadLetterPattern(), 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const m = /\{p(\d+)\}/.exec(key);
+          if (m) found.push({ partition: Number(m[1]), key });
+        }
+      } while (cursor !== '0');
+    }
     return found;
   }
 

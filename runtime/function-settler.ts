@@ -34,6 +34,10 @@ export interface SettleContext {
   resolve: (name: string) => FunctionHandle | undefined;
   batchSize: number;
   maxEventBytes: number;
+  /** True on a Redis Cluster: an emit to another partition goes through the outbox (see outbox-relay.ts). */
+  outboxEmits: boolean;
+  /** Asks for the outbox of a partition to be relayed. */
+  relayOutbox: (partition: number) => void;
   logger: Logger;
   onInvocation: ((record: InvocationRecord) => void) | undefined;
   /** Resolves true after `ms`, or false at once when the worker is stopping. */
@@ -91,7 +95,7 @@ async function settle(
   let acked = 0;
   const flush = async (upTo: number) => {
     if (mode === 'ack') for (; acked < upTo; acked++) commit.settle(entries[acked]!.id);
-    await commit.flush(ctx.redis, ctx.pk, ctx.group, fn, mode, clearDone, ctx.fence());
+    if ((await commit.flush(ctx.redis, ctx.pk, ctx.group, fn, mode, clearDone, ctx.fence())) > 0) ctx.relayOutbox(ctx.partition);
   };
   const relevant = (e: DecodedEntry): boolean => {
     if (prior?.done.has(e.id)) return false;
@@ -181,7 +185,9 @@ async function settle(
       const result = checkEmits(results[k]!, ctx);
       const attempt = previousAttempts(event.id) + 1;
       if (result.status === 'ok') {
-        for (const emit of result.encoded) commit.emit(emit.stream, emit.fields);
+        for (const emit of result.encoded) {
+          commit.emit(emit.stream, emit.fields, ctx.outboxEmits && emit.partition !== ctx.partition ? { key: ctx.pk.outbox, to: emit.partition } : null);
+        }
         if (mode === 'mark') commit.settle(event.id);
         report(event, attempt, 'ok', result.durationMs, undefined, undefined, result.logs);
         continue;
@@ -232,19 +238,19 @@ function isExpired(fn: FunctionHandle, e: WireEvent, now: number): boolean {
 }
 
 type CheckedResult =
-  | { status: 'ok'; encoded: { stream: string; fields: string[] }[]; logs: LogLine[]; durationMs: number }
+  | { status: 'ok'; encoded: { stream: string; partition: number; fields: string[] }[]; logs: LogLine[]; durationMs: number }
   | { status: 'error'; error: SerializedError; logs: LogLine[]; durationMs: number }
   | { status: 'skipped' };
 
 /** Encodes an ok result's emits; an invalid emit fails the invocation like a thrown error would. */
 function checkEmits(result: InvocationResult, ctx: SettleContext): CheckedResult {
   if (result.status !== 'ok') return result;
-  const encoded: { stream: string; fields: string[] }[] = [];
+  const encoded: { stream: string; partition: number; fields: string[] }[] = [];
   const now = ctx.now();
   try {
     for (const emit of result.emits as Emit[]) {
       const e = encodeEvent(ctx.keys, ctx.partitions, ctx.maxEventBytes, { type: emit.type, key: emit.key ?? null, data: emit.data }, now);
-      encoded.push({ stream: e.stream, fields: e.fields });
+      encoded.push({ stream: e.stream, partition: e.partition, fields: e.fields });
     }
   } catch (error) {
     const err = error as Error;

@@ -24,6 +24,8 @@ export interface PartitionKeys {
   readonly activeVersions: string;
   /** Stream per function: `version`, `fromId` — the entry id at which each version took over. */
   takeovers(fn: string): string;
+  /** Stream: events emitted here for other partitions, waiting to be relayed (Redis Cluster only; see outbox-relay.ts). */
+  readonly outbox: string;
 }
 
 /** Key builder for one namespace. */
@@ -56,6 +58,7 @@ export class Keys {
         leaseEpoch: `${prefix}:lease-epoch`,
         activeVersions: `${prefix}:versions`,
         takeovers: (fn) => `${prefix}:takeovers:${fn}`,
+        outbox: `${prefix}:outbox`,
       };
       this.partitions[p] = keys;
     }

@@ -14,6 +14,7 @@ import { assignPartitions } from './assignment.ts';
 import type { Keys } from './keys.ts';
 import type { Logger } from './logger.ts';
 import type { ScriptedRedis } from './scripts.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 export interface OwnershipOptions {
   /** @defaultValue `<hostname>:<pid>:<random>` */
@@ -119,7 +120,7 @@ export class PartitionOwnership {
     // leases of the partitions that stay expire meanwhile.
     const renewing = [...this.held.keys()];
     const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
-    const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
+    const pipeline = crossSlotPipeline(this.redis) as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
     for (const p of [...renewing, ...wanted]) {
       const pk = this.keys.partition(p);
       pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs);

@@ -7,7 +7,7 @@ import type { ConsumerGroup } from './consumer-group.ts';
 import type { FailureRecord } from './dead-letter-record.ts';
 import { settleFunction, type PriorState, type SettleContext } from './function-settler.ts';
 import { CONSUMER_NAME } from './keys.ts';
-import type { WakeWatcher } from './wake-watcher.ts';
+import type { PartitionWaker } from './wake-watcher.ts';
 import { parseGroupsInfo } from './stream-info.ts';
 import { decodeEntry, type DecodedEntry } from './wire.ts';
 
@@ -17,7 +17,7 @@ export class PartitionWorker {
   readonly group: ConsumerGroup;
   readonly partition: number;
   private readonly ctx: SettleContext;
-  private readonly watcher: WakeWatcher;
+  private readonly watcher: PartitionWaker;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private readonly sleepers = new Set<() => void>();
@@ -35,7 +35,7 @@ export class PartitionWorker {
     group: ConsumerGroup,
     partition: number,
     ctx: Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition' | 'fence'>,
-    watcher: WakeWatcher,
+    watcher: PartitionWaker,
     token: string,
     onFenced: (partition: number) => void,
   ) {

@@ -10,6 +10,7 @@ import { connectRedis } from './redis.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { isEventType } from './event-matcher.ts';
 import { DEFAULT_MAX_EVENT_BYTES, encodeFields, utf8Length } from './wire.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 /** Options of one publish. */
 export interface PublishOptions {
@@ -135,7 +136,7 @@ export class Publisher {
   async publishBatch(events: readonly EventInput[]): Promise<PublishResult[]> {
     const now = Date.now();
     const encoded = events.map((e) => encodeEvent(this.keys, this.partitions, this.maxEventBytes, e, now));
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const e of encoded) {
       if (e.dedupeKey === null) pipeline.xadd(e.stream, '*', ...e.fields);
       else (pipeline as unknown as ScriptedRedis).fnrunPublishDedupe(e.stream, e.dedupeKey, this.dedupeWindowMs, ...e.fields);

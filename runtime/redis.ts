@@ -1,51 +1,149 @@
 /**
- * Redis connections. `url` is `redis://…`, `rediss://…`, `unix:///path/redis.sock` or a bare socket path.
+ * Redis connections. One URL names the deployment:
+ *
+ * - `redis://[user:pass@]host[:port][/db]`, `rediss://…` (TLS), `unix:///path/redis.sock` or a bare
+ *   socket path: one server;
+ * - `redis+cluster://[user:pass@]h1:7000,h2:7001,…` (or `rediss+cluster://`): a Redis Cluster, given
+ *   by any of its nodes (the rest are discovered);
+ * - `redis+sentinel://[user:pass@]s1:26379,s2:26379,…/<master name>[/db]` (or `rediss+sentinel://`):
+ *   the primary that the Sentinels name, followed across failovers.
+ *
+ * A Cluster client is handed around typed as `Redis`: ioredis' `Cluster` answers the same commands,
+ * and the few places that must differ (pipelines across partitions, SCAN, the wake watcher) ask
+ * {@link isCluster}.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError, FnrunError } from './errors.ts';
+
+/** Where to connect, as parsed from a URL. */
+export type RedisTarget =
+  | { kind: 'single'; options: RedisOptions }
+  | { kind: 'sentinel'; options: RedisOptions }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[]; options: ClusterOptions };
 
 /** Connection options shared by every fnrun connection. */
 function baseOptions(): RedisOptions {
   return {
-    // Workers must outlive a Redis restart: queue commands and reconnect forever, with backoff.
+    // Workers must outlive a Redis restart or failover: queue commands and reconnect forever, with backoff.
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     connectionName: 'fnrun',
     lazyConnect: true,
+    keepAlive: 10_000,
   };
 }
 
-/** Parses `url` into ioredis options; throws ConfigError for anything unrecognised. */
-export function redisOptionsFromUrl(url: string): RedisOptions {
+const SCHEMES = 'redis://, rediss://, redis+cluster://, redis+sentinel:// or a unix socket path';
+
+/** Parses `url` into what {@link connectRedis} needs; throws ConfigError for anything unrecognised. */
+export function parseRedisUrl(url: string): RedisTarget {
   if (url.startsWith('/') || url.startsWith('unix://')) {
-    return { ...baseOptions(), path: url.startsWith('unix://') ? url.slice('unix://'.length) : url };
+    return { kind: 'single', options: { ...baseOptions(), path: url.startsWith('unix://') ? url.slice('unix://'.length) : url } };
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(`invalid Redis URL ${JSON.stringify(url)}: expected redis://host:port, rediss://host:port or a unix socket path`);
+  const match = /^(rediss?)(\+cluster|\+sentinel)?:\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/.exec(url);
+  if (match === null) throw new ConfigError(`invalid Redis URL ${JSON.stringify(url)}: expected ${SCHEMES}`);
+  const [, scheme, variant, auth, hostList, path = '', query = ''] = match;
+  const tls = scheme === 'rediss' ? { tls: {} } : {};
+  const credentials = parseAuth(auth);
+  const hosts = parseHosts(hostList!, url, variant === '+sentinel' ? 26379 : 6379);
+  const segments = path.split('/').filter((s) => s !== '');
+  const params = new URLSearchParams(query);
+
+  if (variant === '+cluster') {
+    if (segments.length > 0) throw new ConfigError(`a Redis Cluster has no databases: drop "${path}" from ${JSON.stringify(url)}`);
+    return {
+      kind: 'cluster',
+      nodes: hosts,
+      options: {
+        lazyConnect: true,
+        enableReadyCheck: true,
+        // Commands wait through a failover or resharding instead of failing the worker.
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 100,
+        retryDelayOnMoved: 0,
+        clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        slotsRefreshTimeout: 2000,
+        redisOptions: { ...baseOptions(), ...credentials, ...tls },
+      },
+    };
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ConfigError(`unsupported Redis URL scheme "${parsed.protocol}" in ${JSON.stringify(url)}: use redis://, rediss:// or a unix socket path`);
+  const [first, second] = segments;
+  if (variant === '+sentinel') {
+    if (first === undefined) throw new ConfigError(`a Sentinel URL names the master: redis+sentinel://host:26379/<master name>, got ${JSON.stringify(url)}`);
+    const sentinelPassword = params.get('sentinelPassword');
+    const sentinelUsername = params.get('sentinelUsername');
+    return {
+      kind: 'sentinel',
+      options: {
+        ...baseOptions(),
+        ...credentials,
+        ...tls,
+        db: parseDb(second, url),
+        sentinels: hosts,
+        name: decodeURIComponent(first),
+        role: 'master',
+        // Notice a switch at once (Sentinel's +switch-master), not only when the old primary's TCP dies.
+        failoverDetector: true,
+        sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        ...(scheme === 'rediss' ? { enableTLSForSentinelMode: true } : {}),
+        ...(sentinelPassword !== null ? { sentinelPassword } : {}),
+        ...(sentinelUsername !== null ? { sentinelUsername } : {}),
+        // A demoted primary answers writes with READONLY: reconnect (asking the Sentinels again) and resend.
+        reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+      },
+    };
   }
-  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`invalid database number in Redis URL ${JSON.stringify(url)}`);
-  return {
-    ...baseOptions(),
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 6379,
-    db,
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
+  if (hosts.length !== 1) throw new ConfigError(`${JSON.stringify(url)} lists several hosts: use redis+cluster:// or redis+sentinel://`);
+  if (second !== undefined) throw new ConfigError(`invalid database in Redis URL ${JSON.stringify(url)}`);
+  return { kind: 'single', options: { ...baseOptions(), ...hosts[0], ...credentials, ...tls, db: parseDb(first, url) } };
+}
+
+/** Options for one server; for tools that cannot use a Cluster or Sentinel (the bench's baselines). */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const target = parseRedisUrl(url);
+  if (target.kind !== 'single') throw new ConfigError(`${JSON.stringify(url)} is a ${target.kind}; this tool needs one Redis server`);
+  return target.options;
+}
+
+function parseAuth(auth: string | undefined): { username?: string; password?: string } {
+  if (auth === undefined || auth === '') return {};
+  const colon = auth.indexOf(':');
+  const username = decodeURIComponent(colon < 0 ? auth : auth.slice(0, colon));
+  const password = colon < 0 ? '' : decodeURIComponent(auth.slice(colon + 1));
+  return { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+function parseHosts(list: string, url: string, defaultPort: number): { host: string; port: number }[] {
+  const hosts = list.split(',').map((part) => {
+    const m = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(part.trim());
+    const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
+    if (m === null || port < 1 || port > 65535) throw new ConfigError(`invalid host "${part}" in Redis URL ${JSON.stringify(url)}`);
+    const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+    return { host: host === '' ? '127.0.0.1' : host, port };
+  });
+  return hosts;
+}
+
+function parseDb(text: string | undefined, url: string): number {
+  if (text === undefined) return 0;
+  const db = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isInteger(db)) throw new ConfigError(`invalid database number in Redis URL ${JSON.stringify(url)}`);
+  return db;
+}
+
+/** A client for `target`, not yet connected. */
+function createClient(target: RedisTarget, name: string): Redis {
+  if (target.kind === 'cluster') {
+    const cluster = new Cluster(target.nodes, { ...target.options, redisOptions: { ...target.options.redisOptions, connectionName: name } });
+    return cluster as unknown as Redis;
+  }
+  return new Redis({ ...target.options, connectionName: name });
 }
 
 /** Opens a connection and waits until it is ready. */
 export async function connectRedis(url: string, name = 'fnrun'): Promise<Redis> {
-  const redis = new Redis({ ...redisOptionsFromUrl(url), connectionName: name });
+  const redis = createClient(parseRedisUrl(url), name);
   // Reconnect errors are expected while Redis restarts; callers see failures on their commands.
   redis.on('error', () => {});
   try {
@@ -55,6 +153,16 @@ export async function connectRedis(url: string, name = 'fnrun'): Promise<Redis> 
     throw new FnrunError('ERR_REDIS', `cannot connect to Redis at ${url}: ${(error as Error).message}`, { cause: error });
   }
   return redis;
+}
+
+/** True for a Redis Cluster client (see the module comment). */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true;
+}
+
+/** The master nodes of a Cluster client, or the client itself: where a keyspace-wide SCAN must run. */
+export function masterNodes(redis: Redis): Redis[] {
+  return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
 }
 
 export type { Redis };

@@ -17,6 +17,7 @@ import { ConfigError, NotFoundError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import type { Manifest } from './types.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 /** Versions kept per function (the newest ones); older ones are deleted, except the active one. */
 export const KEPT_VERSIONS = 20;
@@ -98,7 +99,7 @@ export class Registry {
       k.head, k.history, k.versions, bundle.hash, JSON.stringify(info), bundle.code, bundle.sourceMap, KEPT_VERSIONS,
     );
     // Added again after it: a remove racing with this deploy may have taken the name out in between.
-    const after = this.redis.pipeline().sadd(this.keys.functionNames, bundle.name);
+    const after = crossSlotPipeline(this.redis).sadd(this.keys.functionNames, bundle.name);
     if (changed === 1) after.incr(this.keys.registryEpoch);
     await after.exec();
     return { name: bundle.name, status: changed === 1 ? 'changed' : 'unchanged', from: from === 0 ? null : from, to };
@@ -107,7 +108,7 @@ export class Registry {
   /** Every deployed function, sorted by name. */
   async list(): Promise<FunctionSummary[]> {
     const names = (await this.redis.smembers(this.keys.functionNames)).sort();
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const name of names) {
       const k = this.keys.fn(name);
       (pipeline as unknown as ScriptedRedis).fnrunRegistrySummary(k.head, k.history);

@@ -21,11 +21,14 @@ import { createJsonLogger, type Logger } from './logger.ts';
 import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
 import { PartitionWorker } from './partition-worker.ts';
-import { connectRedis } from './redis.ts';
+import { OutboxRelay } from './outbox-relay.ts';
+import { connectRedis, isCluster } from './redis.ts';
 import { SandboxHost } from './sandbox/host.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
-import { WakeWatcher } from './wake-watcher.ts';
+import { SlotWakeWatcher } from './slot-wake-watcher.ts';
+import { WakeWatcher, type PartitionWaker } from './wake-watcher.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 export interface RuntimeOptions {
   /** Redis URL: `redis://`, `rediss://`, or a unix socket path. */
@@ -77,9 +80,11 @@ export class Runtime {
   loadFailures: LoadFailure[] = [];
   private readonly opts: RuntimeOptions;
   private readonly redis: ScriptedRedis;
-  private readonly blocking: Redis;
+  /** The wake watcher's blocking connection; null on a Cluster, where it opens one per partition. */
+  private readonly blocking: Redis | null;
   private readonly sandbox: SandboxHost;
-  private readonly watcher: WakeWatcher;
+  private readonly watcher: PartitionWaker;
+  private readonly relay: OutboxRelay;
   private readonly inflight = new InflightTracker();
   private readonly handles = new Map<string, FunctionHandle>();
   private readonly running = new Map<string, { group: ConsumerGroup; workers: Map<number, PartitionWorker> }>();
@@ -92,7 +97,7 @@ export class Runtime {
   private state: 'new' | 'running' | 'stopped' = 'new';
   private retentionTimer: NodeJS.Timeout | null = null;
 
-  private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis, partitions: number, keys: Keys) {
+  private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis | null, partitions: number, keys: Keys) {
     this.opts = opts;
     this.redis = withScripts(redis);
     this.blocking = blocking;
@@ -100,7 +105,11 @@ export class Runtime {
     this.keys = keys;
     this.logger = opts.logger ?? createJsonLogger();
     this.sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
-    this.watcher = new WakeWatcher(blocking, this.redis, (p) => keys.partition(p).events);
+    const streamOf = (p: number) => keys.partition(p).events;
+    this.watcher = blocking !== null
+      ? new WakeWatcher(blocking, this.redis, streamOf)
+      : new SlotWakeWatcher(() => connectRedis(opts.redis, 'fnrun-watch'), streamOf);
+    this.relay = new OutboxRelay(this.redis, keys, this.logger, (p) => this.owned.has(p));
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
       sandboxMemory: async () => (this.state === 'running' ? await this.sandbox.status() : null),
@@ -120,6 +129,8 @@ export class Runtime {
       resolve: (name) => this.handles.get(name),
       batchSize: opts.batchSize ?? 100,
       maxEventBytes: opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+      outboxEmits: isCluster(redis),
+      relayOutbox: (p) => this.relay.kick(p),
       logger: this.logger,
       onInvocation: composeObservers(opts.onInvocation, opts.metrics),
       now: Date.now,
@@ -134,7 +145,7 @@ export class Runtime {
     let blocking: Redis | null = null;
     try {
       const partitions = await resolvePartitions(redis, keys, opts.partitions);
-      blocking = await connectRedis(opts.redis, 'fnrun-watch');
+      if (!isCluster(redis)) blocking = await connectRedis(opts.redis, 'fnrun-watch');
       return new Runtime(opts, redis, blocking, partitions, keys);
     } catch (error) {
       redis.disconnect();
@@ -244,12 +255,13 @@ export class Runtime {
       const stopping = workers.map((w) => w.stop());
       this.watcher.wakeAll();
       await Promise.all(stopping);
+      await this.relay.stop();
       await this.watcher.stop();
       await this.sandbox.stop();
     }
-    await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
+    await Promise.allSettled([this.redis.quit(), this.blocking?.quit()]);
     this.redis.disconnect();
-    this.blocking.disconnect();
+    this.blocking?.disconnect();
   }
 
   /** True once started and until stopped. */
@@ -274,7 +286,7 @@ export class Runtime {
   /** Lag and pending per (function, owned partition), from XINFO GROUPS: one pipeline. */
   async groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]> {
     const partitions = [...this.owned.keys()];
-    const pipeline = this.redis.pipeline();
+    const pipeline = crossSlotPipeline(this.redis);
     for (const p of partitions) pipeline.xinfo('GROUPS', this.keys.partition(p).events);
     const replies = (await pipeline.exec()) ?? [];
     const out: { fn: string; partition: number; lag: number | null; pending: number }[] = [];
@@ -333,6 +345,8 @@ export class Runtime {
 
   private async addPartition(p: number, token: string): Promise<void> {
     this.owned.set(p, token);
+    // Whatever an earlier owner committed to the outbox but did not relay.
+    this.relay.kick(p);
     await Promise.all([...this.running.values()].map((run) => this.startWorker(run, p, token)));
   }
 

@@ -8,6 +8,7 @@ import type { FailureRecord } from './dead-letter-record.ts';
 import type { Keys } from './keys.ts';
 import type { StuckEvent } from './status-report.ts';
 import { compareStreamIds, streamIdTime } from './stream-id.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 /** One field of an `attempts` hash: the entry id and its failure record (JSON, as the settler writes it). */
 export interface FailureRow {
@@ -36,7 +37,7 @@ export async function collectStuck(
   const out = new Map<string, StuckEvent[]>();
   if (picked.length === 0) return out;
 
-  const round = redis.pipeline();
+  const round = crossSlotPipeline(redis);
   for (const row of picked) {
     const events = keys.partition(row.partition).events;
     round.xrange(events, row.id, row.id);

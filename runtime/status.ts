@@ -17,6 +17,7 @@ import { EMPTY_STREAM, groupLag, parseGroupsInfo, parseStreamInfo, type GroupInf
 import { compareStreamIds, streamIdTime } from './stream-id.ts';
 import { collectStuck, type FailureRow } from './status-stuck.ts';
 import type { FunctionStatus, GroupStatus, PartitionStatus, PendingEntry, Status } from './status-report.ts';
+import { crossSlotPipeline } from './pipeline.ts';
 
 export type * from './status-report.ts';
 
@@ -123,7 +124,7 @@ function knownFunctions(deployed: readonly FunctionSummary[], parts: readonly Pa
 
 /** Round 2: the oldest pending entry of each group (XPENDING - + 1 per partition), failure-record counts and DLQ sizes. */
 async function readPendingAndCounts(redis: Redis, keys: Keys, time: number, parts: readonly PartitionRead[], names: readonly string[]) {
-  const round = redis.pipeline();
+  const round = crossSlotPipeline(redis);
   const pendingAt: { group: string; partition: number }[] = [];
   parts.forEach((p, partition) => {
     for (const g of p.groups) {
@@ -171,7 +172,7 @@ async function storedPartitions(redis: Redis, keys: Keys, expected: number | und
 
 /** Round 1: Redis' clock, the members, and each partition's lease, stream, groups and versions. */
 async function readPartitions(redis: Redis, keys: Keys, partitionCount: number) {
-  const round = redis.pipeline().time().zrange(keys.members, 0, -1, 'WITHSCORES');
+  const round = crossSlotPipeline(redis).time().zrange(keys.members, 0, -1, 'WITHSCORES');
   for (let p = 0; p < partitionCount; p++) {
     const pk = keys.partition(p);
     round.get(pk.lease).pttl(pk.lease).xinfo('STREAM', pk.events).xinfo('GROUPS', pk.events).hgetall(pk.activeVersions);
@@ -199,7 +200,7 @@ async function readPartitions(redis: Redis, keys: Keys, partitionCount: number) 
 /** Round 3: the failure records of the (function, partition) pairs that have any. */
 async function readFailures(redis: Redis, keys: Keys, failing: readonly { fn: string; partition: number }[]): Promise<FailureRow[]> {
   if (failing.length === 0) return [];
-  const round = redis.pipeline();
+  const round = crossSlotPipeline(redis);
   for (const { fn, partition } of failing) round.hgetall(keys.partition(partition).attempts(fn));
   const replies = await exec(round);
   return failing.flatMap(({ fn, partition }, i) =>

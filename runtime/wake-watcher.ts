@@ -10,6 +10,16 @@
 import type { Redis } from 'ioredis';
 import { compareStreamIds } from './stream-id.ts';
 
+/** What partition workers wait on when a read comes back empty. */
+export interface PartitionWaker {
+  start(): Promise<void>;
+  /** Resolves when `partition` has an entry after `afterId` (or on stop, or spuriously). */
+  waitFor(partition: number, afterId: string): Promise<void>;
+  /** Wakes every waiter. */
+  wakeAll(): void;
+  stop(): Promise<void>;
+}
+
 interface Waiter {
   afterId: string;
   resolve: () => void;
@@ -18,7 +28,7 @@ interface Waiter {
 /** How long one blocked read lasts; on expiry every waiter is woken as a safety net. */
 const BLOCK_MS = 5000;
 
-export class WakeWatcher {
+export class WakeWatcher implements PartitionWaker {
   private readonly blocking: Redis;
   private readonly control: Redis;
   private readonly streamOf: (partition: number) => string;
