@@ -34,6 +34,8 @@ export interface SettleContext {
   resolve: (name: string) => FunctionHandle | undefined;
   batchSize: number;
   maxEventBytes: number;
+  /** Moves when the connection dropped (see connectionEpoch in redis.ts). */
+  connectionEpoch: () => number;
   /** True on a Redis Cluster: an emit to another partition goes through the outbox (see outbox-relay.ts). */
   outboxEmits: boolean;
   /** Asks for the outbox of a partition to be relayed. */

@@ -122,12 +122,37 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
  * @throws ManifestError listing every problem, each with its field path, what was got and what was expected
  */
 export function parseManifest(file: string, raw: unknown): Manifest {
-  const result = manifestSchema.safeParse(raw, { reportInput: true });
+  const notJson = new Set<symbol>();
+  const result = manifestSchema.safeParse(unmarkNotJson(raw, notJson), { reportInput: true });
   if (result.success) return result.data;
-  throw new ManifestError(file, result.error.issues.flatMap(toIssues));
+  throw new ManifestError(file, result.error.issues.flatMap((issue) => toIssues(issue, notJson)));
 }
 
-function toIssues(issue: z.core.$ZodIssue): ManifestIssue[] {
+/**
+ * Key of the marker the sandbox sends where `config` held a value JSON cannot carry (a function, a
+ * symbol, a bigint, NaN or ±Infinity, a cycle): `{ "__fnrunNotJson": "a function" }`. The shim
+ * (sandbox/shim.ts) writes it literally.
+ */
+export const NOT_JSON_KEY = '__fnrunNotJson';
+
+/** Replaces markers with symbols (added to `notJson`): every field rejects one, and {@link describe} shows what it was. */
+function unmarkNotJson(value: unknown, notJson: Set<symbol>): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => unmarkNotJson(v, notJson));
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  const what = record[NOT_JSON_KEY];
+  if (keys.length === 1 && typeof what === 'string') {
+    const symbol = Symbol(what);
+    notJson.add(symbol);
+    return symbol;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) Object.defineProperty(out, key, { value: unmarkNotJson(record[key], notJson), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+function toIssues(issue: z.core.$ZodIssue, notJson: ReadonlySet<symbol>): ManifestIssue[] {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const known = KNOWN_KEYS[path] ?? [];
@@ -139,7 +164,7 @@ function toIssues(issue: z.core.$ZodIssue): ManifestIssue[] {
   }
   if (issue.code === 'custom') return [{ path, message: issue.message }];
   if (issue.input === undefined) return [{ path, message: `missing; expected ${issue.message}` }];
-  return [{ path, message: `expected ${issue.message}, got ${describe(issue.input)}` }];
+  return [{ path, message: `expected ${issue.message}, got ${describe(issue.input, notJson)}` }];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -149,10 +174,11 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** A short rendering of a bad value: JSON when it is short, its kind otherwise. */
-function describe(value: unknown): string {
+function describe(value: unknown, notJson: ReadonlySet<symbol>): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'bigint') return `${value}n (a bigint)`;
-  if (typeof value === 'number' || typeof value === 'symbol') return String(value);
+  if (typeof value === 'symbol') return notJson.has(value) ? value.description! : String(value);
+  if (typeof value === 'number') return String(value);
   const json = JSON.stringify(value);
   if (json !== undefined && json.length <= 60) return json;
   if (Array.isArray(value)) return `an array of ${value.length} items`;

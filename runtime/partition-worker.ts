@@ -100,7 +100,14 @@ export class PartitionWorker {
           await this.ensureGroup();
           ready = true;
         }
+        const epoch = this.ctx.connectionEpoch();
         const entries = await this.read(recovering ? '0' : '>');
+        // A reconnect around the read: ioredis may have resent it, and the entries of a reply
+        // that was lost are pending under our name with nobody working on them. Re-read those.
+        if (this.ctx.connectionEpoch() !== epoch) {
+          recovering = true;
+          continue;
+        }
         if (entries.length === 0) {
           if (recovering) { recovering = false; continue; }
           // Woken for entries that another reader (an earlier worker of this partition) already

@@ -165,6 +165,20 @@ export function masterNodes(redis: Redis): Redis[] {
   return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
 }
 
+/**
+ * A counter that moves whenever `redis` may have lost a reply: on every dropped connection (for a
+ * Cluster, of any node). ioredis resends unanswered commands after a reconnect, so a command can
+ * run twice, or run once with its reply lost; readers compare the counter around a read to know
+ * when to re-read their pending entries.
+ */
+export function connectionEpoch(redis: Redis): () => number {
+  let epoch = 0;
+  const bump = () => { epoch++; };
+  const events = isCluster(redis) ? ['node error', '-node', 'reconnecting', 'close'] : ['close', 'reconnecting'];
+  for (const event of events) redis.on(event, bump);
+  return () => epoch;
+}
+
 export type { Redis };
 
 /** True when a Redis at `target` answers PING within `timeoutMs`, without retrying. */

@@ -22,7 +22,7 @@ import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { OutboxRelay } from './outbox-relay.ts';
-import { connectRedis, isCluster } from './redis.ts';
+import { connectionEpoch, connectRedis, isCluster } from './redis.ts';
 import { SandboxHost } from './sandbox/host.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { SlotWakeWatcher } from './slot-wake-watcher.ts';
@@ -129,6 +129,7 @@ export class Runtime {
       resolve: (name) => this.handles.get(name),
       batchSize: opts.batchSize ?? 100,
       maxEventBytes: opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+      connectionEpoch: connectionEpoch(redis),
       outboxEmits: isCluster(redis),
       relayOutbox: (p) => this.relay.kick(p),
       logger: this.logger,

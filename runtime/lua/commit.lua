@@ -24,6 +24,18 @@ local idsFrom, idsTo = pos, pos + nIds - 1
 pos = pos + nIds
 local nClear = tonumber(ARGV[pos]); pos = pos + 1
 
+-- The same commit twice (a client resends it after a reconnect that lost the reply, or a failover
+-- replayed it): the first run acked or marked every id, so the first id tells. Nothing is written
+-- again, so emits and dead letters are not duplicated.
+if nIds > 0 then
+  local first = ARGV[idsFrom]
+  if mode == 'ack' then
+    if #redis.call('XPENDING', KEYS[1], group, first, first, 1) == 0 then return 0 end
+  elseif redis.call('HEXISTS', KEYS[3], first) == 1 then
+    return 0
+  end
+end
+
 local nDead = tonumber(ARGV[pos]); pos = pos + 1
 for _ = 1, nDead do
   local n = tonumber(ARGV[pos]); pos = pos + 1

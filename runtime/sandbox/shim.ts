@@ -67,11 +67,13 @@ export interface ShimApi {
 }
 
 interface Invocation {
-  logs: string[] | null;
+  /** Comma-joined JSON texts (strings, not arrays: see "Results are built from strings" below). */
+  logs: string;
   logCount: number;
   logChars: number;
   logsCut: boolean;
-  emits: string[] | null;
+  emits: string;
+  emitCount: number;
   emitChars: number;
   failed: boolean;
   failure: unknown;
@@ -89,6 +91,8 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   const freeze = Object.freeze;
   const isArray = Array.isArray;
   const PromiseCtor = Promise;
+  const apply = Reflect.apply;
+  const sliceString = String.prototype.slice;
   const g = globalThis as unknown as Record<string, unknown>;
   const { report, functionName, progress } = bridge;
   // Copies of the module constants above: this code cannot see module scope.
@@ -131,15 +135,17 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       args = [`[fnrun] this invocation logged more than ${MAX_LOG_LINES} lines or ${MAX_LOG_CHARS} characters; the rest is dropped`];
     }
     inv.logCount++;
-    let msg: string;
+    let msg: unknown;
     try {
       msg = format(args);
     } catch {
-      msg = '[fnrun] log arguments could not be formatted';
+      msg = undefined;
     }
-    if (msg.length > MAX_LOG_LINE_CHARS) msg = `${msg.slice(0, MAX_LOG_LINE_CHARS)}… [truncated ${msg.length - MAX_LOG_LINE_CHARS} characters]`;
-    inv.logChars += msg.length;
-    (inv.logs ??= []).push(`{"level":"${level}","msg":${stringify(msg)},"time":${now()}}`);
+    if (typeof msg !== 'string') msg = '[fnrun] log arguments could not be formatted';
+    let text = msg as string;
+    if (text.length > MAX_LOG_LINE_CHARS) text = `${apply(sliceString, text, [0, MAX_LOG_LINE_CHARS]) as string}… [truncated ${text.length - MAX_LOG_LINE_CHARS} characters]`;
+    inv.logChars += text.length;
+    inv.logs += `${inv.logCount > 1 ? ',' : ''}{"level":"${level}","msg":${stringify(text)},"time":${now()}}`;
   }
 
   const ctxLog = freeze({
@@ -169,7 +175,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
         const line = `{"type":${stringify(type)},"key":${typeof key === 'string' ? stringify(key) : 'null'},"data":${json}}`;
         inv.emitChars += line.length;
         if (inv.emitChars <= MAX_EMIT_CHARS) {
-          (inv.emits ??= []).push(line);
+          inv.emits += inv.emitCount++ === 0 ? line : `,${line}`;
           return resolved;
         }
         err = new RangeError(`ctx.emit: the emits of one invocation exceed ${MAX_EMIT_CHARS} characters`);
@@ -201,11 +207,33 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       } else {
         throw new TypeError('the module has no handler: export default a function (and export const config), or export default defineFunction({ ..., handler })');
       }
-      const json = config === undefined ? '{}' : stringify(config);
+      const json = config === undefined ? '{}' : stringify(config, configValue);
       if (json === undefined) throw new TypeError('the exported config is not JSON data');
       return `{"ok":true,"config":${json}}`;
     } catch (e) {
       return stringify({ ok: false, error: describe(e) });
+    }
+  }
+
+  // JSON would drop a function or a symbol, turn NaN into null and throw on a bigint or a cycle, so
+  // `timeoutMs: () => 1000` would pass as the default: such values cross as a marker instead, which
+  // the host's manifest validation reports with its field (NOT_JSON_KEY in manifest.ts).
+  const configParents: unknown[] = [];
+  function configValue(this: unknown, _key: string, value: unknown): unknown {
+    const marker = (what: string): unknown => ({ __fnrunNotJson: what });
+    switch (typeof value) {
+      case 'function': return marker('a function');
+      case 'symbol': return marker('a symbol');
+      case 'bigint': return marker(`${value}n (a bigint)`);
+      case 'number': return Number.isFinite(value) ? value : marker(String(value));
+      case 'object': {
+        if (value === null) return value;
+        while (configParents.length > 0 && configParents[configParents.length - 1] !== this) configParents.pop();
+        if (configParents.includes(value)) return marker('a circular reference');
+        configParents.push(value);
+        return value;
+      }
+      default: return value;
     }
   }
 
@@ -225,11 +253,15 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       return;
     }
     const h = handler;
-    let pending: string[] = [];
+    // Results are built from strings, never with array methods: user code shares this realm and may
+    // have replaced Array.prototype.push or .join, Object.prototype.toJSON, String… A result that
+    // went missing or came out as invalid JSON would make the host re-run the batch forever.
+    let pending = '';
+    let pendingCount = 0;
     let flushedAt = now();
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as { event?: unknown; attempt?: unknown };
-      const inv: Invocation = { logs: null, logCount: 0, logChars: 0, logsCut: false, emits: null, emitChars: 0, failed: false, failure: undefined, abort: null, timers: null, done: false };
+      const inv: Invocation = { logs: '', logCount: 0, logChars: 0, logsCut: false, emits: '', emitCount: 0, emitChars: 0, failed: false, failure: undefined, abort: null, timers: null, done: false };
       const t0 = now();
       progress[1] = t0;
       progress[0] = i;
@@ -250,23 +282,31 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       }
       endInvocation(inv);
       const t1 = now();
-      const tail = `"logs":[${inv.logs === null ? '' : inv.logs.join(',')}],"durationMs":${t1 - t0}}`;
+      const tail = `"logs":[${inv.logs}],"durationMs":${t1 - t0}}`;
       if (!inv.failed) {
-        pending.push(`{"status":"ok","emits":[${inv.emits === null ? '' : inv.emits.join(',')}],${tail}`);
+        pending += `${pendingCount++ === 0 ? '' : ','}{"status":"ok","emits":[${inv.emits}],${tail}`;
         if (t1 - flushedAt >= FLUSH_MS) {
-          report(REPORT_RESULTS, pending.length, pending.join(','));
-          pending = [];
+          report(REPORT_RESULTS, pendingCount, pending);
+          pending = '';
+          pendingCount = 0;
           flushedAt = t1;
         }
         continue;
       }
-      if (pending.length > 0) report(REPORT_RESULTS, pending.length, pending.join(','));
-      pending = [];
+      if (pendingCount > 0) report(REPORT_RESULTS, pendingCount, pending);
+      pending = '';
+      pendingCount = 0;
       const d = describe(inv.failure);
-      report(REPORT_ERROR, 1, `{"status":"error","error":${stringify({ name: d.name, message: d.message, stack: d.stack, kind: 'handler' })},${tail}`);
+      // stringify of strings only: an object would go through a user-defined toJSON.
+      const error = `{"name":${stringify(text(d.name))},"message":${stringify(text(d.message))},"stack":${stringify(text(d.stack))},"kind":"handler"}`;
+      report(REPORT_ERROR, 1, `{"status":"error","error":${error},${tail}`);
       break;
     }
-    report(REPORT_DONE, pending.length, pending.join(','));
+    report(REPORT_DONE, pendingCount, pending);
+  }
+
+  function text(value: unknown): string {
+    return typeof value === 'string' ? value : '[fnrun] not a string (was String replaced?)';
   }
 
   return { init, runBatch };
