@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Keys } from '../../runtime/keys.ts';
 import { Registry } from '../../runtime/registry.ts';
 import { runCli, type CliResult } from '../helpers/cli.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 
-let redis: TestRedis;
-let project: string;
-let functions: string;
-before(async () => {
-  redis = await startRedis();
-  project = mkdtempSync(join(tmpdir(), 'fnrun-deploy-'));
-  functions = join(project, 'functions');
-  mkdirSync(join(functions, 'gamma'), { recursive: true });
-});
-after(async () => {
-  await redis.stop();
-  rmSync(project, { recursive: true, force: true });
-});
+const env = useTestEnv('deploy');
+const project = env.dir;
+const functions = join(project, 'functions');
+mkdirSync(join(functions, 'gamma'), { recursive: true });
 
 interface Row { function: string; file: string; status: string; from: number | null; to: number | null; dryRun: boolean; error?: { message: string; location?: string; fields?: { path: string }[] } }
 interface Summary { name: string; active: number; versions: number[]; manifest: { events: string[] } }
 
 const NS = 'deploy-e2e';
-const fnrun = (...args: string[]): Promise<CliResult> => runCli([...args, '--redis', redis.url, '--namespace', NS], { cwd: project });
+const fnrun = (...args: string[]): Promise<CliResult> => runCli([...args, '--redis', env.redis.url, '--namespace', NS], { cwd: project });
 const json = async <T>(...args: string[]): Promise<{ code: number | null; data: T; stderr: string }> => {
   const r = await fnrun(...args, '--json');
   return { code: r.code, data: JSON.parse(r.stdout || 'null') as T, stderr: r.stderr };
@@ -69,7 +59,7 @@ test('deploy, redeploy, change one, failures, dry run, --only, functions, rollba
   assert.equal(rows.broken!.status, 'failed');
   assert.match(rows.broken!.error!.location!, /^functions\/broken\.ts:3:\d+$/);
   assert.deepEqual([rows.alpha!.status, rows.alpha!.to], ['changed', 2], 'the others still deploy');
-  const registry = new Registry(redis.client(), new Keys(NS));
+  const registry = new Registry(env.redis.client(), new Keys(NS));
   assert.equal(await registry.active('bad'), null, 'a failed function uploads nothing');
   assert.equal(await registry.active('broken'), null);
   const text = await fnrun('deploy');
@@ -131,7 +121,7 @@ test('a function that disagrees on its group mode with a deployed member fails; 
   const dir = join(project, 'groups', 'functions');
   mkdirSync(dir, { recursive: true });
   const member = (mode: string) => `export const config = { events: ['pay.*'], group: { name: 'billing', mode: '${mode}' } };\nexport default async () => {};\n`;
-  const common = ['--dir', dir, '--redis', redis.url, '--namespace', 'groups', '--json'];
+  const common = ['--dir', dir, '--redis', env.redis.url, '--namespace', 'groups', '--json'];
   writeFileSync(join(dir, 'invoice.ts'), member('parallel'));
   assert.equal((await runCli(['deploy', ...common])).code, 0);
 

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Status } from '../../runtime/status.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { stuckScenario, type StuckScenario } from '../helpers/stuck-scenario.ts';
 
-let redis: TestRedis;
-let scenario: StuckScenario;
-before(async () => {
-  redis = await startRedis();
-  scenario = await stuckScenario(redis, 'e2e');
-});
-after(async () => {
-  await scenario.stop();
-  await redis.stop();
+let scenario: StuckScenario | null = null;
+const env = useTestEnv('status-e2e', {
+  setup: async (redis) => { scenario = await stuckScenario(redis, 'e2e'); },
+  teardown: async () => { await scenario?.stop(); },
 });
 
-const common = () => ['--redis', redis.url, '--namespace', 'e2e'];
+const common = () => ['--redis', env.redis.url, '--namespace', 'e2e'];
 
 test('fnrun status --json reports the blocked function, its stuck key and the dead letters', async () => {
   const result = await runCli(['status', ...common(), '--json']);
@@ -26,7 +21,7 @@ test('fnrun status --json reports the blocked function, its stuck key and the de
   assert.equal(s.namespace, 'e2e');
   assert.equal(s.rateWindowMs, null);
   assert.ok(fn('stuck').lag! > 0 && fn('stuck').pending >= 1 && fn('stuck').retriesInFlight === 1);
-  assert.deepEqual(fn('stuck').stuck.map((e) => [e.key, e.type, e.id, e.attempts]), [['poison', 'job.run', scenario.poison.id, 1]]);
+  assert.deepEqual(fn('stuck').stuck.map((e) => [e.key, e.type, e.id, e.attempts]), [['poison', 'job.run', scenario!.poison.id, 1]]);
   assert.deepEqual([fn('healthy').lag, fn('healthy').pending], [0, 0]);
   assert.equal(fn('doomed').deadLetters, 2);
 });
@@ -35,9 +30,9 @@ test('fnrun status prints tables; an unknown namespace is a one-line error', asy
   const result = await runCli(['status', ...common()]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^stuck\s+\S+\*\s+fn:stuck\s+\d+\s+\d+\s+\S+ \(p\d\)\s+1\s+0\s+-$/m);
-  assert.match(result.stdout, new RegExp(`^stuck\\s+${scenario.poison.partition}\\s+poison\\s+job\\.run\\s+${scenario.poison.id}\\s`, 'm'));
+  assert.match(result.stdout, new RegExp(`^stuck\\s+${scenario!.poison.partition}\\s+poison\\s+job\\.run\\s+${scenario!.poison.id}\\s`, 'm'));
 
-  const missing = await runCli(['status', '--redis', redis.url, '--namespace', 'nope']);
+  const missing = await runCli(['status', '--redis', env.redis.url, '--namespace', 'nope']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^fnrun: namespace "nope" does not exist/);
 });

@@ -7,7 +7,7 @@ import { Keys, Publisher, Runtime, createJsonLogger, type EventInput } from '../
 import { getStatus, type Status } from '../../runtime/status.ts';
 import { fixtureFunctions } from './fixtures.ts';
 import { Recorder } from './recorder.ts';
-import type { TestRedis } from './redis-server.ts';
+import type { TestRedisHandle } from './test-env.ts';
 import { waitFor } from './wait-for.ts';
 
 export const PARTITIONS = 4;
@@ -23,7 +23,7 @@ export interface StuckScenario {
   stop(): Promise<void>;
 }
 
-export async function stuckScenario(redis: TestRedis, namespace: string, onStarted?: () => Promise<void>): Promise<StuckScenario> {
+export async function stuckScenario(redis: TestRedisHandle, namespace: string, onStarted?: () => Promise<void>): Promise<StuckScenario> {
   const recorder = new Recorder();
   // batchSize 2: the blocked worker holds at most 2 entries, the rest of its partition stays unread (lag).
   const runtime = await Runtime.create({

@@ -1,37 +1,78 @@
 /**
- * Per test file: a private redis-server and a temp dir, created before the first test and removed
- * after the last. Read `env.redis` / `env.dir` inside tests (they exist once `before` ran).
+ * Per test file: a private Redis and a temp dir, created before the first test and removed after
+ * the last. Read `env.redis` inside tests (it exists once `before` ran); `env.dir` exists at once.
+ *
+ * `FNRUN_TEST_TOPOLOGY=cluster` runs the same file against a private 3-master Redis Cluster
+ * instead of one redis-server: `env.redis.url` is then a `redis+cluster://` URL and
+ * `env.redis.client()` an ioredis Cluster. Files that restart or kill Redis (or need its socket)
+ * pass `{ topology: 'single' }` and always get one server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import type { Redis } from 'ioredis';
+import { startRedisCluster } from './redis-cluster.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
 
-export interface TestEnv {
-  readonly redis: TestRedis;
-  readonly dir: string;
+export type Topology = 'single' | 'cluster';
+
+/** What every topology offers. */
+export interface TestRedisHandle {
+  readonly url: string;
+  /** A fresh client; closed at the end of the file. */
+  client(): Redis;
 }
 
-export function useTestEnv(prefix: string, opts: { appendonly?: boolean } = {}): TestEnv {
-  let redis: TestRedis | null = null;
-  let dir: string | null = null;
+export interface TestEnv<R extends TestRedisHandle = TestRedisHandle> {
+  readonly redis: R;
+  readonly dir: string;
+  readonly topology: Topology;
+}
+
+/** The topology tests run against, from FNRUN_TEST_TOPOLOGY (default `single`). */
+export function testTopology(): Topology {
+  const value = process.env.FNRUN_TEST_TOPOLOGY ?? 'single';
+  if (value !== 'single' && value !== 'cluster') throw new Error(`FNRUN_TEST_TOPOLOGY must be single or cluster, got ${value}`);
+  return value;
+}
+
+/**
+ * Setup and teardown that need the Redis: run inside this helper's own hooks, in order (node:test
+ * does not wait for one file-level `before` before starting the next).
+ */
+interface Lifecycle {
+  /** After the Redis is up, before the first test. */
+  setup?: (redis: TestRedisHandle) => Promise<void>;
+  /** After the last test, while the Redis is still up. */
+  teardown?: () => Promise<void>;
+}
+
+export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topology: 'single' } & Lifecycle): TestEnv<TestRedis>;
+export function useTestEnv(prefix: string, opts?: { appendonly?: boolean } & Lifecycle): TestEnv;
+export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topology?: 'single' } & Lifecycle = {}): TestEnv {
+  const topology = opts.topology ?? testTopology();
+  let redis: (TestRedisHandle & { stop(): Promise<void> }) | null = null;
+  // Made now, so a file's own setup can use it whatever order hooks run in.
+  const dir = mkdtempSync(join(tmpdir(), `fnrun-${prefix}-`));
   before(async () => {
-    redis = await startRedis(opts);
-    dir = mkdtempSync(join(tmpdir(), `fnrun-${prefix}-`));
+    redis = topology === 'cluster' ? await startRedisCluster() : await startRedis(opts);
+    await opts.setup?.(redis);
   });
   after(async () => {
-    await redis?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      await opts.teardown?.();
+    } finally {
+      await redis?.stop();
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
   return {
+    topology,
     get redis() {
       if (!redis) throw new Error('useTestEnv: redis is not started yet (use it inside a test)');
       return redis;
     },
-    get dir() {
-      if (!dir) throw new Error('useTestEnv: dir is not created yet (use it inside a test)');
-      return dir;
-    },
+    dir,
   };
 }

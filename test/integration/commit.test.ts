@@ -12,7 +12,8 @@ import { silentLogger } from '../../runtime/logger.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const env = useTestEnv('commit');
+// Script semantics, not topology: the 'twice' cases emit straight to another partition's stream, which a Cluster refuses.
+const env = useTestEnv('commit', { topology: 'single' });
 
 async function pendingBatch(ns: string, group: string, n: number) {
   const redis = withScripts(env.redis.client());

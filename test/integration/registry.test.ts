@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { FunctionBundle } from '../../runtime/bundler.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
 import { Keys } from '../../runtime/keys.ts';
 import { parseManifest } from '../../runtime/manifest.ts';
 import { KEPT_VERSIONS, Registry } from '../../runtime/registry.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 
-let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+const env = useTestEnv('registry');
 
 /** A unique namespace per test, like BullMQ's unique queue names. */
 let namespaces = 0;
-const registryIn = (client = redis.client()) => {
+const registryIn = (client = env.redis.client()) => {
   const keys = new Keys(`reg${++namespaces}`);
   return { registry: new Registry(client, keys), keys };
 };
@@ -77,7 +75,7 @@ test(`history keeps the last ${KEPT_VERSIONS} versions and deletes the data of o
   const kept = Array.from({ length: KEPT_VERSIONS }, (_, i) => total - i);
   assert.deepEqual(summary!.versions, kept);
   for (let v = 1; v <= total - KEPT_VERSIONS; v++) assert.equal(await registry.get('busy', v), null, `version ${v} deleted`);
-  const fields = await redis.client().hkeys(keys.fn('busy').versions);
+  const fields = await env.redis.client().hkeys(keys.fn('busy').versions);
   assert.equal(fields.length, KEPT_VERSIONS * 4, 'no data of deleted versions is left');
   assert.ok(fields.every((f) => kept.includes(Number(f.split(':')[0]))));
 });
@@ -90,7 +88,7 @@ test('remove deletes every version and the name; a removed function can be deplo
   assert.equal(await registry.remove('gone'), false);
   assert.deepEqual((await registry.list()).map((f) => f.name), ['kept']);
   assert.equal(await registry.active('gone'), null);
-  const client = redis.client();
+  const client = env.redis.client();
   assert.equal(await client.exists(keys.fn('gone').head, keys.fn('gone').history, keys.fn('gone').versions), 0);
   assert.deepEqual(await client.smembers(keys.functionNames), ['kept']);
   assert.equal((await registry.deploy(bundle('gone', 'x'), manifest)).to, 1);
@@ -98,7 +96,7 @@ test('remove deletes every version and the name; a removed function can be deplo
 
 test('a name listed without an active version counts as absent', async () => {
   const { registry, keys } = registryIn();
-  await redis.client().sadd(keys.functionNames, 'half-deployed');
+  await env.redis.client().sadd(keys.functionNames, 'half-deployed');
   assert.deepEqual(await registry.list(), []);
 });
 
@@ -129,7 +127,7 @@ test('invalid names and versions are refused before touching Redis', async () =>
 
 test('10 deploys racing on separate connections leave a consistent registry', async () => {
   const keys = new Keys(`race${++namespaces}`);
-  const clients = Array.from({ length: 10 }, () => redis.client());
+  const clients = Array.from({ length: 10 }, () => env.redis.client());
   const registries = clients.map((c) => new Registry(c, keys));
   // Ten different bundles of one function, and ten copies of one bundle of another.
   const results = await Promise.all(registries.flatMap((r, i) => [
@@ -168,8 +166,8 @@ test('10 deploys racing on separate connections leave a consistent registry', as
 
 test('a remove racing with deploys never leaves a deployed function unlisted', async () => {
   const keys = new Keys(`race${++namespaces}`);
-  const registries = Array.from({ length: 6 }, () => new Registry(redis.client(), keys));
-  const pingers = registries.map(() => redis.client());
+  const registries = Array.from({ length: 6 }, () => new Registry(env.redis.client(), keys));
+  const pingers = registries.map(() => env.redis.client());
   // Removes start 0, 1 or 2 round trips after the deploys, so that their steps interleave in
   // every order (a remove's SREM can land after a deploy's last SADD).
   const later = async (i: number, round: number) => {

@@ -1,23 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Keys, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { parseWindowBound, replayWindow } from '../../runtime/replay.ts';
 import { encodeFields } from '../../runtime/wire.ts';
 import { runCli } from '../helpers/cli.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+const env = useTestEnv('replay');
 
 test('replay --from re-runs one function over an hour-old window; the other function does not see it', async () => {
   // A clock we control: "now" is fixed; history is written with explicit ids an hour before it.
   const now = Date.now();
   const hourAgo = now - 3_600_000;
-  const client = redis.client();
+  const client = env.redis.client();
   const keys = new Keys('hist');
   await client.hset(keys.meta, 'partitions', '1');
   const stream = keys.partition(0).events;
@@ -26,7 +24,7 @@ test('replay --from re-runs one function over an hour-old window; the other func
     old.push(await client.xadd(stream, `${hourAgo + i * 60_000}-0`, ...encodeFields('hist.made', `k${i % 2}`, JSON.stringify({ i }), hourAgo + i * 60_000)) as string);
   }
   const recorder = new Recorder();
-  const runtime = await Runtime.create({ redis: redis.url, namespace: 'hist', functionsDir: fixtureFunctions('replay'), logger: createJsonLogger('silent'), onInvocation: recorder.record });
+  const runtime = await Runtime.create({ redis: env.redis.url, namespace: 'hist', functionsDir: fixtureFunctions('replay'), logger: createJsonLogger('silent'), onInvocation: recorder.record });
   try {
     await runtime.start();
     // Functions start at new events: the history is not theirs until replayed.
@@ -40,7 +38,7 @@ test('replay --from re-runs one function over an hour-old window; the other func
     assert.deepEqual(replayedOf.map(([, f]) => (JSON.parse(f[f.indexOf('headers') + 1]!) as Record<string, string>)['fnrun-replay-of']), old.slice(0, 8));
 
     // Through the CLI, relative to the real clock: the two newest of the hour-old entries.
-    const cli = await runCli(['replay', 'target', '--from', String(hourAgo + 8 * 60_000), '--to', `${hourAgo + 9 * 60_000}-0`, '--redis', redis.url, '--namespace', 'hist', '--json']);
+    const cli = await runCli(['replay', 'target', '--from', String(hourAgo + 8 * 60_000), '--to', `${hourAgo + 9 * 60_000}-0`, '--redis', env.redis.url, '--namespace', 'hist', '--json']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal((JSON.parse(cli.stdout) as { replayed: number }).replayed, 2);
     await waitFor(() => recorder.count('target') === 10, { message: 'CLI replay ran' });

@@ -1,24 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Keys, Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { trimStream } from '../../runtime/retention.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+const env = useTestEnv('retention');
 
 test('retention never trims an event a slow function has not completed, and bounds the stream once it has', async () => {
   const recorder = new Recorder();
   const runtime = await Runtime.create({
-    redis: redis.url, namespace: 'ret', partitions: 1, functionsDir: fixtureFunctions('retention'),
+    redis: env.redis.url, namespace: 'ret', partitions: 1, functionsDir: fixtureFunctions('retention'),
     logger: createJsonLogger('silent'), onInvocation: recorder.record, retention: { maxLength: 10, intervalMs: 50 },
   });
-  const publisher = await Publisher.connect({ redis: redis.url, namespace: 'ret' });
-  const client = redis.client();
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'ret' });
+  const client = env.redis.client();
   const stream = new Keys('ret').partition(0).events;
   try {
     await runtime.start();
@@ -42,7 +40,7 @@ test('retention never trims an event a slow function has not completed, and boun
 });
 
 test('trimStream by age keeps what a group still has pending', async () => {
-  const client = redis.client();
+  const client = env.redis.client();
   const stream = 'age-test';
   const hourAgo = Date.now() - 3_600_000;
   for (let i = 0; i < 5; i++) await client.xadd(stream, `${hourAgo + i}-0`, 'type', 'old.event', 'data', '{}');

@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DeadLetterQueue, Keys, Publisher, Runtime, createJsonLogger, type EventInput } from '../../runtime/index.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { compareStreamIds } from '../../runtime/stream-id.ts';
 
-let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+const env = useTestEnv('runtime');
 
 const quiet = createJsonLogger('silent');
 
 async function startRuntime(namespace: string, dir: string, recorder: Recorder, extra: { partitions?: number; maxEventBytes?: number } = {}) {
-  const runtime = await Runtime.create({ redis: redis.url, namespace, partitions: extra.partitions ?? 8, functionsDir: fixtureFunctions(dir), logger: quiet, onInvocation: recorder.record, ...(extra.maxEventBytes ? { maxEventBytes: extra.maxEventBytes } : {}) });
+  const runtime = await Runtime.create({ redis: env.redis.url, namespace, partitions: extra.partitions ?? 8, functionsDir: fixtureFunctions(dir), logger: quiet, onInvocation: recorder.record, ...(extra.maxEventBytes ? { maxEventBytes: extra.maxEventBytes } : {}) });
   await runtime.start();
-  assert.deepEqual(runtime.loadFailures.map((f) => `${f.name}: ${f.error.message}`), []);
+  const failures = runtime.loadFailures.map((f) => `${f.name}: ${f.error.message}`);
+  // Stopped first, or the failed assertion leaves a running runtime that keeps the file alive.
+  if (failures.length > 0) await runtime.stop();
+  assert.deepEqual(failures, []);
   return runtime;
 }
 
@@ -24,7 +25,7 @@ describe('ordering and exactly-once without failures', () => {
   test('10,000 events over 100 keys: each function sees each event once, in per-key order', async () => {
     const recorder = new Recorder();
     const runtime = await startRuntime('order', 'order', recorder);
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'order' });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'order' });
     try {
       // Stream ids are unique per partition; (partition, id) identifies an event in a namespace.
       const published = new Map<string, string[]>(); // key -> partition/id in publish order
@@ -61,8 +62,8 @@ describe('retries and dead letters', () => {
   test('flaky succeeds on attempt 3 with backoff; broken lands in its DLQ with the .ts stack; healthy is not delayed; replay re-runs only broken', async () => {
     const recorder = new Recorder();
     const runtime = await startRuntime('retry', 'retry', recorder, { partitions: 1 });
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'retry' });
-    const dlq = new DeadLetterQueue(redis.client(), new Keys('retry'), 1);
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'retry' });
+    const dlq = new DeadLetterQueue(env.redis.client(), new Keys('retry'), 1);
     try {
       const events: EventInput[] = [
         { type: 'job.run', key: 'a', data: {} },
@@ -123,17 +124,46 @@ describe('retries and dead letters', () => {
 });
 
 describe('emits', () => {
+  test('emits to keys of other partitions arrive once each, in emit order (through the outbox on a Cluster)', async () => {
+    const recorder = new Recorder();
+    const runtime = await startRuntime('fanout', 'fanout', recorder, { partitions: 8 });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'fanout' });
+    try {
+      const n = 200;
+      // One source key: the splitter handles the orders in sequence, so its emits per line key are ordered.
+      await publisher.publishBatch(Array.from({ length: n }, (_, i) => ({ type: 'order.placed', key: 'orders', data: { seq: i } })));
+      await waitFor(() => recorder.count('lines') >= 4 * n, { timeoutMs: 60_000, message: 'every line handled' });
+      assert.equal(recorder.count('lines'), 4 * n, 'each emitted line handled once');
+      const client = env.redis.client();
+      const keys = new Keys('fanout');
+      const seqs = new Map<string, number[]>();
+      for (let p = 0; p < 8; p++) {
+        for (const [, f] of (await client.xrange(keys.partition(p).events, '-', '+')) as [string, string[]][]) {
+          if (f[f.indexOf('type') + 1] !== 'order.line') continue;
+          const key = f[f.indexOf('key') + 1]!;
+          seqs.set(key, [...(seqs.get(key) ?? []), (JSON.parse(f[f.indexOf('data') + 1]!) as { seq: number }).seq]);
+        }
+        assert.equal(await client.xlen(keys.partition(p).outbox), 0, 'outbox drained');
+      }
+      const ordered = Array.from({ length: n }, (_, i) => i);
+      for (let line = 0; line < 4; line++) assert.deepEqual(seqs.get(`line-${line}`), ordered, `line-${line} in emit order`);
+    } finally {
+      await publisher.close();
+      await runtime.stop();
+    }
+  });
+
   test('ctx.emit of a function that fails once then succeeds is published exactly once', async () => {
     const recorder = new Recorder();
     const runtime = await startRuntime('emit', 'emit', recorder, { partitions: 4 });
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'emit' });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'emit' });
     try {
       const n = 50;
       await publisher.publishBatch(Array.from({ length: n }, (_, i) => ({ type: 'source.created', key: `s${i % 7}`, data: { n: i } })));
       await waitFor(() => recorder.count('sink') >= n && recorder.count('emitter') >= n, { message: 'emits consumed' });
       assert.equal(recorder.count('emitter', 'retry'), n, 'every source failed once');
       assert.equal(recorder.count('sink'), n, 'the sink saw each emitted event once');
-      const client = redis.client();
+      const client = env.redis.client();
       let derived = 0;
       for (let p = 0; p < 4; p++) {
         const entries = (await client.xrange(new Keys('emit').partition(p).events, '-', '+')) as [string, string[]][];
@@ -154,7 +184,7 @@ describe('malformed entries', () => {
   test('entries XADDed by hand without type, with bad JSON or oversize go to the DLQ with the reason; processing goes on', async () => {
     const recorder = new Recorder();
     const runtime = await startRuntime('bad', 'malformed', recorder, { partitions: 1, maxEventBytes: 1000 });
-    const client = redis.client();
+    const client = env.redis.client();
     const stream = new Keys('bad').partition(0).events;
     try {
       await client.xadd(stream, '*', 'key', 'k', 'data', '{}');
@@ -182,7 +212,7 @@ describe('sandbox failures at runtime', () => {
   test('loops, memory bombs and escapes fail only their own invocation; the next events run', async () => {
     const recorder = new Recorder();
     const runtime = await startRuntime('hostile', 'hostile', recorder, { partitions: 1 });
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'hostile' });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'hostile' });
     try {
       const kinds = ['loop', 'loop-after-await', 'heap-bomb', 'huge-array', 'escape'];
       const events: EventInput[] = [];
@@ -202,7 +232,7 @@ describe('sandbox failures at runtime', () => {
       assert.ok(['memory', 'crash'].includes(outcome.get(ids[4]!)!.error!.kind));
       assert.ok(['memory', 'crash'].includes(outcome.get(ids[6]!)!.error!.kind));
       // The escape report was emitted as an event: read it back.
-      const client = redis.client();
+      const client = env.redis.client();
       const entries = (await client.xrange(new Keys('hostile').partition(0).events, '-', '+')) as [string, string[]][];
       const report = entries.find(([, f]) => f[1] === 'hostile.report');
       assert.ok(report, 'escape report emitted');
@@ -218,9 +248,9 @@ describe('sandbox failures at runtime', () => {
 
 describe('namespace', () => {
   test('a runtime configured with another partition count fails with a clear error', async () => {
-    const publisher = await Publisher.connect({ redis: redis.url, namespace: 'fixed', partitions: 8 });
+    const publisher = await Publisher.connect({ redis: env.redis.url, namespace: 'fixed', partitions: 8 });
     await publisher.close();
-    await assert.rejects(Runtime.create({ redis: redis.url, namespace: 'fixed', partitions: 16, logger: quiet }), /namespace "fixed" has 8 partitions in Redis but 16 were configured/);
+    await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: 'fixed', partitions: 16, logger: quiet }), /namespace "fixed" has 8 partitions in Redis but 16 were configured/);
   });
 });
 

@@ -1,23 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Keys, Publisher } from '../../runtime/index.ts';
 import { parseManifest } from '../../runtime/manifest.ts';
 import { RateWindow } from '../../runtime/rate-window.ts';
 import { Registry } from '../../runtime/registry.ts';
 import { getStatus } from '../../runtime/status.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
 import { PARTITIONS, stuckScenario } from '../helpers/stuck-scenario.ts';
 
-let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+const env = useTestEnv('status');
 
 test('a function blocked on a failing key: lag and pending behind, its stuck key, one retry in flight; the healthy one at 0; DLQ sizes; rates from two samples', async () => {
-  const client = redis.client();
+  const client = env.redis.client();
   const rates = new RateWindow();
   const keys = new Keys('blocked');
-  const scenario = await stuckScenario(redis, 'blocked', async () => {
+  const scenario = await stuckScenario(env.redis, 'blocked', async () => {
     const first = await getStatus(client, keys, { rates });
     assert.equal(first.rateWindowMs, null, 'one sample has no rate');
     assert.ok(first.functions.every((f) => f.eventsPerSecond === null));
@@ -78,7 +76,7 @@ function bundle(name: string) {
 }
 
 test('deployed functions before any runtime; groups found on the streams; a dev group member deduced; lag estimated when Redis cannot count it', async () => {
-  const client = redis.client();
+  const client = env.redis.client();
   const keys = new Keys('mixed');
   await (await Publisher.connect({ redis: client, namespace: 'mixed', partitions: 1 })).close();
   const registry = new Registry(client, keys);
@@ -120,5 +118,5 @@ test('deployed functions before any runtime; groups found on the streams; a dev 
 });
 
 test('a namespace that does not exist is a clear error', async () => {
-  await assert.rejects(getStatus(redis.client(), new Keys('nope')), /namespace "nope" does not exist/);
+  await assert.rejects(getStatus(env.redis.client(), new Keys('nope')), /namespace "nope" does not exist/);
 });
