@@ -71,8 +71,12 @@ export type ChildMessage =
 
 /** The child sends a heartbeat this often, from its main thread. */
 export const HEARTBEAT_INTERVAL_MS = 250;
-/** The parent declares the child hung after this long without any message from it. */
-export const HEARTBEAT_TIMEOUT_MS = 2_000;
+/**
+ * The parent declares the child hung after this long without any message from it. Long enough that
+ * an overloaded machine (2 s stalls were seen with 2 cores and several runtimes busy) does not
+ * get its healthy sandbox killed, with every invocation in it.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** How often the child's watchdog looks at running invocations; bounds timeout precision. */
 export const WATCHDOG_TICK_MS = 20;
 /**
