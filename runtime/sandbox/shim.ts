@@ -192,7 +192,9 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     try {
       const mod = factory() as { default?: unknown; config?: unknown } | undefined | null;
       if (mod === undefined || mod === null) {
-        throw new Error('the bundle defines no module: build it with format "iife" and globalName "__fnrun_module"');
+        // An empty file (or one without exports) bundles to nothing; so would a bundle not built as
+        // an IIFE with globalName "__fnrun_module", which the bundler never does.
+        throw new TypeError('the module exports nothing: export default a function (and export const config), or export default defineFunction({ ..., handler })');
       }
       const def = mod.default as { handler?: unknown } | undefined | null;
       let config: unknown;

@@ -1,0 +1,481 @@
+/**
+ * Bad input, case after case, through the paths a user hits: function files on disk (discovery,
+ * esbuild, the sandbox, manifest validation), entries XADDed straight to a partition stream, the
+ * publisher, and handlers that misbehave. Each case must end in a clear error or a dead letter with
+ * a reason, and the runtime must keep going: after every case, the well-behaved function `good`
+ * (test/fixtures/bad-input/good.ts) handles a fresh event in the same runtime.
+ *
+ * This file walks the whole list briefly; the deeper checks live elsewhere and are not repeated:
+ * - test/unit/manifest.test.ts: parseManifest's messages, defaults, "did you mean", group ordering;
+ * - test/unit/bundler.test.ts and test/unit/discover.test.ts: bundle errors with locations, Node
+ *   built-ins, invalid or duplicate function names;
+ * - test/integration/sandbox.test.ts: the sandbox alone — timeouts (sync, after await, timer, never),
+ *   heap growth, uninterruptible allocations that replace the sandbox process, escapes and the
+ *   globals an isolate has, bad emits, throwing timers, stray rejections;
+ * - test/integration/runtime.test.ts: "malformed entries" (no type, bad JSON, oversize, bad type)
+ *   and "sandbox failures at runtime" (loops, heap bomb, huge array, escape) through a runtime;
+ * - test/integration/publisher.test.ts: oversize and bad types refused by publish.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { bundleFunction } from '../../runtime/bundler.ts';
+import {
+  ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
+  type DeadLetter, type InvocationRecord,
+} from '../../runtime/index.ts';
+import { Recorder } from '../helpers/recorder.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const env = useTestEnv('bad-input');
+const FIXTURES = fileURLToPath(new URL('../fixtures/bad-input/', import.meta.url));
+const GOOD = `${FIXTURES}good.ts`;
+const MiB = 1024 * 1024;
+
+/** A runtime over one fixtures folder plus `good`, on one partition (so order is total). */
+interface Setup {
+  runtime: Runtime;
+  recorder: Recorder;
+  publisher: Publisher;
+  dlq: DeadLetterQueue;
+  client: Redis;
+  stream: string;
+}
+
+async function setUp(namespace: string, folder: string): Promise<Setup> {
+  const recorder = new Recorder();
+  const runtime = await Runtime.create({
+    redis: env.redis.url, namespace, partitions: 1, functionsDir: `${FIXTURES}${folder}`,
+    logger: createJsonLogger('silent'), onInvocation: recorder.record,
+  });
+  await runtime.start([await bundleFunction({ name: 'good', entry: GOOD })]);
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace });
+  const client = env.redis.client();
+  const keys = new Keys(namespace);
+  return { runtime, recorder, publisher, client, dlq: new DeadLetterQueue(client, keys, 1), stream: keys.partition(0).events };
+}
+
+async function tearDown(s: Setup | undefined): Promise<void> {
+  await s?.publisher.close();
+  await s?.runtime.stop();
+}
+
+let fresh = 0;
+/** The runtime keeps going: `good` handles an event published now. */
+async function goodStillWorks(s: Setup): Promise<void> {
+  const { id } = await s.publisher.publish('good.ping', `fresh-${++fresh}`, { n: fresh });
+  const record = await waitFor(() => s.recorder.of('good').find((r) => r.eventId === id), { message: `good handled ${id}` });
+  assert.equal(record.status, 'ok', `good failed: ${JSON.stringify(record.error)}`);
+}
+
+/** The settled outcome (ok, dead-lettered or dropped) of one event for one function. */
+function settled(s: Setup, fn: string, eventId: string): Promise<InvocationRecord> {
+  return waitFor(() => s.recorder.of(fn).find((r) => r.eventId === eventId && r.status !== 'retry'), { message: `${fn} settled ${eventId}` });
+}
+
+/** The dead letter of one event (the invocation is reported just before its commit lands). */
+function letterOf(s: Setup, fn: string, eventId: string): Promise<DeadLetter> {
+  return waitFor(async () => (await s.dlq.list(fn)).find((l) => l.eventId === eventId), { message: `dead letter of ${fn} for ${eventId}` });
+}
+
+describe('function files: every manifest field wrong in turn, and modules that cannot load', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('manifests', 'manifests'); });
+  after(() => tearDown(s));
+
+  const bad = (field: string, reason: string) => ({ code: 'ERR_MANIFEST', field, reason });
+  /** `blames`: the file the error names when it is not the function's own. */
+  const cases: Record<string, { code: string; field?: string; reason: string | RegExp; blames?: string }> = {
+    'no-config': bad('events', 'missing; expected a non-empty array of event-type patterns such as ["post.created", "post.*"]'),
+    'config-string': bad('', 'expected an object such as { events: ["post.created"] } (export const config = { ... }), got "post.created"'),
+    'config-function': bad('', 'expected an object such as { events: ["post.created"] } (export const config = { ... }), got a function'),
+    'events-missing': bad('events', 'missing; expected a non-empty array of event-type patterns such as ["post.created", "post.*"]'),
+    'events-string': bad('events', 'expected a non-empty array of event-type patterns such as ["post.created", "post.*"], got "bad.input"'),
+    'events-empty': bad('events', 'expected a non-empty array of event-type patterns such as ["post.created", "post.*"], got []'),
+    'events-pattern': bad('events[0]', 'invalid event-type pattern "bad..input": it has an empty segment (a leading, trailing or doubled ".")'),
+    'events-number': bad('events[1]', 'expected an event-type pattern such as "post.created" or "post.*", got 42'),
+    'retry-number': bad('retry', 'expected { attempts?, backoff?, initialDelayMs?, maxDelayMs? }, got 3'),
+    'retry-attempts': bad('retry.attempts', 'expected an integer from 1 to 100, got 0'),
+    'retry-attempts-string': bad('retry.attempts', 'expected an integer from 1 to 100, got "3"'),
+    'retry-backoff': bad('retry.backoff', 'expected "exponential" or "fixed", got "linear"'),
+    'retry-initial-delay': bad('retry.initialDelayMs', 'expected a whole number of milliseconds from 0 to 3600000, got -5'),
+    'retry-max-delay': bad('retry.maxDelayMs', 'expected a whole number of milliseconds from 0 to 3600000, got 7200000'),
+    'retry-delays-inverted': bad('retry.initialDelayMs', 'initialDelayMs (5000) is above maxDelayMs (100); raise maxDelayMs or lower initialDelayMs'),
+    'retry-typo': bad('retry.attemps', 'unknown field; did you mean "attempts"?'),
+    'dead-letter': bad('deadLetter', 'expected true or false, got "no"'),
+    'timeout-zero': bad('timeoutMs', 'expected a whole number of milliseconds from 1 to 300000, got 0'),
+    'timeout-string': bad('timeoutMs', 'expected a whole number of milliseconds from 1 to 300000, got "5s"'),
+    'timeout-function': bad('timeoutMs', 'expected a whole number of milliseconds from 1 to 300000, got a function'),
+    'timeout-bigint': bad('timeoutMs', 'expected a whole number of milliseconds from 1 to 300000, got 1000n (a bigint)'),
+    'memory-small': bad('memoryMb', 'expected a whole number of megabytes from 8 to 2048, got 4'),
+    'memory-nan': bad('memoryMb', 'expected a whole number of megabytes from 8 to 2048, got NaN'),
+    'max-age': bad('maxEventAgeMs', 'expected a positive whole number of milliseconds, or null for no limit, got 0'),
+    'max-age-infinity': bad('maxEventAgeMs', 'expected a positive whole number of milliseconds, or null for no limit, got Infinity'),
+    'env-string': bad('env', 'expected an array of environment variable names such as ["API_TOKEN"], got "API_TOKEN"'),
+    'env-name': bad('env[0]', 'expected an environment variable name such as "API_TOKEN" ([A-Z_][A-Z0-9_]*), got "api-token"'),
+    'start-from': bad('startFrom', 'expected "latest" or "earliest", got "beginning"'),
+    'group-number': bad('group', 'expected a group name such as "billing", or { name, mode?: "sequential" | "parallel", order?: number }, got 42'),
+    'group-name': bad('group.name', 'expected a group name (lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters), got "Billing Team"'),
+    'group-mode': bad('group.mode', 'expected "sequential" or "parallel", got "concurrent"'),
+    'group-order': bad('group.order', 'expected a finite number (lower runs first), got "first"'),
+    // At start group-sequential is refused; saved over good.ts, the conflict is found from "good"
+    // (names sort first) and reported on group-parallel.ts, the file of the other member.
+    'group-sequential': {
+      code: 'ERR_MANIFEST', field: 'group.mode', blames: 'group-parallel',
+      reason: /^function "(group-sequential|group-parallel)" puts group "shared" in "(sequential|parallel)" mode but function "(group-parallel|good)" has "(parallel|sequential)" .*every function in a group must use the same mode$/,
+    },
+    'unknown-concurrency': bad('concurrency', 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom'),
+    'unknown-timeout': bad('timeout', 'unknown field; did you mean "timeoutMs"?'),
+    'config-cycle': bad('retry.self', 'unknown field; known fields: attempts, backoff, initialDelayMs, maxDelayMs'),
+    'defined-bad': bad('retry.attempts', 'expected an integer from 1 to 100, got 101'),
+    // Not manifests, but the same path: the file cannot be bundled or loaded.
+    'config-getter-throws': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: no timeout for you\n +at get timeoutMs \(test\/fixtures\/bad-input\/manifests\/config-getter-throws\.ts:4:\d+\)/ },
+    'empty': { code: 'ERR_SANDBOX_LOAD', reason: /the module exports nothing: export default a function/ },
+    'no-handler': { code: 'ERR_SANDBOX_LOAD', reason: /the module has no handler: export default a function/ },
+    'top-level-throw': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: cannot start\n +at test\/fixtures\/bad-input\/manifests\/top-level-throw\.ts:4:\d+/ },
+    'syntax-error': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/syntax-error\.ts:2:\d+: Expected "\}" but found ";"/ },
+    'node-builtin': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/node-builtin\.ts:2:\d+: "node:fs" is a Node built-in; functions run in a sandbox without Node APIs/ },
+  };
+
+  test('at start, each bad file is refused on its own and the rest runs', async () => {
+    assert.deepEqual(s.runtime.loadFailures.map((f) => f.name).sort(), Object.keys(cases).sort());
+    assert.deepEqual(s.runtime.functions.map((f) => f.name).sort(), ['good', 'group-parallel']);
+    await goodStillWorks(s);
+  });
+
+  for (const [name, c] of Object.entries(cases)) {
+    test(`${name}: ${c.field === undefined ? c.code : c.field || '(config)'}`, async () => {
+      const file = `${FIXTURES}manifests/${name}.ts`;
+      const failure = s.runtime.loadFailures.find((f) => f.name === name);
+      assert.ok(failure, `${name} was not refused`);
+      assert.equal(failure.file, file);
+      const check = (error: unknown, named = file): true => {
+        assert.equal((error as { code?: string }).code, c.code, String(error));
+        const message = (error as Error).message;
+        if (c.field !== undefined) {
+          assert.ok(error instanceof ManifestError);
+          // The message names the file, then one line per field with the reason.
+          assert.ok(message.startsWith(`invalid manifest in ${named}:\n`), message);
+          assert.equal(error.issues.length, 1, message);
+          assert.equal(error.issues[0]!.path, c.field);
+          if (typeof c.reason === 'string') assert.equal(error.issues[0]!.message, c.reason);
+          else assert.match(error.issues[0]!.message, c.reason);
+          assert.ok(message.includes(`  ${c.field || '(config)'}: ${error.issues[0]!.message}`), message);
+        } else {
+          assert.match(message, c.reason as RegExp);
+        }
+        return true;
+      };
+      check(failure.error);
+      // The same file saved over good.ts while the runtime runs (what `fnrun dev` does): refused
+      // with the same error, and the running version of good keeps handling events.
+      const version = s.runtime.functions.find((f) => f.name === 'good')!.version;
+      const named = c.blames === undefined ? file : `${FIXTURES}manifests/${c.blames}.ts`;
+      await assert.rejects(async () => s.runtime.upsertFunction(await bundleFunction({ name: 'good', entry: file })), (e: unknown) => check(e, named));
+      assert.equal(s.runtime.functions.find((f) => f.name === 'good')!.version, version);
+      await goodStillWorks(s);
+    });
+  }
+
+  test('an invalid function file name fails the start with a clear error naming the file', async () => {
+    const dir = join(env.dir, 'bad-name');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'Send Email.ts'), "export default async function handler() {}\n");
+    const runtime = await Runtime.create({ redis: env.redis.url, namespace: 'bad-name', partitions: 1, functionsDir: dir, logger: createJsonLogger('silent') });
+    try {
+      await assert.rejects(runtime.start(), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /Send Email\.ts: function name "Send Email" is invalid: .*rename it to "send-email"/);
+        return true;
+      });
+    } finally {
+      await runtime.stop();
+    }
+    await goodStillWorks(s);
+  });
+});
+
+describe('stream entries XADDed by hand', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('wire', 'wire'); });
+  after(() => tearDown(s));
+
+  /** What `reader` logged for an entry it was given. */
+  async function delivered(eventId: string): Promise<Record<string, unknown>> {
+    const record = await settled(s, 'reader', eventId);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    return JSON.parse(record.logs![0]!.msg) as Record<string, unknown>;
+  }
+
+  /** The entry went to reader's DLQ as malformed, with the reason. */
+  async function deadLettered(eventId: string, reason: RegExp): Promise<DeadLetter> {
+    const record = await settled(s, 'reader', eventId);
+    assert.equal(record.status, 'dead-lettered');
+    const letter = await letterOf(s, 'reader', eventId);
+    assert.equal(letter.reason, 'malformed');
+    assert.equal(letter.error.name, 'MalformedEvent');
+    assert.match(letter.error.message, reason);
+    return letter;
+  }
+
+  const xadd = (...fields: (string | Buffer)[]) => s.client.xadd(s.stream, '*', ...fields) as Promise<string>;
+
+  const malformed: [string, (string | Buffer)[], RegExp][] = [
+    ['missing type', ['key', 'k', 'data', '{}', 'time', '1'], /^missing field "type"$/],
+    ['invalid type', ['type', 'entry.created now!', 'data', '{}'], /^invalid event type "entry\.created now!": expected dotted names of \[A-Za-z0-9_-\]$/],
+    ['type over 255 characters', ['type', `entry.${'x'.repeat(300)}`, 'data', '{}'], /^invalid event type "entry\.x{94}": expected dotted names/],
+    ['missing data', ['type', 'entry.created', 'key', 'k'], /^missing field "data"$/],
+    ['data not JSON', ['type', 'entry.created', 'data', '{not json'], /^data is not valid JSON: /],
+    ['data with invalid UTF-8', ['type', 'entry.created', 'data', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])], /^data is not valid JSON: /],
+    ['headers not JSON', ['type', 'entry.created', 'data', '{}', 'headers', 'x=1'], /^headers is not a JSON object of strings$/],
+    ['headers of numbers', ['type', 'entry.created', 'data', '{}', 'headers', '{"retries":1}'], /^headers is not a JSON object of strings$/],
+    ['headers an array', ['type', 'entry.created', 'data', '{}', 'headers', '["a"]'], /^headers is not a JSON object of strings$/],
+  ];
+  for (const [name, fields, reason] of malformed) {
+    test(`${name} → dead letter "${reason.source}"`, async () => {
+      const id = await xadd(...fields);
+      const letter = await deadLettered(id, reason);
+      assert.equal(letter.event, null, 'a malformed entry keeps its raw fields, not an event');
+      assert.equal(letter.rawFields!.length, fields.length);
+      await goodStillWorks(s);
+    });
+  }
+
+  test('missing type: the entry goes to every function, since none can tell it is not for them', async () => {
+    const id = await xadd('data', '{}');
+    await deadLettered(id, /missing field "type"/);
+    assert.equal((await settled(s, 'good', id)).status, 'dead-lettered');
+    await goodStillWorks(s);
+  });
+
+  test('an invalid type no pattern matches: acknowledged by every function, like any type nobody subscribes to', async () => {
+    const ids = [await xadd('type', '', 'data', '{}'), await xadd('type', 'entry created', 'data', '{}')];
+    await goodStillWorks(s); // published after them on the one partition: every group has passed them
+    assert.deepEqual(s.recorder.all.filter((r) => ids.includes(r.eventId)), []);
+  });
+
+  test('missing key: delivered, with key null', async () => {
+    const time = Date.now();
+    const id = await xadd('type', 'entry.created', 'data', '{"a":1}', 'time', String(time));
+    assert.deepEqual(await delivered(id), { type: 'entry.created', key: null, data: { a: 1 }, time, headers: null });
+    await goodStillWorks(s);
+  });
+
+  test('unknown fields: ignored, the event is delivered', async () => {
+    const id = await xadd('type', 'entry.created', 'key', 'k', 'data', '{"a":1}', 'priority', 'high', '__proto__', '{"polluted":1}', 'x', '');
+    const got = await delivered(id);
+    assert.deepEqual([got.key, got.data], ['k', { a: 1 }]);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    await goodStillWorks(s);
+  });
+
+  test('time that is not a number: delivered with the entry id\'s time', async () => {
+    const id = await xadd('type', 'entry.created', 'data', '{}', 'time', 'yesterday');
+    assert.equal((await delivered(id)).time, Number(id.split('-')[0]));
+    await goodStillWorks(s);
+  });
+
+  test('data that is JSON but not an object (a number, a string, null): delivered as is', async () => {
+    for (const [text, value] of [['42', 42], ['"text"', 'text'], ['null', null]] as const) {
+      const id = await xadd('type', 'entry.created', 'data', text);
+      assert.deepEqual((await delivered(id)).data, value);
+    }
+    await goodStillWorks(s);
+  });
+
+  test('data nested 100,000 levels deep: delivered', async () => {
+    const depth = 100_000;
+    const id = await xadd('type', 'entry.created', 'data', `${'['.repeat(depth)}${']'.repeat(depth)}`);
+    assert.deepEqual((await delivered(id)).data, { arrayDepth: depth });
+    await goodStillWorks(s);
+  });
+
+  test('a target naming no loaded function: skipped by every function, acknowledged', async () => {
+    const id = await xadd('type', 'entry.created', 'data', '{}', 'target', 'nobody');
+    await goodStillWorks(s); // published after it on the one partition: every group has passed it
+    assert.equal(s.recorder.all.filter((r) => r.eventId === id).length, 0);
+  });
+
+  test('nothing is left pending in any consumer group', async () => {
+    for (const group of ['fn:reader', 'fn:good']) {
+      const [count] = (await s.client.xpending(s.stream, group)) as [number];
+      assert.equal(count, 0, group);
+    }
+  });
+});
+
+describe('oversized events', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('oversized', 'wire'); });
+  after(() => tearDown(s));
+
+  const length = () => s.client.xlen(s.stream);
+
+  test('publish above maxEventBytes: PayloadTooLargeError, nothing appended', async () => {
+    const before = await length();
+    await assert.rejects(s.publisher.publish('entry.created', 'k', { blob: 'x'.repeat(2 * MiB) }), {
+      name: 'PayloadTooLargeError', code: 'ERR_PAYLOAD_TOO_LARGE',
+      message: `event data is ${2 * MiB + 11} bytes, over the ${MiB}-byte limit (maxEventBytes)`,
+    });
+    // Counted in UTF-8 bytes, not characters: 400,000 × "€" is 1.2 MB.
+    await assert.rejects(s.publisher.publish('entry.created', 'k', '€'.repeat(400_000)), { code: 'ERR_PAYLOAD_TOO_LARGE', message: /event data is 1200002 bytes/ });
+    // A batch is refused whole, before anything is appended.
+    await assert.rejects(s.publisher.publishBatch([
+      { type: 'entry.created', key: 'a', data: {} },
+      { type: 'entry.created', key: 'b', data: 'x'.repeat(2 * MiB) },
+    ]), { code: 'ERR_PAYLOAD_TOO_LARGE' });
+    assert.equal(await length(), before);
+    await goodStillWorks(s);
+  });
+
+  test('publish of data JSON cannot encode: refused, nothing appended', async () => {
+    const before = await length();
+    await assert.rejects(s.publisher.publish('entry.created', 'k', () => 1), { code: 'ERR_INVALID_EVENT', message: /event data of type function is not JSON-serialisable/ });
+    await assert.rejects(s.publisher.publish('entry.created', 'k', { n: 1n }), { name: 'TypeError', message: /BigInt/ });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await assert.rejects(s.publisher.publish('entry.created', 'k', cyclic), { name: 'TypeError', message: /circular structure/ });
+    assert.equal(await length(), before);
+    await goodStillWorks(s);
+  });
+
+  test('an oversized entry XADDed by hand: dead-lettered as malformed, its raw fields truncated', async () => {
+    const data = JSON.stringify({ blob: 'x'.repeat(8 * MiB) });
+    const id = (await s.client.xadd(s.stream, '*', 'type', 'entry.created', 'key', 'k', 'data', data)) as string;
+    const record = await settled(s, 'reader', id);
+    assert.equal(record.status, 'dead-lettered');
+    const letter = await letterOf(s, 'reader', id);
+    assert.equal(letter.reason, 'malformed');
+    assert.equal(letter.error.message, `data is ${data.length} bytes, over the ${MiB}-byte limit`);
+    const kept = letter.rawFields![5]!;
+    assert.ok(kept.length < 100_000 && kept.endsWith(`…[truncated ${data.length} chars]`), kept.slice(-60));
+    await goodStillWorks(s);
+  });
+});
+
+describe('handlers that misbehave', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('handlers', 'handlers'); });
+  after(() => tearDown(s));
+
+  /** Publishes `<fn>.<kind>`, waits until fn settled it and good handled a fresh event. */
+  async function run(fn: string, kind: string): Promise<{ record: InvocationRecord; id: string }> {
+    const { id } = await s.publisher.publish(`${fn}.${kind}`, 'h', {});
+    const record = await settled(s, fn, id);
+    await goodStillWorks(s);
+    return { record, id };
+  }
+
+  /** Failed both attempts, then dead-lettered with the error. */
+  async function deadLettered(fn: string, kind: string, error: { name: string; message: string | RegExp; kind?: string }): Promise<void> {
+    const { record, id } = await run(fn, kind);
+    assert.equal(record.status, 'dead-lettered', `${kind}: ${JSON.stringify(record.error)}`);
+    const attempts = s.recorder.of(fn).filter((r) => r.eventId === id).map((r) => `${r.attempt}:${r.status}`);
+    assert.deepEqual(attempts, ['1:retry', '2:dead-lettered']);
+    const letter = await letterOf(s, fn, id);
+    assert.equal(letter.reason, 'failed');
+    assert.equal(letter.attempts, 2);
+    assert.equal(letter.error.name, error.name);
+    assert.equal(letter.error.kind, error.kind ?? 'handler');
+    if (typeof error.message === 'string') assert.equal(letter.error.message, error.message);
+    else assert.match(letter.error.message, error.message);
+  }
+
+  const nonError = (shown: string) => ({ name: 'NonError', message: `a non-Error value was thrown: ${shown}` });
+  const undescribable = { name: 'Error', message: 'a value that cannot be described was thrown' };
+  const timeout = { name: 'TimeoutError', message: 'exceeded timeoutMs (300 ms)', kind: 'timeout' };
+  const failures: [string, { name: string; message: string | RegExp; kind?: string }][] = [
+    ['hostile.throw-string', nonError("'boom'")],
+    ['hostile.throw-number', nonError('42')],
+    ['hostile.throw-undefined', nonError('undefined')],
+    ['hostile.throw-null', nonError('null')],
+    ['hostile.throw-object', nonError('{ code: 42 }')],
+    ['hostile.throw-symbol', nonError('Symbol(boom)')],
+    ['hostile.reject-string', nonError("'nope'")],
+    ['hostile.reject-undefined', nonError('undefined')],
+    ['hostile.throw-proxy', undescribable],
+    ['hostile.throw-getters', undescribable],
+    ['hostile.never-resolve', timeout],
+    ['hostile.atomics-wait', timeout],
+    ['hostile.wasm-spin', timeout],
+    ['hostile.recurse', { name: 'RangeError', message: 'Maximum call stack size exceeded' }],
+    ['hostile.timer-string', { name: 'TypeError', message: 'setTimeout: the callback must be a function' }],
+    ['hog.emit-huge', { name: 'RangeError', message: 'ctx.emit: the emits of one invocation exceed 4194304 characters' }],
+    ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event data is ${2 * MiB + 2} bytes, over the ${MiB}-byte limit (maxEventBytes)` }],
+    ['hog.heap-bomb', { name: 'MemoryLimitError', message: /^exceeded memoryMb \(64 MiB\)/, kind: 'memory' }],
+  ];
+  for (const [type, error] of failures) {
+    const [fn, kind] = type.split('.') as [string, string];
+    test(`${type} → ${error.name} → retried → dead letter`, () => deadLettered(fn, kind, error));
+  }
+
+  test('hog.return-huge: a 50 MiB return value is fine (return values are not sent anywhere)', async () => {
+    const { record } = await run('hog', 'return-huge');
+    assert.equal(record.status, 'ok');
+  });
+
+  test('hog.log-huge: a 5 MiB log line is cut to 16 KiB, the invocation succeeds', async () => {
+    const { record } = await run('hog', 'log-huge');
+    assert.equal(record.status, 'ok');
+    const msg = record.logs![0]!.msg;
+    assert.equal(msg, `${'y'.repeat(16 * 1024)}… [truncated ${5 * MiB - 16 * 1024} characters]`);
+  });
+
+  test('escapes: no process, require, Buffer, fetch, host constructor or import; fnrun frames expose nothing', async () => {
+    const { id } = await s.publisher.publish('escaper.run', 'e', {});
+    const record = await settled(s, 'escaper', id);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    const found = JSON.parse(record.logs![0]!.msg) as Record<string, string>;
+    assert.match(found.dynamicImport!, /^threw /);
+    assert.deepEqual(found, {
+      process: 'nothing',
+      require: 'nothing',
+      Buffer: 'nothing',
+      fetch: 'nothing',
+      functionProcess: 'threw ReferenceError',
+      constructorProcess: 'threw ReferenceError',
+      asyncFunctionProcess: 'undefined',
+      generatorRequire: 'undefined',
+      ctxEmitProcess: 'undefined',
+      indirectEvalRequire: 'undefined',
+      sloppyGlobalProcess: 'nothing',
+      callerOfSloppyFunction: 'nothing',
+      typedArrayBuffer: 'undefined',
+      dynamicImport: found.dynamicImport,
+      shimFrames: 'undefined/undefined',
+      ctxKeys: 'attempt,emit,env,functionName,log',
+      ctxFrozen: 'true',
+      // A V8 built-in, not a host API: wasm code is stopped by timeoutMs like JS (wasm-spin above).
+      webAssembly: 'object',
+    });
+    await goodStillWorks(s);
+  });
+
+  test('prototype pollution stays in the polluting function, whose results still reach the host intact', async () => {
+    const pollute = (await s.publisher.publish('polluter.pollute', 'p', {})).id;
+    const record = await settled(s, 'polluter', pollute);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    assert.deepEqual(record.logs?.map((l) => l.msg), ['polluted']);
+    // Its later failures are still reported as they were thrown, and retried, then dead-lettered.
+    const thrown = (await s.publisher.publish('polluter.throw', 'p', {})).id;
+    assert.equal((await settled(s, 'polluter', thrown)).status, 'dead-lettered');
+    const letter = await letterOf(s, 'polluter', thrown);
+    assert.deepEqual([letter.error.name, letter.error.message, letter.attempts], ['TypeError', 'thrown after the pollution', 2]);
+    assert.match(letter.error.stack, /handlers\/polluter\.ts:\d+:\d+/);
+    // good (its own isolate) checks that it sees none of it; nor does this process.
+    await goodStillWorks(s);
+    assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined);
+    assert.equal([1, 2].join('-'), '1-2');
+  });
+
+  test('nothing is left pending in any consumer group', async () => {
+    for (const group of ['fn:hostile', 'fn:hog', 'fn:escaper', 'fn:polluter', 'fn:good']) {
+      const [count] = (await s.client.xpending(s.stream, group)) as [number];
+      assert.equal(count, 0, group);
+    }
+  });
+});
