@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_PARTITIONS_MISMATCH'
   | 'ERR_INVALID_EVENT'
   | 'ERR_NOT_FOUND'
-  | 'ERR_REDIS';
+  | 'ERR_REDIS'
+  | 'ERR_NOT_REPLICATED';
 
 /** Base class of fnrun's errors. `userError` marks errors the user can fix from the message alone. */
 export class FnrunError extends Error {
@@ -73,6 +74,18 @@ export class SandboxError extends FnrunError {
 export class PayloadTooLargeError extends FnrunError {
   constructor(sizeBytes: number, limitBytes: number) {
     super('ERR_PAYLOAD_TOO_LARGE', `event data is ${sizeBytes} bytes, over the ${limitBytes}-byte limit (maxEventBytes)`);
+  }
+}
+
+/**
+ * A publish reached the primary, but fewer replicas than asked acknowledged it in time: a failover
+ * now could lose it. Publish again with the same dedupe id: a copy that did survive is not doubled.
+ */
+export class NotReplicatedError extends FnrunError {
+  readonly acknowledged: number;
+  constructor(acknowledged: number, wanted: number, timeoutMs: number) {
+    super('ERR_NOT_REPLICATED', `only ${acknowledged} of ${wanted} replica(s) acknowledged the publish within ${timeoutMs} ms: it may be lost if the primary fails now; publish again with the same dedupeId`, { userError: false });
+    this.acknowledged = acknowledged;
   }
 }
 

@@ -20,7 +20,7 @@ export { DEFAULT_PARTITIONS } from './namespace.ts';
 export { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
 export { createJsonLogger, type Logger } from './logger.ts';
 export {
-  FnrunError, ManifestError, BundleError, ConfigError, SandboxError, PayloadTooLargeError,
+  FnrunError, ManifestError, BundleError, ConfigError, SandboxError, PayloadTooLargeError, NotReplicatedError,
   PartitionsMismatchError, InvalidEventError, NotFoundError, type ErrorCode,
 } from './errors.ts';
 export type { FnEvent, Manifest, RetryPolicy, Emit, SerializedError } from './types.ts';

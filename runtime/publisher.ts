@@ -2,11 +2,11 @@
  * Publishing events: `publish(type, key, data)` and a pipelined batch form.
  */
 import type { Redis } from 'ioredis';
-import { InvalidEventError, PayloadTooLargeError } from './errors.ts';
+import { InvalidEventError, NotReplicatedError, PayloadTooLargeError } from './errors.ts';
 import { Keys } from './keys.ts';
 import { resolvePartitions } from './namespace.ts';
 import { partitionFor } from './partitioner.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis, masterNodes } from './redis.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { isEventType } from './event-matcher.ts';
 import { DEFAULT_MAX_EVENT_BYTES, encodeFields, utf8Length } from './wire.ts';
@@ -48,6 +48,13 @@ export interface PublisherOptions {
   maxEventBytes?: number;
   /** @defaultValue 1 hour */
   dedupeWindowMs?: number;
+  /**
+   * Durability against failover: after each publish, `WAIT replicas timeoutMs`, and throw
+   * {@link NotReplicatedError} when fewer replicas acknowledged. Replication is asynchronous
+   * otherwise, and a failover can drop a publish the primary had acknowledged. On a Cluster the
+   * WAIT goes to every master. Default: no wait.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
 export const DEFAULT_DEDUPE_WINDOW_MS = 60 * 60 * 1000;
@@ -76,7 +83,13 @@ export function encodeEvent(
     throw new InvalidEventError(`invalid event type ${JSON.stringify(input.type)}: expected dotted names of [A-Za-z0-9_-], e.g. "post.created"`);
   }
   if (input.key !== null && typeof input.key !== 'string') throw new InvalidEventError(`event key must be a string or null, got ${typeof input.key}`);
-  const dataText = input.data === undefined ? 'null' : JSON.stringify(input.data);
+  let dataText: string | undefined;
+  try {
+    dataText = input.data === undefined ? 'null' : JSON.stringify(input.data);
+  } catch (error) {
+    // A BigInt, a cycle, a throwing toJSON: say it is the event that is wrong.
+    throw new InvalidEventError(`event data is not JSON-serialisable: ${(error as Error).message}`);
+  }
   if (dataText === undefined) throw new InvalidEventError(`event data of type ${typeof input.data} is not JSON-serialisable`);
   const size = utf8Length(dataText, maxEventBytes);
   if (size > maxEventBytes) throw new PayloadTooLargeError(size, maxEventBytes);
@@ -99,6 +112,7 @@ export class Publisher {
   private readonly ownsConnection: boolean;
   private readonly maxEventBytes: number;
   private readonly dedupeWindowMs: number;
+  private readonly waitForReplicas: { replicas: number; timeoutMs: number } | null;
 
   private constructor(redis: Redis, owns: boolean, keys: Keys, partitions: number, opts: PublisherOptions) {
     this.redis = withScripts(redis);
@@ -107,6 +121,7 @@ export class Publisher {
     this.partitions = partitions;
     this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.dedupeWindowMs = opts.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    this.waitForReplicas = opts.waitForReplicas ?? null;
   }
 
   /** Connects and checks the namespace's partition count. */
@@ -142,6 +157,7 @@ export class Publisher {
       else (pipeline as unknown as ScriptedRedis).fnrunPublishDedupe(e.stream, e.dedupeKey, this.dedupeWindowMs, ...e.fields);
     }
     const replies = (await pipeline.exec()) ?? [];
+    if (this.waitForReplicas !== null) await this.awaitReplicas(this.waitForReplicas);
     return encoded.map((e, i) => {
       const [error, reply] = replies[i] ?? [new Error('no reply')];
       if (error) throw error;
@@ -149,6 +165,13 @@ export class Publisher {
       const [id, duplicate] = reply as [string, number];
       return { id, partition: e.partition, duplicate: duplicate === 1 };
     });
+  }
+
+  /** WAIT on every connection the batch was written through (one, or each master of a Cluster). */
+  private async awaitReplicas({ replicas, timeoutMs }: { replicas: number; timeoutMs: number }): Promise<void> {
+    const acknowledged = await Promise.all(masterNodes(this.redis).map((node) => node.wait(replicas, timeoutMs)));
+    const least = Math.min(...acknowledged.map(Number));
+    if (least < replicas) throw new NotReplicatedError(least, replicas, timeoutMs);
   }
 
   /** Closes the connection if this publisher opened it. Idempotent. */

@@ -83,8 +83,12 @@ export function parseRedisUrl(url: string): RedisTarget {
         sentinels: hosts,
         name: decodeURIComponent(first),
         role: 'master',
-        // Notice a switch at once (Sentinel's +switch-master), not only when the old primary's TCP dies.
-        failoverDetector: true,
+        // Off by default: ioredis' detector (a subscription to +switch-master on every sentinel)
+        // leaked its sentinel connections when a reconnect raced its setup, which kept processes
+        // from exiting. Sentinel disconnects clients when it reconfigures a node, and a demoted
+        // primary's READONLY triggers a reconnect below, so a switch is noticed without it; a
+        // primary that hangs without closing connections needs it (`?failoverDetector=true`).
+        failoverDetector: params.get('failoverDetector') === 'true',
         sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
         ...(scheme === 'rediss' ? { enableTLSForSentinelMode: true } : {}),
         ...(sentinelPassword !== null ? { sentinelPassword } : {}),

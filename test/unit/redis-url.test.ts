@@ -38,7 +38,8 @@ test('a Sentinel URL names the sentinels and the master', () => {
   assert.equal(target.options.name, 'mymaster');
   assert.equal(target.options.db, 3);
   assert.equal(target.options.sentinelPassword, 'x');
-  assert.equal(target.options.failoverDetector, true);
+  assert.equal(target.options.failoverDetector, false);
+  assert.equal(single('redis+sentinel://s1/m?failoverDetector=true').failoverDetector, true);
 });
 
 test('bad URLs are refused with a ConfigError that says what is expected', () => {
