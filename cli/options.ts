@@ -14,7 +14,9 @@ export const COMMON_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 export const COMMON_HELP = `Common options:
-  --redis URL        Redis: redis://host:port, rediss://…, or a unix socket path
+  --redis URL        Redis: redis://host:port, rediss://…, a unix socket path, a Cluster
+                     (redis+cluster://h1:7000,h2:7001) or a Sentinel set
+                     (redis+sentinel://s1:26379,s2:26379/<master name>)
                      (default: $FNRUN_REDIS_URL, else the embedded Redis of a running
                      fnrun dev in this folder, else redis://127.0.0.1:6379)
   --namespace NAME   key prefix shared by publishers and runtimes (default: fnrun)
