@@ -26,6 +26,8 @@ export interface PartitionKeys {
   takeovers(fn: string): string;
   /** Stream: events emitted here for other partitions, waiting to be relayed (Redis Cluster only; see outbox-relay.ts). */
   readonly outbox: string;
+  /** String: written by a publisher that waits for replicas, so its WAIT covers this partition's earlier writes. */
+  readonly publishFence: string;
 }
 
 /** Key builder for one namespace. */
@@ -59,6 +61,7 @@ export class Keys {
         activeVersions: `${prefix}:versions`,
         takeovers: (fn) => `${prefix}:takeovers:${fn}`,
         outbox: `${prefix}:outbox`,
+        publishFence: `${prefix}:publish-fence`,
       };
       this.partitions[p] = keys;
     }

@@ -94,20 +94,23 @@ export class PartitionWorker {
     let recovering = true;
     let failures = 0;
     let woken = false;
+    let seenEpoch = this.ctx.connectionEpoch();
     while (!this.stopping) {
       try {
         if (!ready) {
           await this.ensureGroup();
           ready = true;
         }
+        // A reconnect since the last read: a read whose reply was lost (ioredis resent it), or
+        // commits a failover dropped, leave entries pending under our name that nobody works on.
+        // Re-read the pending list; and again if the connection drops during this read.
         const epoch = this.ctx.connectionEpoch();
-        const entries = await this.read(recovering ? '0' : '>');
-        // A reconnect around the read: ioredis may have resent it, and the entries of a reply
-        // that was lost are pending under our name with nobody working on them. Re-read those.
-        if (this.ctx.connectionEpoch() !== epoch) {
+        if (epoch !== seenEpoch) {
+          seenEpoch = epoch;
           recovering = true;
-          continue;
         }
+        const entries = await this.read(recovering ? '0' : '>');
+        if (this.ctx.connectionEpoch() !== epoch) continue;
         if (entries.length === 0) {
           if (recovering) { recovering = false; continue; }
           // Woken for entries that another reader (an earlier worker of this partition) already

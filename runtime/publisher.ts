@@ -6,7 +6,7 @@ import { InvalidEventError, NotReplicatedError, PayloadTooLargeError } from './e
 import { Keys } from './keys.ts';
 import { resolvePartitions } from './namespace.ts';
 import { partitionFor } from './partitioner.ts';
-import { connectRedis, masterNodes } from './redis.ts';
+import { connectionEpoch, connectRedis, masterNodes } from './redis.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { isEventType } from './event-matcher.ts';
 import { DEFAULT_MAX_EVENT_BYTES, encodeFields, utf8Length } from './wire.ts';
@@ -113,6 +113,7 @@ export class Publisher {
   private readonly maxEventBytes: number;
   private readonly dedupeWindowMs: number;
   private readonly waitForReplicas: { replicas: number; timeoutMs: number } | null;
+  private readonly connectionEpoch: () => number;
 
   private constructor(redis: Redis, owns: boolean, keys: Keys, partitions: number, opts: PublisherOptions) {
     this.redis = withScripts(redis);
@@ -122,6 +123,7 @@ export class Publisher {
     this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.dedupeWindowMs = opts.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.waitForReplicas = opts.waitForReplicas ?? null;
+    this.connectionEpoch = connectionEpoch(redis);
   }
 
   /** Connects and checks the namespace's partition count. */
@@ -156,8 +158,21 @@ export class Publisher {
       if (e.dedupeKey === null) pipeline.xadd(e.stream, '*', ...e.fields);
       else (pipeline as unknown as ScriptedRedis).fnrunPublishDedupe(e.stream, e.dedupeKey, this.dedupeWindowMs, ...e.fields);
     }
+    const wait = this.waitForReplicas;
+    const epoch = this.connectionEpoch();
+    if (wait !== null) {
+      // WAIT covers what this connection wrote. A dedupe hit writes nothing, yet its event (written
+      // earlier, maybe by another connection) may not have reached the replica either: a write on
+      // each partition's connection makes the WAIT cover everything before it.
+      for (const p of new Set(encoded.map((e) => e.partition))) pipeline.set(this.keys.partition(p).publishFence, '1', 'PX', 60_000);
+    }
     const replies = (await pipeline.exec()) ?? [];
-    if (this.waitForReplicas !== null) await this.awaitReplicas(this.waitForReplicas);
+    if (wait !== null) {
+      await this.awaitReplicas(wait);
+      // After a reconnect the WAIT ran on a connection that wrote nothing (maybe to a new primary
+      // that never got the batch): it proves nothing.
+      if (this.connectionEpoch() !== epoch) throw new NotReplicatedError(0, wait.replicas, wait.timeoutMs);
+    }
     return encoded.map((e, i) => {
       const [error, reply] = replies[i] ?? [new Error('no reply')];
       if (error) throw error;

@@ -169,18 +169,41 @@ export function masterNodes(redis: Redis): Redis[] {
   return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
 }
 
+interface ConnectionLosses {
+  count: number;
+  readonly listeners: Set<() => void>;
+}
+const losses = new WeakMap<Redis, ConnectionLosses>();
+
+/** Counts the connection losses of `redis` (for a Cluster, of any node), listening once per client. */
+function lossesOf(redis: Redis): ConnectionLosses {
+  let state = losses.get(redis);
+  if (state === undefined) {
+    const created: ConnectionLosses = { count: 0, listeners: new Set() };
+    const bump = () => {
+      created.count++;
+      for (const listener of created.listeners) listener();
+    };
+    for (const event of isCluster(redis) ? ['node error', '-node', 'reconnecting', 'close'] : ['close', 'reconnecting']) redis.on(event, bump);
+    losses.set(redis, (state = created));
+  }
+  return state;
+}
+
 /**
- * A counter that moves whenever `redis` may have lost a reply: on every dropped connection (for a
- * Cluster, of any node). ioredis resends unanswered commands after a reconnect, so a command can
- * run twice, or run once with its reply lost; readers compare the counter around a read to know
- * when to re-read their pending entries.
+ * A counter that moves whenever `redis` may have lost a reply or a write: on every dropped
+ * connection. ioredis resends unanswered commands after a reconnect, so a command can run twice,
+ * or run with its reply lost; and after a failover, writes the old primary acknowledged may be
+ * gone (acks among them). Readers compare the counter to know when to re-read their pending entries.
  */
 export function connectionEpoch(redis: Redis): () => number {
-  let epoch = 0;
-  const bump = () => { epoch++; };
-  const events = isCluster(redis) ? ['node error', '-node', 'reconnecting', 'close'] : ['close', 'reconnecting'];
-  for (const event of events) redis.on(event, bump);
-  return () => epoch;
+  const state = lossesOf(redis);
+  return () => state.count;
+}
+
+/** Calls `listener` on every connection loss of `redis` (see {@link connectionEpoch}). */
+export function onConnectionLoss(redis: Redis, listener: () => void): void {
+  lossesOf(redis).listeners.add(listener);
 }
 
 export type { Redis };

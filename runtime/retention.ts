@@ -57,7 +57,9 @@ export async function trimStream(redis: Redis, stream: string, policy: Retention
   let reply = 0;
   for (const g of groups) {
     // With entries pending, the oldest one bounds the group; else everything up to last-delivered is done.
-    const bound = g.pending > 0 ? String(((replies[reply++]?.[1] ?? []) as unknown[])[1]) : successor(g.lastDeliveredId);
+    // XPENDING's smallest id is null when the entries were acked since XINFO: nothing pending then.
+    const oldest = g.pending > 0 ? ((replies[reply++]?.[1] ?? []) as unknown[])[1] : null;
+    const bound = typeof oldest === 'string' ? oldest : successor(g.lastDeliveredId);
     if (compareStreamIds(bound, minId) < 0) {
       minId = bound;
       heldBackBy = g.name;

@@ -22,7 +22,7 @@ import { resolvePartitions } from './namespace.ts';
 import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { OutboxRelay } from './outbox-relay.ts';
-import { connectionEpoch, connectRedis, isCluster } from './redis.ts';
+import { connectionEpoch, connectRedis, isCluster, onConnectionLoss } from './redis.ts';
 import { SandboxHost } from './sandbox/host.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 import { SlotWakeWatcher } from './slot-wake-watcher.ts';
@@ -109,6 +109,8 @@ export class Runtime {
     this.watcher = blocking !== null
       ? new WakeWatcher(blocking, this.redis, streamOf)
       : new SlotWakeWatcher(() => connectRedis(opts.redis, 'fnrun-watch'), streamOf);
+    // Idle workers must notice a lost connection too: their pending entries may need a re-read.
+    onConnectionLoss(this.redis, () => this.watcher.wakeAll());
     this.relay = new OutboxRelay(this.redis, keys, this.logger, (p) => this.owned.has(p));
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
