@@ -8,11 +8,7 @@
 import type { Redis } from 'ioredis';
 import { compareStreamIds } from './stream-id.ts';
 import type { PartitionWaker } from './wake-watcher.ts';
-
-interface Waiter {
-  afterId: string;
-  resolve: () => void;
-}
+import { WaiterList } from './wake-waiters.ts';
 
 /** One blocked read's length; on expiry the partition's waiters are woken as a safety net. */
 const BLOCK_MS = 5000;
@@ -20,7 +16,7 @@ const BLOCK_MS = 5000;
 export class SlotWakeWatcher implements PartitionWaker {
   private readonly connect: () => Promise<Redis>;
   private readonly streamOf: (partition: number) => string;
-  private readonly waiters = new Map<number, Waiter[]>();
+  private readonly waiters = new WaiterList();
   private readonly connections = new Map<number, Promise<Redis>>();
   private readonly loops = new Map<number, Promise<void>>();
   /** The id each partition's read in flight waits past. */
@@ -42,9 +38,7 @@ export class SlotWakeWatcher implements PartitionWaker {
     // Entries after an older id than the read covers exist already: no need to wait.
     if (blocked !== undefined && compareStreamIds(afterId, blocked) < 0) return Promise.resolve();
     return new Promise((resolve) => {
-      let list = this.waiters.get(partition);
-      if (list === undefined) this.waiters.set(partition, (list = []));
-      list.push({ afterId, resolve });
+      this.waiters.add(partition, afterId, resolve);
       if (!this.loops.has(partition)) {
         const loop = this.run(partition).finally(() => this.loops.delete(partition));
         this.loops.set(partition, loop);
@@ -53,7 +47,7 @@ export class SlotWakeWatcher implements PartitionWaker {
   }
 
   wakeAll(): void {
-    for (const p of [...this.waiters.keys()]) this.wake(p);
+    this.waiters.wakeAll();
   }
 
   async stop(): Promise<void> {
@@ -66,18 +60,11 @@ export class SlotWakeWatcher implements PartitionWaker {
     this.wakeAll();
   }
 
-  private wake(partition: number): void {
-    for (const w of this.waiters.get(partition) ?? []) w.resolve();
-    this.waiters.delete(partition);
-  }
-
   private async run(partition: number): Promise<void> {
     const stream = this.streamOf(partition);
     while (this.running) {
-      const list = this.waiters.get(partition);
-      if (list === undefined || list.length === 0) return;
-      let min = list[0]!.afterId;
-      for (const w of list) if (compareStreamIds(w.afterId, min) < 0) min = w.afterId;
+      const min = this.waiters.oldestAfterId(partition);
+      if (min === undefined) return;
       let reply: [string, [string, string[]][]][] | null;
       try {
         let connection = this.connections.get(partition);
@@ -96,16 +83,8 @@ export class SlotWakeWatcher implements PartitionWaker {
         this.blockedOn.delete(partition);
       }
       const first = reply?.[0]?.[1][0];
-      if (first === undefined) {
-        this.wake(partition);
-        continue;
-      }
-      const still = (this.waiters.get(partition) ?? []).filter((w) => {
-        if (compareStreamIds(w.afterId, first[0]) < 0) { w.resolve(); return false; }
-        return true;
-      });
-      if (still.length === 0) this.waiters.delete(partition);
-      else this.waiters.set(partition, still);
+      if (first === undefined) this.waiters.wake(partition);
+      else this.waiters.wakePast(partition, first[0]);
     }
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { compareStreamIds } from './stream-id.ts';
+import { WaiterList } from './wake-waiters.ts';
 
 /** What partition workers wait on when a read comes back empty. */
 export interface PartitionWaker {
@@ -20,11 +21,6 @@ export interface PartitionWaker {
   stop(): Promise<void>;
 }
 
-interface Waiter {
-  afterId: string;
-  resolve: () => void;
-}
-
 /** How long one blocked read lasts; on expiry every waiter is woken as a safety net. */
 const BLOCK_MS = 5000;
 
@@ -32,7 +28,7 @@ export class WakeWatcher implements PartitionWaker {
   private readonly blocking: Redis;
   private readonly control: Redis;
   private readonly streamOf: (partition: number) => string;
-  private readonly waiters = new Map<number, Waiter[]>();
+  private readonly waiters = new WaiterList();
   private readonly partitionOfStream = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | null = null;
@@ -64,9 +60,7 @@ export class WakeWatcher implements PartitionWaker {
   waitFor(partition: number, afterId: string): Promise<void> {
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
-      let list = this.waiters.get(partition);
-      if (list === undefined) this.waiters.set(partition, (list = []));
-      list.push({ afterId, resolve });
+      this.waiters.add(partition, afterId, resolve);
       const blockedId = this.blockedOn?.get(partition);
       if (this.blockedOn !== null && (blockedId === undefined || compareStreamIds(afterId, blockedId) < 0)) void this.interrupt();
       this.wakeLoop?.();
@@ -75,8 +69,7 @@ export class WakeWatcher implements PartitionWaker {
 
   /** Wakes every waiter (used on stop and by tests of shutdown). */
   wakeAll(): void {
-    for (const list of this.waiters.values()) for (const w of list) w.resolve();
-    this.waiters.clear();
+    this.waiters.wakeAll();
   }
 
   async stop(): Promise<void> {
@@ -96,11 +89,7 @@ export class WakeWatcher implements PartitionWaker {
         continue;
       }
       const on = new Map<number, string>();
-      for (const [p, list] of this.waiters) {
-        let min = list[0]!.afterId;
-        for (const w of list) if (compareStreamIds(w.afterId, min) < 0) min = w.afterId;
-        on.set(p, min);
-      }
+      for (const p of this.waiters.partitions()) on.set(p, this.waiters.oldestAfterId(p)!);
       const args: (string | number)[] = ['COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS'];
       for (const p of on.keys()) {
         const stream = this.streamOf(p);
@@ -129,14 +118,7 @@ export class WakeWatcher implements PartitionWaker {
         const p = this.partitionOfStream.get(stream);
         const first = entries[0];
         if (p === undefined || first === undefined) continue;
-        const list = this.waiters.get(p);
-        if (list === undefined) continue;
-        const still = list.filter((w) => {
-          if (compareStreamIds(w.afterId, first[0]) < 0) { w.resolve(); return false; }
-          return true;
-        });
-        if (still.length === 0) this.waiters.delete(p);
-        else this.waiters.set(p, still);
+        this.waiters.wakePast(p, first[0]);
       }
     }
   }

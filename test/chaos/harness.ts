@@ -879,23 +879,20 @@ function missingOf(published: Map<string, Published[]>, completed: Map<string, n
   return out;
 }
 
-function phantomCount(published: Map<string, Published[]>, completed: Map<string, number[]>): number {
+/** Completions (key → seqs) whose seq has no entry of the same key in `known`. */
+function countUnknown(completed: Map<string, number[]>, known: Map<string, readonly { seq: number }[]>): number {
   let n = 0;
   for (const [key, seqs] of completed) {
-    const known = new Set((published.get(key) ?? []).map((p) => p.seq));
-    for (const s of seqs) if (!known.has(s)) n++;
+    const seqsOfKey = new Set((known.get(key) ?? []).map((k) => k.seq));
+    for (const s of seqs) if (!seqsOfKey.has(s)) n++;
   }
   return n;
 }
 
-function completedWithoutLog(completed: Map<string, number[]>, seen: Map<string, Handling[]>): number {
-  let n = 0;
-  for (const [key, seqs] of completed) {
-    const logged = new Set((seen.get(key) ?? []).map((h) => h.seq));
-    for (const s of seqs) if (!logged.has(s)) n++;
-  }
-  return n;
-}
+/** Completions of events nobody published. */
+const phantomCount = (published: Map<string, Published[]>, completed: Map<string, number[]>): number => countUnknown(completed, published);
+/** Completions without a "seen" log line. */
+const completedWithoutLog = (completed: Map<string, number[]>, seen: Map<string, Handling[]>): number => countUnknown(completed, seen);
 
 /** Per key, the producer's sequence numbers must be appended in increasing stream-id order. */
 function checkPublishOrder(published: Map<string, Published[]>): number {

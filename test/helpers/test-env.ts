@@ -27,7 +27,6 @@ export interface TestRedisHandle {
 export interface TestEnv<R extends TestRedisHandle = TestRedisHandle> {
   readonly redis: R;
   readonly dir: string;
-  readonly topology: Topology;
 }
 
 /** The topology tests run against, from FNRUN_TEST_TOPOLOGY (default `single`). */
@@ -68,7 +67,6 @@ export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topolog
     rmSync(dir, { recursive: true, force: true });
   });
   return {
-    topology,
     get redis() {
       if (!redis) throw new Error('useTestEnv: redis is not started yet (use it inside a test)');
       return redis;
