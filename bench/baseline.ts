@@ -8,8 +8,8 @@
  * could come close to for the wrong reason.
  */
 import { Redis } from 'ioredis';
-import { Keys } from '../runtime/keys.ts';
-import { redisOptionsFromUrl } from '../runtime/redis.ts';
+import { Keys } from '../runtime/redis/keys.ts';
+import { redisOptionsFromUrl } from '../runtime/redis/redis.ts';
 import { sampleRss } from './rss.ts';
 
 export interface BaselineArgs {

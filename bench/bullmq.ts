@@ -7,7 +7,7 @@
  * faster setting here (keeping completed jobs costs a ZADD and a bigger keyspace per job).
  */
 import { Queue, Worker } from 'bullmq';
-import { redisOptionsFromUrl } from '../runtime/redis.ts';
+import { redisOptionsFromUrl } from '../runtime/redis/redis.ts';
 import { sampleRss } from './rss.ts';
 
 export interface BullArgs {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { DevSession } from '../runtime/dev-session.ts';
+import { DevSession } from '../runtime/drivers/dev-session.ts';
 import { createJsonLogger, Runtime } from '../runtime/index.ts';
 import { sampleRss } from './rss.ts';
 import { percentile } from './stats.ts';

@@ -1,7 +1,7 @@
 /**
  * One readable line per invocation for `fnrun dev`, and pretty log lines.
  */
-import type { InvocationRecord } from '../runtime/function-handle.ts';
+import type { InvocationRecord } from '../runtime/loading/function-handle.ts';
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);

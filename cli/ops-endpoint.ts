@@ -1,8 +1,8 @@
 /**
  * `--http-port` for dev and start: serves /metrics, /healthz and /readyz for a runtime.
  */
-import { startHttpServer, type HttpEndpoint } from '../runtime/http-server.ts';
-import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import { startHttpServer, type HttpEndpoint } from '../runtime/ops/http-server.ts';
+import type { RuntimeMetrics } from '../runtime/ops/metrics.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { ConfigError } from '../runtime/errors.ts';
 

@@ -2,7 +2,7 @@
  * Flags every command shares, parsed strictly (an unknown flag is an error, not silently ignored).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { runningEmbeddedRedis } from '../runtime/embedded-redis.ts';
+import { runningEmbeddedRedis } from './embedded-redis.ts';
 import { ConfigError } from '../runtime/errors.ts';
 
 export const COMMON_OPTIONS = {

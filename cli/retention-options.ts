@@ -2,7 +2,7 @@
  * `--retention-age` and `--retention-length` for dev and start.
  */
 import { ConfigError } from '../runtime/errors.ts';
-import type { RetentionPolicy } from '../runtime/retention.ts';
+import type { RetentionPolicy } from '../runtime/events/retention.ts';
 
 export const RETENTION_OPTIONS = { 'retention-age': { type: 'string' }, 'retention-length': { type: 'string' } } as const;
 

@@ -4,31 +4,31 @@
  * takes effect between batches, and an old version is unloaded once its last batch settled.
  */
 import type { Redis } from 'ioredis';
-import { bundleFunction, type FunctionBundle } from './bundler.ts';
-import { planGroups, type ConsumerGroup } from './consumer-group.ts';
-import { discoverFunctions } from './discover.ts';
+import { bundleFunction, type FunctionBundle } from './loading/bundler.ts';
+import { planGroups, type ConsumerGroup } from './worker/consumer-group.ts';
+import { discoverFunctions } from './loading/discover.ts';
 import { FnrunError, ManifestError } from './errors.ts';
-import type { FunctionHandle, InvocationRecord } from './function-handle.ts';
-import { loadFunction } from './function-loader.ts';
-import type { SettleContext } from './function-settler.ts';
-import { InflightTracker } from './inflight.ts';
-import { InvokeCoalescer } from './invoke-coalescer.ts';
-import { Keys } from './keys.ts';
-import type { RuntimeMetrics } from './metrics.ts';
-import { trimStream, type RetentionPolicy } from './retention.ts';
-import { parseGroupsInfo } from './stream-info.ts';
+import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
+import { loadFunction } from './loading/function-loader.ts';
+import type { SettleContext } from './worker/function-settler.ts';
+import { InflightTracker } from './worker/inflight.ts';
+import { InvokeCoalescer } from './worker/invoke-coalescer.ts';
+import { Keys } from './redis/keys.ts';
+import type { RuntimeMetrics } from './ops/metrics.ts';
+import { trimStream, type RetentionPolicy } from './events/retention.ts';
+import { parseGroupsInfo } from './redis/stream-info.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
-import { resolvePartitions } from './namespace.ts';
-import { PartitionOwnership, type OwnershipOptions } from './partition-ownership.ts';
-import { PartitionWorker } from './partition-worker.ts';
-import { OutboxRelay } from './outbox-relay.ts';
-import { connectionEpoch, connectRedis, isCluster, onConnectionLoss } from './redis.ts';
-import { SandboxHost } from './sandbox/host.ts';
-import { withScripts, type ScriptedRedis } from './scripts.ts';
-import { SlotWakeWatcher } from './slot-wake-watcher.ts';
-import { WakeWatcher, type PartitionWaker } from './wake-watcher.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './wire.ts';
-import { crossSlotPipeline } from './pipeline.ts';
+import { resolvePartitions } from './redis/namespace.ts';
+import { PartitionOwnership, type OwnershipOptions } from './ownership/partition-ownership.ts';
+import { PartitionWorker } from './worker/partition-worker.ts';
+import { OutboxRelay } from './worker/outbox-relay.ts';
+import { connectionEpoch, connectRedis, isCluster, onConnectionLoss } from './redis/redis.ts';
+import { SandboxHost } from './sandbox/host/host.ts';
+import { withScripts, type ScriptedRedis } from './redis/scripts.ts';
+import { SlotWakeWatcher } from './worker/wake/slot-wake-watcher.ts';
+import { WakeWatcher, type PartitionWaker } from './worker/wake/wake-watcher.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './events/wire.ts';
+import { crossSlotPipeline } from './redis/pipeline.ts';
 
 export interface RuntimeOptions {
   /** Redis URL: `redis://`, `rediss://`, or a unix socket path. */

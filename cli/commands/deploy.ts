@@ -3,11 +3,11 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../../runtime/errors.ts';
-import { deployFunctions, type DeployRow } from '../../runtime/deployer.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { resolvePartitions } from '../../runtime/namespace.ts';
-import { connectRedis } from '../../runtime/redis.ts';
-import { Registry } from '../../runtime/registry.ts';
+import { deployFunctions, type DeployRow } from '../../runtime/deploy/deployer.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { resolvePartitions } from '../../runtime/redis/namespace.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { formatTable } from '../table.ts';

@@ -3,14 +3,14 @@
  */
 import path from 'node:path';
 import { ConfigError, FnrunError } from '../../runtime/errors.ts';
-import { DevSession } from '../../runtime/dev-session.ts';
-import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../runtime/embedded-redis.ts';
+import { DevSession } from '../../runtime/drivers/dev-session.ts';
+import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../embedded-redis.ts';
 import { pino } from 'pino';
 import type { Logger } from '../../runtime/logger.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
-import type { HttpEndpoint } from '../../runtime/http-server.ts';
-import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
+import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';

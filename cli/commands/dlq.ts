@@ -2,11 +2,11 @@
  * `fnrun dlq list [FN] | show FN ID | replay FN ID|--all | purge FN [ID]`.
  */
 import { ConfigError } from '../../runtime/errors.ts';
-import { DeadLetterQueue } from '../../runtime/dead-letters.ts';
-import type { DeadLetter } from '../../runtime/dead-letter-record.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { resolvePartitions } from '../../runtime/namespace.ts';
-import { connectRedis } from '../../runtime/redis.ts';
+import { DeadLetterQueue } from '../../runtime/dead-letters/dead-letters.ts';
+import type { DeadLetter } from '../../runtime/dead-letters/dead-letter-record.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { resolvePartitions } from '../../runtime/redis/namespace.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 

@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../../runtime/errors.ts';
-import { Publisher, type EventInput } from '../../runtime/publisher.ts';
+import { Publisher, type EventInput } from '../../runtime/events/publisher.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 

@@ -2,12 +2,12 @@
  * `fnrun replay FN --from TIME|ID [--to TIME|ID]`: re-runs one function over retained history.
  */
 import { ConfigError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { resolvePartitions } from '../../runtime/namespace.ts';
-import { connectRedis } from '../../runtime/redis.ts';
-import { Registry } from '../../runtime/registry.ts';
-import { parseWindowBound, replayWindow } from '../../runtime/replay.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from '../../runtime/wire.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { resolvePartitions } from '../../runtime/redis/namespace.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
+import { parseWindowBound, replayWindow } from '../../runtime/dead-letters/replay.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from '../../runtime/events/wire.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 

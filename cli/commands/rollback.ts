@@ -2,9 +2,9 @@
  * `fnrun rollback FN [VERSION]`.
  */
 import { ConfigError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { connectRedis } from '../../runtime/redis.ts';
-import { Registry } from '../../runtime/registry.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 

@@ -4,17 +4,17 @@
  */
 import { ConfigError } from '../../runtime/errors.ts';
 import { pino } from 'pino';
-import type { HttpEndpoint } from '../../runtime/http-server.ts';
-import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
+import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
-import { Registry } from '../../runtime/registry.ts';
-import { RegistryFollower } from '../../runtime/registry-follower.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
+import { RegistryFollower } from '../../runtime/drivers/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
-import { connectRedis } from '../../runtime/redis.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
 
 export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]
 

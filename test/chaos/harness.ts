@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { DeadLetterQueue, Keys, Publisher } from '../../runtime/index.ts';
-import { connectRedis } from '../../runtime/redis.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
 import { CLI, runCli } from '../helpers/cli.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import { startRedisSentinel } from '../helpers/redis-sentinel.ts';

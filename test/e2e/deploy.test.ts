@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Keys } from '../../runtime/keys.ts';
-import { Registry } from '../../runtime/registry.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
 import { runCli, type CliResult } from '../helpers/cli.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Status } from '../../runtime/status.ts';
+import type { Status } from '../../runtime/ops/status.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { stuckScenario, type StuckScenario } from '../helpers/stuck-scenario.ts';

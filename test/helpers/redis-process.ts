@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { answersPing } from '../../runtime/redis.ts';
+import { answersPing } from '../../runtime/redis/redis.ts';
 import { waitFor } from './wait-for.ts';
 
 // Below the kernel's ephemeral range (32768+), even with the cluster bus offset, so an outgoing

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { answersPing } from '../../runtime/redis.ts';
+import { answersPing } from '../../runtime/redis/redis.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface TestRedis {

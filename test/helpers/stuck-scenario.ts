@@ -4,7 +4,7 @@
  * handles everything and `doomed` dead-letters its two events.
  */
 import { Keys, Publisher, Runtime, createJsonLogger, type EventInput } from '../../runtime/index.ts';
-import { getStatus, type Status } from '../../runtime/status.ts';
+import { getStatus, type Status } from '../../runtime/ops/status.ts';
 import { fixtureFunctions } from './fixtures.ts';
 import { Recorder } from './recorder.ts';
 import type { TestRedisHandle } from './test-env.ts';

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { bundleFunction } from '../../runtime/bundler.ts';
+import { bundleFunction } from '../../runtime/loading/bundler.ts';
 import {
   ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
   type DeadLetter, type InvocationRecord,

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Commit } from '../../runtime/commit.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { OutboxRelay } from '../../runtime/outbox-relay.ts';
-import { withScripts } from '../../runtime/scripts.ts';
+import { Commit } from '../../runtime/worker/commit.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { OutboxRelay } from '../../runtime/worker/outbox-relay.ts';
+import { withScripts } from '../../runtime/redis/scripts.ts';
 import { silentLogger } from '../../runtime/logger.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DevSession } from '../../runtime/dev-session.ts';
+import { DevSession } from '../../runtime/drivers/dev-session.ts';
 import { Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import type { FunctionBundle } from '../../runtime/bundler.ts';
+import type { FunctionBundle } from '../../runtime/loading/bundler.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/keys.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
-import { KEPT_VERSIONS, Registry } from '../../runtime/registry.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { parseManifest } from '../../runtime/loading/manifest.ts';
+import { KEPT_VERSIONS, Registry } from '../../runtime/deploy/registry.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 
 const env = useTestEnv('registry');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keys, Runtime, createJsonLogger } from '../../runtime/index.ts';
-import { parseWindowBound, replayWindow } from '../../runtime/replay.ts';
-import { encodeFields } from '../../runtime/wire.ts';
+import { parseWindowBound, replayWindow } from '../../runtime/dead-letters/replay.ts';
+import { encodeFields } from '../../runtime/events/wire.ts';
 import { runCli } from '../helpers/cli.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';

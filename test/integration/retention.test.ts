@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keys, Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
-import { trimStream } from '../../runtime/retention.ts';
+import { trimStream } from '../../runtime/events/retention.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';

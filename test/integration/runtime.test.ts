@@ -5,7 +5,7 @@ import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { compareStreamIds } from '../../runtime/stream-id.ts';
+import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
 
 const env = useTestEnv('runtime');
 

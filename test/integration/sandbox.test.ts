@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { SandboxError } from '../../runtime/errors.ts';
-import { SandboxHost, type LoadSpec } from '../../runtime/sandbox/host.ts';
+import { SandboxHost, type LoadSpec } from '../../runtime/sandbox/host/host.ts';
 import type { InvocationResult, SandboxLimits } from '../../runtime/types.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sandbox/', import.meta.url));

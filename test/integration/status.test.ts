@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { Keys, Publisher } from '../../runtime/index.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
-import { RateWindow } from '../../runtime/rate-window.ts';
-import { Registry } from '../../runtime/registry.ts';
-import { getStatus } from '../../runtime/status.ts';
+import { parseManifest } from '../../runtime/loading/manifest.ts';
+import { RateWindow } from '../../runtime/policy/rate-window.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
+import { getStatus } from '../../runtime/ops/status.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { PARTITIONS, stuckScenario } from '../helpers/stuck-scenario.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assignPartitions } from '../../runtime/assignment.ts';
+import { assignPartitions } from '../../runtime/policy/assignment.ts';
 
 const members = (n: number) => Array.from({ length: n }, (_, i) => `host-${i}:${1000 + i}`);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retryDelayMs } from '../../runtime/backoff.ts';
+import { retryDelayMs } from '../../runtime/policy/backoff.ts';
 import type { RetryPolicy } from '../../runtime/types.ts';
 
 const exponential: RetryPolicy = { attempts: 10, backoff: 'exponential', initialDelayMs: 200, maxDelayMs: 30_000 };

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
-import { bundleFunction, FunctionBuilder, type FunctionBundle } from '../../runtime/bundler.ts';
+import { bundleFunction, FunctionBuilder, type FunctionBundle } from '../../runtime/loading/bundler.ts';
 import { BundleError } from '../../runtime/errors.ts';
 
 const ROOT = fileURLToPath(new URL('../fixtures/bundler/', import.meta.url));

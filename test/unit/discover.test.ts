@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { discoverFunctions } from '../../runtime/discover.ts';
+import { discoverFunctions } from '../../runtime/loading/discover.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/bundler/functions/', import.meta.url));

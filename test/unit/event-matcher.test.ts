@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileEventMatcher, eventPatternProblem, isEventType } from '../../runtime/event-matcher.ts';
+import { compileEventMatcher, eventPatternProblem, isEventType } from '../../runtime/policy/event-matcher.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 
 function check(patterns: string[], yes: string[], no: string[]): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManifestError } from '../../runtime/errors.ts';
-import { MANIFEST_DEFAULTS, parseManifest, validateGroups } from '../../runtime/manifest.ts';
+import { MANIFEST_DEFAULTS, parseManifest, validateGroups } from '../../runtime/loading/manifest.ts';
 import type { FunctionConfig } from '../../runtime/sdk.ts';
 import type { Manifest } from '../../runtime/types.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jumpHash, partitionFor } from '../../runtime/partitioner.ts';
-import { xxh64Hex } from '../../runtime/xxhash64.ts';
+import { jumpHash, partitionFor } from '../../runtime/policy/partitioner.ts';
+import { xxh64Hex } from '../../runtime/policy/xxhash64.ts';
 
 /**
  * Golden vectors for producers in other languages (also in the README): key → XXH64 (seed 0) of

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../runtime/errors.ts';
-import { hashTag } from '../../runtime/pipeline.ts';
-import { parseRedisUrl } from '../../runtime/redis.ts';
+import { hashTag } from '../../runtime/redis/pipeline.ts';
+import { parseRedisUrl } from '../../runtime/redis/redis.ts';
 import type { RedisOptions } from 'ioredis';
 
 /** Options of a URL naming one server (or a Sentinel set). */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { duration } from '../../cli/status-format.ts';
-import { RateWindow } from '../../runtime/rate-window.ts';
-import { groupLag, parseGroupsInfo, parseStreamInfo, type GroupInfo, type StreamInfo } from '../../runtime/stream-info.ts';
+import { RateWindow } from '../../runtime/policy/rate-window.ts';
+import { groupLag, parseGroupsInfo, parseStreamInfo, type GroupInfo, type StreamInfo } from '../../runtime/redis/stream-info.ts';
 
 const stream: StreamInfo = { length: 3, entriesAdded: 5, lastGeneratedId: '50-0', firstId: '20-0', lastId: '50-0' };
 const group = (g: Partial<GroupInfo>): GroupInfo => ({ name: 'fn:a', pending: 0, lastDeliveredId: '30-0', entriesRead: null, lag: null, ...g });

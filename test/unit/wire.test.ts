@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareStreamIds } from '../../runtime/stream-id.ts';
-import { decodeEntry, encodeFields, eventJson, isMalformed } from '../../runtime/wire.ts';
+import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
+import { decodeEntry, encodeFields, eventJson, isMalformed } from '../../runtime/events/wire.ts';
 
 test('encode then decode round-trips an event', () => {
   const fields = encodeFields('post.created', 'thread-42', '{"a":1}', 1700000000000, { trace: 'x' });

@@ -1,0 +1,101 @@
+/**
+ * The Redis that `fnrun dev` starts when none is given: `redis-server` from PATH, listening on a
+ * unix socket only (no port to collide with), with its AOF data under `.fnrun/redis/`, so events
+ * survive a restart of `fnrun dev`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FnrunError } from '../runtime/errors.ts';
+import { answersPing } from '../runtime/redis/redis.ts';
+
+export interface EmbeddedRedis {
+  url: string;
+  dataDir: string;
+  /** Stops the server (SIGTERM: it writes its AOF and exits). Idempotent. */
+  stop(): Promise<void>;
+}
+
+const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given and none
+answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
+install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
+
+/**
+ * Where the embedded Redis of `dataDir` listens. Unix socket paths are limited to ~107 bytes, so a
+ * deep project folder gets its socket in the temp dir.
+ */
+export function embeddedSocketPath(dataDir: string): string {
+  const local = path.join(dataDir, 'redis.sock');
+  if (Buffer.byteLength(local) < 100) return local;
+  return path.join(tmpdir(), `fnrun-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
+}
+
+async function answers(socketPath: string): Promise<boolean> {
+  return existsSync(socketPath) && answersPing({ path: socketPath });
+}
+
+/** Starts redis-server with its data in `dataDir` (created if needed). */
+export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
+  mkdirSync(dataDir, { recursive: true });
+  const socketPath = embeddedSocketPath(dataDir);
+  if (await answers(socketPath)) {
+    throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
+  }
+  rmSync(socketPath, { force: true });
+  const args = [
+    '--port', '0', '--unixsocket', socketPath, '--unixsocketperm', '700', '--dir', dataDir,
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no',
+    '--logfile', path.join(dataDir, 'redis.log'), '--maxmemory-policy', 'noeviction',
+  ];
+  let child: ChildProcess;
+  try {
+    child = await new Promise<ChildProcess>((resolve, reject) => {
+      const c = spawn('redis-server', args, { stdio: 'ignore' });
+      c.once('error', reject);
+      c.once('spawn', () => resolve(c));
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FnrunError('ERR_CONFIG', MISSING);
+    throw error;
+  }
+  const deadline = Date.now() + 10_000;
+  while (!(await answers(socketPath))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new FnrunError('ERR_REDIS', `the embedded redis-server did not start; see ${path.join(dataDir, 'redis.log')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let stopped: Promise<void> | null = null;
+  return {
+    url: `unix://${socketPath}`,
+    dataDir,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => { clearTimeout(force); resolve(); });
+        child.kill('SIGTERM');
+      });
+      return stopped;
+    },
+  };
+}
+
+/** The data folder of the project's embedded Redis: `.fnrun/redis` under the working directory. */
+export function embeddedDataDir(cwd = process.cwd()): string {
+  return path.join(cwd, '.fnrun', 'redis');
+}
+
+/** The URL of this project's embedded Redis if `fnrun dev` is running it, else null. */
+export async function runningEmbeddedRedis(cwd = process.cwd()): Promise<string | null> {
+  const socketPath = embeddedSocketPath(embeddedDataDir(cwd));
+  return (await answers(socketPath)) ? `unix://${socketPath}` : null;
+}
+
+/** True when a Redis answers PING on `host:port` within a short timeout. */
+export function redisAnswers(host: string, port: number): Promise<boolean> {
+  return answersPing({ host, port }, 300);
+}

@@ -1,0 +1,140 @@
+/**
+ * `fnrun deploy` as a library call: finds the functions of a folder, bundles each, validates it by
+ * loading it in a sandbox, and stores the changed ones in the registry. Each function stands
+ * alone: one that fails to build, load or validate is reported and uploads nothing; the others
+ * still deploy.
+ */
+import path from 'node:path';
+import { bundleFunction, type FunctionBundle } from '../loading/bundler.ts';
+import { discoverFunctions } from '../loading/discover.ts';
+import { BundleError, ConfigError, FnrunError, ManifestError, type ManifestIssue } from '../errors.ts';
+import { loadFunction } from '../loading/function-loader.ts';
+import { validateGroups } from '../loading/manifest.ts';
+import type { FunctionSummary, Registry } from './registry.ts';
+import { SandboxHost } from '../sandbox/host/host.ts';
+import type { Manifest } from '../types.ts';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.ts';
+import { ensureConsumerGroups } from '../worker/consumer-group.ts';
+
+export interface DeployOptions {
+  /** The functions folder. Source paths are stored relative to the folder above it. */
+  dir: string;
+  registry: Registry;
+  /** Deploy only these functions. @defaultValue every function in `dir` */
+  only?: readonly string[];
+  /** Build and validate, and report what would change, without uploading. @defaultValue false */
+  dryRun?: boolean;
+  /** Where to create a deployed function's consumer groups, so its cursor starts at the deploy. */
+  streams?: { redis: Redis; keys: Keys; partitions: number };
+}
+
+/** The outcome for one function. */
+export interface DeployRow {
+  function: string;
+  /** The entry file, relative to the folder above the functions folder (`functions/hello.ts`). */
+  file: string;
+  status: 'changed' | 'unchanged' | 'failed';
+  /** The version active before (null: none). A failed function's stays active. */
+  from: number | null;
+  /** The version active after; with `dryRun`, the number a deploy would give. Null when failed. */
+  to: number | null;
+  hash: string | null;
+  dryRun: boolean;
+  /** Why it failed: a bundle error's `location` (file:line:column) or a manifest's `fields`. */
+  error?: { code: string; message: string; location?: string; fields?: readonly ManifestIssue[] };
+  /** esbuild warnings (they do not fail the deploy). */
+  warnings: string[];
+}
+
+type Built = { bundle: FunctionBundle; manifest: Manifest } | { error: FnrunError; file: string };
+
+/** Deploys the functions of `opts.dir`; resolves with one row per function, sorted by name. */
+export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]> {
+  const root = path.dirname(path.resolve(opts.dir));
+  const functions = select(await discoverFunctions(opts.dir), opts.only, opts.dir);
+  const sandbox = new SandboxHost();
+  let built: Built[];
+  try {
+    await sandbox.start();
+    built = await Promise.all(functions.map((fn) => build(sandbox, fn.name, fn.entry, root)));
+  } finally {
+    await sandbox.stop();
+  }
+  const deployed = await opts.registry.list();
+  checkGroups(built, deployed);
+  const rows: DeployRow[] = [];
+  for (const [i, b] of built.entries()) {
+    if ('error' in b) {
+      const name = functions[i]!.name;
+      rows.push(failedRow(name, b.file, b.error, deployed.find((d) => d.name === name)?.active ?? null, opts.dryRun === true));
+      continue;
+    }
+    const base = { function: b.bundle.name, file: b.bundle.entry, hash: b.bundle.hash, dryRun: opts.dryRun === true, warnings: b.bundle.warnings };
+    if (opts.dryRun) {
+      const current = deployed.find((d) => d.name === b.bundle.name);
+      const unchanged = current?.hash === b.bundle.hash;
+      const to = unchanged ? current!.active : (current?.versions[0] ?? 0) + 1;
+      rows.push({ ...base, status: unchanged ? 'unchanged' : 'changed', from: current?.active ?? null, to });
+    } else {
+      if (opts.streams) await ensureConsumerGroups(opts.streams.redis, opts.streams.keys, opts.streams.partitions, b.bundle.name, b.manifest);
+      const result = await opts.registry.deploy(b.bundle, b.manifest);
+      rows.push({ ...base, status: result.status, from: result.from, to: result.to });
+    }
+  }
+  return rows;
+}
+
+function select<F extends { name: string }>(found: F[], only: readonly string[] | undefined, dir: string): F[] {
+  if (only === undefined || only.length === 0) return found;
+  const unknown = only.filter((name) => !found.some((f) => f.name === name));
+  if (unknown.length > 0) {
+    throw new ConfigError(`no function named ${unknown.map((n) => `"${n}"`).join(', ')} in ${dir} (found: ${found.map((f) => f.name).join(', ') || 'none'})`);
+  }
+  return found.filter((f) => only.includes(f.name));
+}
+
+/** Bundles one function and loads it in the sandbox, which validates its manifest. */
+async function build(sandbox: SandboxHost, name: string, entry: string, root: string): Promise<Built> {
+  // Stored and reported relative to `root`, so that where the deploy runs changes neither.
+  const file = path.relative(root, entry).split(path.sep).join('/');
+  try {
+    const bundle = { ...(await bundleFunction({ name, entry, root })), entry: file };
+    // No host environment: validation must not depend on (or see) the deploying machine's.
+    const handle = await loadFunction(sandbox, bundle, `deploy-${bundle.hash.slice(0, 12)}`, {});
+    await sandbox.unload(handle.sandboxId);
+    return { bundle, manifest: handle.manifest };
+  } catch (error) {
+    // Only the function's own faults are per-function; a broken sandbox fails the whole deploy.
+    if (error instanceof FnrunError && error.userError) return { error, file };
+    throw error;
+  }
+}
+
+/**
+ * Functions sharing a group must agree on its mode. The deployed functions that this deploy does
+ * not replace are taken as given; a function that disagrees with them (or with one checked before
+ * it, by name) fails.
+ */
+function checkGroups(built: Built[], deployed: FunctionSummary[]): void {
+  const replaced = new Set(built.flatMap((b) => ('bundle' in b ? [b.bundle.name] : [])));
+  const accepted: { name: string; manifest: Manifest; file?: string }[] = deployed.filter((d) => !replaced.has(d.name));
+  built.forEach((b, i) => {
+    if (!('bundle' in b) || b.manifest.group === null) return;
+    const candidate = { name: b.bundle.name, manifest: b.manifest, file: b.bundle.entry };
+    try {
+      validateGroups([...accepted, candidate]);
+      accepted.push(candidate);
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      built[i] = { error: new ManifestError(candidate.file, error.issues), file: candidate.file };
+    }
+  });
+}
+
+function failedRow(name: string, file: string, error: FnrunError, active: number | null, dryRun: boolean): DeployRow {
+  const detail: DeployRow['error'] = { code: error.code, message: error.message };
+  if (error instanceof BundleError && error.location !== undefined) detail.location = error.location;
+  if (error instanceof ManifestError) detail.fields = error.issues;
+  return { function: name, file, status: 'failed', from: active, to: null, hash: null, dryRun, error: detail, warnings: [] };
+}

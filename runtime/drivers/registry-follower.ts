@@ -1,0 +1,74 @@
+/**
+ * Keeps a runtime on the registry's active versions: polls the registry epoch and, when it moved,
+ * swaps in new versions and stops removed functions (between batches; in-flight invocations finish
+ * on the old version).
+ */
+import type { Logger } from '../logger.ts';
+import { storedBundle, type Registry } from '../deploy/registry.ts';
+import type { Runtime } from '../runtime.ts';
+
+/** How often the epoch is polled: a deploy is live within this plus a load. */
+export const REGISTRY_POLL_MS = 250;
+
+export class RegistryFollower {
+  private readonly runtime: Runtime;
+  private readonly registry: Registry;
+  private readonly logger: Logger;
+  private epoch = -1;
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(runtime: Runtime, registry: Registry, logger: Logger) {
+    this.runtime = runtime;
+    this.registry = registry;
+    this.logger = logger;
+  }
+
+  /** Loads the active versions, then follows changes. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.poll();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.round;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.round = this.poll().catch((error: unknown) => this.logger.error({ err: error }, 'registry poll failed')).finally(() => this.schedule());
+    }, REGISTRY_POLL_MS);
+  }
+
+  private async poll(): Promise<void> {
+    const epoch = await this.registry.epoch();
+    if (epoch === this.epoch) return;
+    const deployed = await this.registry.list();
+    let failed = false;
+    for (const summary of deployed) {
+      const current = this.runtime.functions.find((f) => f.name === summary.name);
+      if (current?.version === String(summary.active)) continue;
+      const stored = await this.registry.active(summary.name);
+      if (stored === null) continue;
+      try {
+        const handle = await this.runtime.upsertFunction(storedBundle(stored), String(stored.version));
+        this.logger.info({ function: handle.name, version: handle.version, previous: current?.version ?? null }, `function ${handle.name} now at version ${handle.version}`);
+      } catch (error) {
+        failed = true;
+        this.logger.error({ err: error, function: summary.name, version: stored.version }, `could not load ${summary.name} version ${stored.version}; the previous version keeps running`);
+      }
+    }
+    for (const fn of this.runtime.functions) {
+      if (deployed.some((d) => d.name === fn.name)) continue;
+      await this.runtime.removeFunction(fn.name);
+      this.logger.info({ function: fn.name }, `function ${fn.name} removed`);
+    }
+    // A version that failed to load is tried again at the next poll.
+    if (!failed) this.epoch = epoch;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Retention: trims a partition stream by age and/or length, but never past an entry that some
+ * consumer group has not completed. Trimming deletes entries even when they are pending (Redis
+ * does not protect the PEL; NOTES-redis §1), so the boundary is computed from every group: its
+ * oldest pending entry, or, with nothing pending, the entry after its last-delivered id.
+ */
+import type { Redis } from 'ioredis';
+import { compareStreamIds } from '../redis/stream-id.ts';
+import { parseGroupsInfo } from '../redis/stream-info.ts';
+
+export interface RetentionPolicy {
+  /** Entries older than this (by id time) may go. */
+  maxAgeMs?: number;
+  /** At most this many entries are kept. */
+  maxLength?: number;
+}
+
+export interface TrimResult {
+  /** Entries deleted. */
+  trimmed: number;
+  /** The consumer group holding trimming back, when it stopped short of the policy. */
+  heldBackBy: string | null;
+}
+
+/** The smallest id greater than `id`. */
+function successor(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
+}
+
+/** Trims `stream` per `policy` without deleting anything a group still needs. */
+export async function trimStream(redis: Redis, stream: string, policy: RetentionPolicy, now: number): Promise<TrimResult> {
+  let target: string | null = null;
+  if (policy.maxAgeMs !== undefined) target = `${Math.max(0, now - policy.maxAgeMs)}-0`;
+  if (policy.maxLength !== undefined) {
+    const length = await redis.xlen(stream);
+    if (length > policy.maxLength) {
+      const oldest = (await redis.xrange(stream, '-', '+', 'COUNT', length - policy.maxLength)) as [string, string[]][];
+      const byLength = successor(oldest[oldest.length - 1]![0]);
+      if (target === null || compareStreamIds(byLength, target) > 0) target = byLength;
+    }
+  }
+  if (target === null) return { trimmed: 0, heldBackBy: null };
+
+  let groups;
+  try {
+    groups = parseGroupsInfo((await redis.xinfo('GROUPS', stream)) as unknown[]);
+  } catch (error) {
+    if (error instanceof Error && error.message.includes('no such key')) return { trimmed: 0, heldBackBy: null };
+    throw error;
+  }
+  let minId = target;
+  let heldBackBy: string | null = null;
+  const pipeline = redis.pipeline();
+  for (const g of groups) if (g.pending > 0) pipeline.xpending(stream, g.name);
+  const replies = (await pipeline.exec()) ?? [];
+  let reply = 0;
+  for (const g of groups) {
+    // With entries pending, the oldest one bounds the group; else everything up to last-delivered is done.
+    // XPENDING's smallest id is null when the entries were acked since XINFO: nothing pending then.
+    const oldest = g.pending > 0 ? ((replies[reply++]?.[1] ?? []) as unknown[])[1] : null;
+    const bound = typeof oldest === 'string' ? oldest : successor(g.lastDeliveredId);
+    if (compareStreamIds(bound, minId) < 0) {
+      minId = bound;
+      heldBackBy = g.name;
+    }
+  }
+  const trimmed = Number(await redis.xtrim(stream, 'MINID', minId));
+  return { trimmed, heldBackBy };
+}

@@ -1,0 +1,161 @@
+/**
+ * Shares a namespace's partitions among every process on the same Redis.
+ *
+ * Each process heartbeats into a members set (Redis' clock); every process computes the same
+ * balanced assignment from the live members (assignment.ts); each partition has a lease
+ * `<member>|<epoch>` with a TTL, renewed every heartbeat. A process acquires the partitions assigned
+ * to it once their previous owner released them (or its lease expired), and releases the ones no
+ * longer assigned after draining them. Every read and commit of a worker checks the lease token in
+ * the same Lua call (fencing), so a process that lost its lease — paused, cut off — changes nothing.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { assignPartitions } from '../policy/assignment.ts';
+import type { Keys } from '../redis/keys.ts';
+import type { Logger } from '../logger.ts';
+import type { ScriptedRedis } from '../redis/scripts.ts';
+import { crossSlotPipeline } from '../redis/pipeline.ts';
+
+export interface OwnershipOptions {
+  /** @defaultValue `<hostname>:<pid>:<random>` */
+  memberId?: string;
+  /** Lease time-to-live: how long a dead process's partitions wait before others take them. @defaultValue 10000 */
+  leaseTtlMs?: number;
+  /** Heartbeat and renewal period; must be at most a third of the lease TTL. @defaultValue leaseTtlMs / 5 */
+  heartbeatMs?: number;
+}
+
+export interface OwnershipHandlers {
+  /** Start working on `partition`; `token` must accompany every read and commit. */
+  acquired(partition: number, token: string): Promise<void>;
+  /** Stop working on `partition`: finish and commit the batch in flight, then resolve. */
+  released(partition: number): Promise<void>;
+}
+
+export class PartitionOwnership {
+  readonly memberId: string;
+  readonly leaseTtlMs: number;
+  private readonly heartbeatMs: number;
+  private readonly redis: ScriptedRedis;
+  private readonly keys: Keys;
+  private readonly partitions: number;
+  private readonly handlers: OwnershipHandlers;
+  private readonly logger: Logger;
+  private readonly held = new Map<number, string>();
+  /** Partitions being drained before their lease is released. */
+  private readonly releasing = new Map<number, Promise<void>>();
+  private lastRenewedAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private guard: NodeJS.Timeout | null = null;
+  private tick: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(redis: ScriptedRedis, keys: Keys, partitions: number, handlers: OwnershipHandlers, logger: Logger, opts: OwnershipOptions = {}) {
+    this.redis = redis;
+    this.keys = keys;
+    this.partitions = partitions;
+    this.handlers = handlers;
+    this.logger = logger;
+    this.memberId = opts.memberId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.leaseTtlMs = opts.leaseTtlMs ?? 10_000;
+    this.heartbeatMs = opts.heartbeatMs ?? Math.max(50, Math.floor(this.leaseTtlMs / 5));
+    if (this.heartbeatMs * 3 > this.leaseTtlMs) throw new Error('heartbeatMs must be at most a third of leaseTtlMs, so a lease is renewed several times before it expires');
+  }
+
+  /** Partitions held now, with their tokens. */
+  get owned(): ReadonlyMap<number, string> {
+    return this.held;
+  }
+
+  /** Joins and takes a first share; resolves after the first round. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.round();
+    this.schedule();
+    // Self-fencing runs on its own timer: a round can hang on an unreachable Redis. If renewals have
+    // not been confirmed for most of a TTL, others may own these partitions already: let go of them.
+    this.guard = setInterval(() => {
+      if (this.held.size === 0 || Date.now() - this.lastRenewedAt <= this.leaseTtlMs * 0.8) return;
+      this.logger.warn({ partitions: [...this.held.keys()] }, 'partition leases not renewed in time; letting them go');
+      for (const p of [...this.held.keys()]) this.lost(p);
+    }, this.heartbeatMs);
+  }
+
+  /** Called by a worker whose read or commit was fenced: the partition is gone. */
+  lost(partition: number): void {
+    if (!this.held.delete(partition)) return;
+    void this.handlers.released(partition).catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'));
+  }
+
+  /** Drains and releases every partition, then leaves, so others take over at once. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.guard) clearInterval(this.guard);
+    await this.tick;
+    await Promise.all([...this.releasing.values(), ...[...this.held.keys()].map((p) => this.release(p))]);
+    await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 1).catch(() => {});
+  }
+
+  /** A member is dead once silent for a lease TTL. */
+  private get memberTtlMs(): number {
+    return this.leaseTtlMs;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.tick = this.round().catch((error: unknown) => this.logger.error({ err: error }, 'partition ownership round failed')).finally(() => this.schedule());
+    }, this.heartbeatMs);
+  }
+
+  private async round(): Promise<void> {
+    const startedAt = Date.now();
+    const members = await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 0);
+    const owner = assignPartitions(members.includes(this.memberId) ? members : [...members, this.memberId], this.partitions);
+
+    // Renew first: draining a partition that moves away can take a while, and must not let the
+    // leases of the partitions that stay expire meanwhile.
+    const renewing = [...this.held.keys()];
+    const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
+    const pipeline = crossSlotPipeline(this.redis) as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const p of [...renewing, ...wanted]) {
+      const pk = this.keys.partition(p);
+      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    this.lastRenewedAt = startedAt;
+    const acquired: Promise<void>[] = [];
+    [...renewing, ...wanted].forEach((p, i) => {
+      const [error, reply] = replies[i] ?? [new Error('no reply')];
+      const epoch = error ? 0 : Number(reply);
+      const token = epoch > 0 ? `${this.memberId}|${epoch}` : null;
+      if (i < renewing.length) {
+        if (token !== this.held.get(p)) this.lost(p);
+      } else if (token !== null) {
+        this.held.set(p, token);
+        acquired.push(this.handlers.acquired(p, token));
+      }
+    });
+    await Promise.all(acquired);
+
+    // Hand over what moved away, in the background: the next rounds keep renewing the rest.
+    for (const p of [...this.held.keys()]) {
+      if (owner[p] === this.memberId) continue;
+      const releasing = this.release(p)
+        .catch((error: unknown) => this.logger.error({ err: error, partition: p }, 'could not hand a partition over'))
+        .finally(() => this.releasing.delete(p));
+      this.releasing.set(p, releasing);
+    }
+  }
+
+  private async release(partition: number): Promise<void> {
+    const token = this.held.get(partition);
+    if (token === undefined) return;
+    this.held.delete(partition);
+    await this.handlers.released(partition);
+    await this.redis.fnrunLeaseRelease(this.keys.partition(partition).lease, token).catch(() => {});
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * One blocking connection per process that tells idle workers when their partition has new entries.
+ *
+ * Workers read with non-blocking XREADGROUP (so one connection serves every partition and group)
+ * and, when a read comes back empty, wait here. The watcher blocks in a side-effect-free
+ * `XREAD BLOCK … STREAMS <idle partitions> <last ids>` and wakes the workers whose partition moved.
+ * When a worker starts waiting on a partition the blocked read does not cover, the read is cut
+ * short with CLIENT UNBLOCK from the command connection and reissued.
+ */
+import type { Redis } from 'ioredis';
+import { compareStreamIds } from '../../redis/stream-id.ts';
+import { WaiterList } from './wake-waiters.ts';
+
+/** What partition workers wait on when a read comes back empty. */
+export interface PartitionWaker {
+  start(): Promise<void>;
+  /** Resolves when `partition` has an entry after `afterId` (or on stop, or spuriously). */
+  waitFor(partition: number, afterId: string): Promise<void>;
+  /** Wakes every waiter. */
+  wakeAll(): void;
+  stop(): Promise<void>;
+}
+
+/** How long one blocked read lasts; on expiry every waiter is woken as a safety net. */
+const BLOCK_MS = 5000;
+
+export class WakeWatcher implements PartitionWaker {
+  private readonly blocking: Redis;
+  private readonly control: Redis;
+  private readonly streamOf: (partition: number) => string;
+  private readonly waiters = new WaiterList();
+  private readonly partitionOfStream = new Map<string, number>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeLoop: (() => void) | null = null;
+  /** Partitions and ids of the read in flight, or null when not blocked. */
+  private blockedOn: Map<number, string> | null = null;
+  private blockingClientId: number | null = null;
+  /** The read that CLIENT UNBLOCK was sent for, so its empty reply is not taken as a timeout. */
+  private interruptedRead: Map<number, string> | null = null;
+
+  constructor(blocking: Redis, control: Redis, streamOf: (partition: number) => string) {
+    this.blocking = blocking;
+    this.control = control;
+    this.streamOf = streamOf;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.blockingClientId = Number(await this.blocking.client('ID'));
+    // A reconnect gives the blocking connection a new client id.
+    this.blocking.on('ready', () => {
+      this.blocking.client('ID').then((id) => { this.blockingClientId = Number(id); }, () => {});
+    });
+    this.loop = this.run();
+  }
+
+  /** Resolves when partition `partition` has an entry after `afterId` (or on stop, or spuriously). */
+  waitFor(partition: number, afterId: string): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.add(partition, afterId, resolve);
+      const blockedId = this.blockedOn?.get(partition);
+      if (this.blockedOn !== null && (blockedId === undefined || compareStreamIds(afterId, blockedId) < 0)) void this.interrupt();
+      this.wakeLoop?.();
+    });
+  }
+
+  /** Wakes every waiter (used on stop and by tests of shutdown). */
+  wakeAll(): void {
+    this.waiters.wakeAll();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeLoop?.();
+    await this.interrupt();
+    await this.loop;
+    this.wakeAll();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (this.waiters.size === 0) {
+        await new Promise<void>((resolve) => { this.wakeLoop = resolve; });
+        this.wakeLoop = null;
+        continue;
+      }
+      const on = new Map<number, string>();
+      for (const p of this.waiters.partitions()) on.set(p, this.waiters.oldestAfterId(p)!);
+      const args: (string | number)[] = ['COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS'];
+      for (const p of on.keys()) {
+        const stream = this.streamOf(p);
+        this.partitionOfStream.set(stream, p);
+        args.push(stream);
+      }
+      for (const id of on.values()) args.push(id);
+      this.blockedOn = on;
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await this.blocking.call('XREAD', ...args)) as typeof reply;
+      } catch {
+        // Redis down or restarting: wake everyone so workers notice and back off on their own.
+        reply = null;
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        this.blockedOn = null;
+      }
+      const interrupted = this.interruptedRead === on;
+      this.interruptedRead = null;
+      if (reply === null) {
+        if (!interrupted) this.wakeAll();
+        continue;
+      }
+      for (const [stream, entries] of reply) {
+        const p = this.partitionOfStream.get(stream);
+        const first = entries[0];
+        if (p === undefined || first === undefined) continue;
+        this.waiters.wakePast(p, first[0]);
+      }
+    }
+  }
+
+  /**
+   * Cuts the blocked read short. CLIENT UNBLOCK travels on another connection, so it can arrive
+   * before Redis has started blocking; retry until it lands or the read has returned.
+   */
+  private async interrupt(): Promise<void> {
+    const target = this.blockedOn;
+    if (target === null || this.blockingClientId === null || this.interruptedRead === target) return;
+    this.interruptedRead = target;
+    for (let i = 0; i < 50 && this.blockedOn === target; i++) {
+      const done = await this.control.client('UNBLOCK', this.blockingClientId).catch(() => 0);
+      if (Number(done) === 1) return;
+      await new Promise((r) => setTimeout(r, i < 5 ? 0 : 2));
+    }
+  }
+}
