@@ -4,7 +4,7 @@
  * User errors (bad flags, bad input, bad manifests) print as one line and exit 1; anything else
  * is a bug and prints its stack (exit 70).
  */
-import { FnrunError } from '../runtime/errors.ts';
+import { isExpectedError } from '../runtime/errors.ts';
 import { Output } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof FnrunError && error.userError) {
+  if (isExpectedError(error)) {
     process.stderr.write(`fnrun: ${error.message}\n`);
     process.exitCode = 1;
   } else {

@@ -1,30 +1,61 @@
 /**
- * Every error fnrun raises on purpose is a {@link FnrunError} with a stable `code`.
- * User errors (bad manifest, bad config, bad input) print as one line; anything else is a bug.
+ * Every error fnrun raises on purpose is a {@link FnrunError} with a stable `code`, and the code
+ * alone says whose it is (as miniflare's user and system code sets do):
+ * - {@link USER_ERROR_CODES}: the input is wrong (flags, manifest, code, event); the message says
+ *   what to change;
+ * - {@link OPERATIONAL_ERROR_CODES}: the environment is (Redis unreachable, replicas behind);
+ *   nothing to fix in the input, but nothing to report either;
+ * - everything else is a bug in fnrun.
+ * The CLI prints the first two as one line (exit 1) and a bug with its stack (exit 70).
  */
-export type ErrorCode =
-  | 'ERR_CONFIG'
-  | 'ERR_MANIFEST'
-  | 'ERR_BUNDLE'
-  | 'ERR_SANDBOX'
-  | 'ERR_SANDBOX_LOAD'
-  | 'ERR_PAYLOAD_TOO_LARGE'
-  | 'ERR_PARTITIONS_MISMATCH'
-  | 'ERR_INVALID_EVENT'
-  | 'ERR_NOT_FOUND'
-  | 'ERR_REDIS'
-  | 'ERR_NOT_REPLICATED';
+export const USER_ERROR_CODES = [
+  'ERR_CONFIG',
+  'ERR_MANIFEST',
+  'ERR_BUNDLE',
+  'ERR_SANDBOX_LOAD',
+  'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_PARTITIONS_MISMATCH',
+  'ERR_INVALID_EVENT',
+  'ERR_NOT_FOUND',
+] as const;
 
-/** Base class of fnrun's errors. `userError` marks errors the user can fix from the message alone. */
+/** See {@link USER_ERROR_CODES}. */
+export const OPERATIONAL_ERROR_CODES = ['ERR_REDIS', 'ERR_NOT_REPLICATED'] as const;
+
+/** See {@link USER_ERROR_CODES}. */
+export const SYSTEM_ERROR_CODES = ['ERR_SANDBOX', 'ERR_INTERNAL'] as const;
+
+export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
+export type OperationalErrorCode = (typeof OPERATIONAL_ERROR_CODES)[number];
+export type SystemErrorCode = (typeof SYSTEM_ERROR_CODES)[number];
+export type ErrorCode = UserErrorCode | OperationalErrorCode | SystemErrorCode;
+
+const USER_CODES: ReadonlySet<string> = new Set(USER_ERROR_CODES);
+const OPERATIONAL_CODES: ReadonlySet<string> = new Set(OPERATIONAL_ERROR_CODES);
+
+/** Base class of fnrun's errors; what kind of error it is follows from `code` (see {@link USER_ERROR_CODES}). */
 export class FnrunError extends Error {
   readonly code: ErrorCode;
-  readonly userError: boolean;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; userError?: boolean }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.userError = options?.userError ?? true;
   }
+
+  /** The input is wrong and the message says what to change. */
+  get userError(): boolean {
+    return USER_CODES.has(this.code);
+  }
+
+  /** The error is the user's or the environment's, not fnrun's: print it as one line. */
+  get expected(): boolean {
+    return USER_CODES.has(this.code) || OPERATIONAL_CODES.has(this.code);
+  }
+}
+
+/** True for a {@link FnrunError} that is not a bug (also one rebuilt by name after crossing a process). */
+export function isExpectedError(error: unknown): error is FnrunError {
+  return error instanceof FnrunError && error.expected;
 }
 
 /** One problem in one manifest field. `path` is dotted (`retry.attempts`). */
@@ -66,7 +97,7 @@ export class ConfigError extends FnrunError {
 /** The sandbox process failed in a way that is not one handler's fault (or could not load a function). */
 export class SandboxError extends FnrunError {
   constructor(message: string, options?: { cause?: unknown; code?: 'ERR_SANDBOX' | 'ERR_SANDBOX_LOAD' }) {
-    super(options?.code ?? 'ERR_SANDBOX', message, { cause: options?.cause, userError: options?.code === 'ERR_SANDBOX_LOAD' });
+    super(options?.code ?? 'ERR_SANDBOX', message, { cause: options?.cause });
   }
 }
 
@@ -84,7 +115,7 @@ export class PayloadTooLargeError extends FnrunError {
 export class NotReplicatedError extends FnrunError {
   readonly acknowledged: number;
   constructor(acknowledged: number, wanted: number, timeoutMs: number) {
-    super('ERR_NOT_REPLICATED', `only ${acknowledged} of ${wanted} replica(s) acknowledged the publish within ${timeoutMs} ms: it may be lost if the primary fails now; publish again with the same dedupeId`, { userError: false });
+    super('ERR_NOT_REPLICATED', `only ${acknowledged} of ${wanted} replica(s) acknowledged the publish within ${timeoutMs} ms: it may be lost if the primary fails now; publish again with the same dedupeId`);
     this.acknowledged = acknowledged;
   }
 }
