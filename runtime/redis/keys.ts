@@ -28,6 +28,13 @@ export interface PartitionKeys {
   readonly outbox: string;
   /** String: written by a publisher that waits for replicas, so its WAIT covers this partition's earlier writes. */
   readonly publishFence: string;
+  /**
+   * Hash: the per-key state of `fn` for event key `key` (a key of this partition): state name →
+   * JSON text. The key comes last, so any characters in it are safe: the hash tag is `{p<i>}`.
+   */
+  state(fn: string, key: string): string;
+  /** SCAN pattern matching every state hash of `fn` in this partition. */
+  statePattern(fn: string): string;
 }
 
 /** Key builder for one namespace. */
@@ -62,10 +69,17 @@ export class Keys {
         takeovers: (fn) => `${prefix}:takeovers:${fn}`,
         outbox: `${prefix}:outbox`,
         publishFence: `${prefix}:publish-fence`,
+        state: (fn, key) => `${prefix}:state:${fn}:${key}`,
+        statePattern: (fn) => `${prefix}:state:${fn}:*`,
       };
       this.partitions[p] = keys;
     }
     return keys;
+  }
+
+  /** The event key of a state hash name built by {@link PartitionKeys.state}. */
+  stateKeyOf(p: number, fn: string, stateHash: string): string {
+    return stateHash.slice(`${this.namespace}:{p${p}}:state:${fn}:`.length);
   }
 
   /** SCAN pattern matching every partition's dead-letter stream of `fn` (or of every function). */
