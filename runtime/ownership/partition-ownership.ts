@@ -10,6 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { resolveLeases } from '../config.ts';
 import { assignPartitions } from '../policy/assignment.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
@@ -19,7 +20,7 @@ import { crossSlotPipeline } from '../redis/pipeline.ts';
 export interface OwnershipOptions {
   /** @defaultValue `<hostname>:<pid>:<random>` */
   memberId?: string;
-  /** Lease time-to-live: how long a dead process's partitions wait before others take them. @defaultValue 10000 */
+  /** Lease time-to-live: how long a dead process's partitions wait before others take them (at least 500). @defaultValue 10000 */
   leaseTtlMs?: number;
   /** Heartbeat and renewal period; must be at most a third of the lease TTL. @defaultValue leaseTtlMs / 5 */
   heartbeatMs?: number;
@@ -56,10 +57,10 @@ export class PartitionOwnership {
     this.partitions = partitions;
     this.handlers = handlers;
     this.logger = logger;
-    this.memberId = opts.memberId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.leaseTtlMs = opts.leaseTtlMs ?? 10_000;
-    this.heartbeatMs = opts.heartbeatMs ?? Math.max(50, Math.floor(this.leaseTtlMs / 5));
-    if (this.heartbeatMs * 3 > this.leaseTtlMs) throw new Error('heartbeatMs must be at most a third of leaseTtlMs, so a lease is renewed several times before it expires');
+    const lease = resolveLeases(opts);
+    this.memberId = lease.memberId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.leaseTtlMs = lease.leaseTtlMs;
+    this.heartbeatMs = lease.heartbeatMs;
   }
 
   /** Partitions held now, with their tokens. */
