@@ -15,7 +15,7 @@ import { SandboxHost } from '../sandbox/host/host.ts';
 import type { Manifest } from '../types.ts';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.ts';
-import { ensureConsumerGroups } from '../worker/consumer-group.ts';
+import { consumerGroupOf, ensureConsumerGroups } from '../redis/consumer-groups.ts';
 
 export interface DeployOptions {
   /** The functions folder. Source paths are stored relative to the folder above it. */
@@ -77,7 +77,7 @@ export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]>
       const to = unchanged ? current!.active : (current?.versions[0] ?? 0) + 1;
       rows.push({ ...base, status: unchanged ? 'unchanged' : 'changed', from: current?.active ?? null, to });
     } else {
-      if (opts.streams) await ensureConsumerGroups(opts.streams.redis, opts.streams.keys, opts.streams.partitions, b.bundle.name, b.manifest);
+      if (opts.streams) await ensureConsumerGroups(opts.streams.redis, opts.streams.keys, opts.streams.partitions, consumerGroupOf(b.bundle.name, b.manifest.group), b.manifest.startFrom);
       const result = await opts.registry.deploy(b.bundle, b.manifest);
       rows.push({ ...base, status: result.status, from: result.from, to: result.to });
     }

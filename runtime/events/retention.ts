@@ -4,7 +4,8 @@
  * does not protect the PEL; NOTES-redis §1), so the boundary is computed from every group: its
  * oldest pending entry, or, with nothing pending, the entry after its last-delivered id.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
+import { isNoSuchKey } from '../redis/reply-errors.ts';
 import { compareStreamIds } from '../redis/stream-id.ts';
 import { parseGroupsInfo } from '../redis/stream-info.ts';
 
@@ -46,7 +47,7 @@ export async function trimStream(redis: Redis, stream: string, policy: Retention
   try {
     groups = parseGroupsInfo((await redis.xinfo('GROUPS', stream)) as unknown[]);
   } catch (error) {
-    if (error instanceof Error && error.message.includes('no such key')) return { trimmed: 0, heldBackBy: null };
+    if (isNoSuchKey(error)) return { trimmed: 0, heldBackBy: null };
     throw error;
   }
   let minId = target;

@@ -9,7 +9,8 @@
  * there), which is how functions run by `fnrun dev` show up. See README "fnrun status".
  */
 import type { Redis } from 'ioredis';
-import { consumerGroupName, type Keys } from '../redis/keys.ts';
+import type { Keys } from '../redis/keys.ts';
+import { consumerGroupName } from '../redis/consumer-groups.ts';
 import { ConfigError, PartitionsMismatchError } from '../errors.ts';
 import type { Rates, RateWindow } from '../policy/rate-window.ts';
 import { Registry, type FunctionSummary } from '../deploy/registry.ts';

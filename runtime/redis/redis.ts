@@ -14,6 +14,7 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError, FnrunError } from '../errors.ts';
+import { isReadOnly } from './reply-errors.ts';
 
 /** Where to connect, as parsed from a URL. */
 export type RedisTarget =
@@ -94,7 +95,7 @@ export function parseRedisUrl(url: string): RedisTarget {
         ...(sentinelPassword !== null ? { sentinelPassword } : {}),
         ...(sentinelUsername !== null ? { sentinelUsername } : {}),
         // A demoted primary answers writes with READONLY: reconnect (asking the Sentinels again) and resend.
-        reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+        reconnectOnError: (error) => (isReadOnly(error) ? 2 : false),
       },
     };
   }
