@@ -47,6 +47,15 @@ export interface Manifest {
   /** Names of host environment values the handler may read through `ctx.env`. */
   env: string[];
   startFrom: 'latest' | 'earliest';
+  /** `key`: one key's events one at a time in order, other keys concurrently; `partition`: one at a time per partition. */
+  ordering: 'key' | 'partition';
+  /** Invocations (chains) in flight at once per process. */
+  concurrency: number;
+  /** Isolates running the function side by side. */
+  instances: number;
+  /** An event emitted this many generations deep is dead-lettered with reason `loop` instead of run. */
+  maxHops: number;
+  state: { ttlMs: number | null };
 }
 
 /** What a handler emitted; published atomically with the invocation's completion. */
@@ -70,18 +79,38 @@ export interface SerializedError {
   name: string;
   message: string;
   stack: string;
-  /** Where it came from: the handler, a timeout, the memory limit, or a crashed sandbox. */
-  kind: 'handler' | 'timeout' | 'memory' | 'crash';
+  /**
+   * Where it came from: the handler, the handler on purpose (a `NonRetriableError`: never
+   * retried), a timeout, the memory limit, or a crashed sandbox.
+   */
+  kind: 'handler' | 'non-retriable' | 'timeout' | 'memory' | 'crash';
 }
 
-/** The outcome of one event in a batch. After the first error, the rest of the batch is `skipped`. */
+/** One outbound request an invocation made (see README "Network"). */
+export interface FetchRecord {
+  host: string;
+  method: string;
+  /** HTTP status, or 0 when the request failed (refused, aborted, network error). */
+  status: number;
+  /** Why it failed, when it did: `refused`, `aborted`, `timeout`, `too-large`, `network`. */
+  error?: string;
+  durationMs: number;
+}
+
+/**
+ * The outcome of one event of a chain. After an error the rest of the chain is `skipped`;
+ * `suspect` marks events cut short by a crash nobody could be blamed for.
+ * `state`: the invocation's state writes, name → JSON text, or null for a delete.
+ */
 export type InvocationResult =
-  | { status: 'ok'; emits: Emit[]; logs: LogLine[]; durationMs: number }
-  | { status: 'error'; error: SerializedError; logs: LogLine[]; durationMs: number }
-  | { status: 'skipped' };
+  | { status: 'ok'; emits: Emit[]; logs: LogLine[]; durationMs: number; state?: Record<string, string | null>; fetches?: FetchRecord[] }
+  | { status: 'error'; error: SerializedError; logs: LogLine[]; durationMs: number; fetches?: FetchRecord[] }
+  | { status: 'skipped'; suspect?: boolean };
 
 /** Sandbox limits per function version. */
 export interface SandboxLimits {
   timeoutMs: number;
   memoryMb: number;
+  /** Isolates that run the function side by side (CPU-bound handlers use more than one core). */
+  instances: number;
 }

@@ -1,13 +1,17 @@
 /**
  * What the sandbox host (parent) and the sandbox process (child) say to each other over IPC, and the
  * timing constants both sides agree on. Messages go with `serialization: 'advanced'`, so the large
- * strings (bundles, batches, results) are copied, never re-escaped as they would be inside JSON.
+ * strings (bundles, chains, results) are copied, never re-escaped as they would be inside JSON.
+ *
+ * The unit of work is a **chain**: consecutive events of one key (or of one partition) for one
+ * function version, run one after another inside an isolate; many chains run at once, interleaved
+ * at their awaits. Each event's result travels back as soon as it is known.
  */
 import type { SandboxLimits, SerializedError } from '../types.ts';
 
-/** One function version to load into its own isolate. */
+/** One function version to load into its own isolate(s). */
 export interface LoadSpec {
-  /** Unique per function version, e.g. `${name}@${version}`. */
+  /** Unique per load of a function version, e.g. `${name}@${version}#3`. */
   id: string;
   /** Function name, for logs, errors and `ctx.functionName`. */
   name: string;
@@ -22,6 +26,20 @@ export interface LoadSpec {
   env: Record<string, string>;
 }
 
+/**
+ * One chain to run. `items` is the JSON text of `[{ event, attempt, idem }, …]` (`idem`: the
+ * invocation's idempotency key), passed as is into the isolate. `state` is the JSON text of the
+ * key's state (`{ name: jsonText }`) when the host prefetched it, else null (the isolate asks for
+ * it on first use).
+ */
+export interface ChainSpec {
+  /** Unique per chain and send; results name it. */
+  cid: number;
+  items: string;
+  count: number;
+  state: string | null;
+}
+
 /** What the sandbox process reports about itself (see `SandboxHost.status`). */
 export interface SandboxStatus {
   pid: number;
@@ -30,30 +48,33 @@ export interface SandboxStatus {
   /** Ids of the function versions loaded in this process. */
   loaded: string[];
   rssBytes: number;
-  /** Heap in use per loaded function version id (isolated-vm heap statistics). */
+  /** Heap in use per loaded function version id (isolated-vm heap statistics, summed over instances). */
   heapUsedBytes: Record<string, number>;
 }
 
-/** Parent → child. Every request carries a `rid` the answer repeats. */
+/** Parent → child. Requests with a `rid` get an `ok` or `err` answer repeating it. */
 export type ParentMessage =
   | { t: 'load'; rid: number; spec: LoadSpec }
   | { t: 'unload'; rid: number; id: string }
-  | { t: 'invoke'; rid: number; id: string; batch: string; count: number }
-  | { t: 'status'; rid: number };
+  | { t: 'run'; id: string; chains: ChainSpec[] }
+  | { t: 'status'; rid: number }
+  /** The answer to a child's `state-read`: the key's state as JSON text (`{ name: jsonText }`), or an error. */
+  | { t: 'state'; req: number; json: string | null; error: string | null };
 
 /**
- * The event whose isolate was killed (the batch then stops there), or that killed the whole sandbox
- * process. `rid` is null when the isolate was not running a request (e.g. while being recreated).
- * `done` is a JSON array of the results the child received before the kill, for events 0..n-1 with
- * n <= index: events n..index-1 finished but their results were not flushed yet, and are re-run.
+ * One event's outcome inside a `results` message: `[cid, index, json]`, where `json` is the
+ * JSON text of an {@link InvocationResult}-shaped object (see results.ts).
  */
+export type ResultPart = [cid: number, index: number, json: string];
+
+/** The event that killed the whole sandbox process, as the child saw it before dying. */
 export interface Culprit {
   fnId: string;
-  rid: number | null;
+  /** The chain whose event was running, or null when no chain was running (a boot, a reload). */
+  cid: number | null;
   index: number;
   kind: SerializedError['kind'];
   message: string;
-  done: string;
   durationMs: number;
 }
 
@@ -61,11 +82,13 @@ export interface Culprit {
 export type ChildMessage =
   | { t: 'ready'; pid: number; execArgv: string[] }
   | { t: 'hb' }
-  /** `value`: load → the config as JSON text; invoke → the results array as JSON text; status → SandboxStatus. */
+  /** `value`: load → the config as JSON text; unload → null; status → SandboxStatus. */
   | { t: 'ok'; rid: number; value: unknown }
   | { t: 'err'; rid: number; code: 'ERR_SANDBOX' | 'ERR_SANDBOX_LOAD'; message: string }
-  /** The batch's isolate was killed (timeout, memory) at `culprit.index`; the child lives on. */
-  | { t: 'killed'; rid: number; culprit: Culprit }
+  /** Event outcomes, in order per chain; a chain is over once it has `count` of them. */
+  | { t: 'results'; parts: ResultPart[] }
+  /** A handler asked for its key's state, which the host did not send with the chain. */
+  | { t: 'state-read'; req: number; fnId: string; cid: number; key: string }
   /** Sent just before the child kills itself; `culprit` is null when it cannot tell whose fault it is. */
   | { t: 'fatal'; reason: string; culprit: Culprit | null };
 
@@ -84,10 +107,13 @@ export const WATCHDOG_TICK_MS = 20;
  * interrupt some builtins, e.g. `new Array(1e9).fill(0)`): only killing the process frees its thread.
  */
 export const WEDGE_GRACE_MS = 1_000;
-/** Extra time a load gets over `timeoutMs` before the watchdog steps in (compiling large bundles). */
-export const LOAD_GRACE_MS = 5_000;
 /**
- * Extra time a batch gets to start: it may wait for a thread while other isolates compute
- * (isolated-vm's pool has about as many threads as cores); its first event's clock starts then.
+ * How long a function's top-level code may run (at load, and each time an isolate is recreated).
+ * Cloudflare Workers allow 1 s too: heavy initialisation belongs in the handler, lazily, where it
+ * delays only the events that need it.
  */
-export const START_GRACE_MS = 30_000;
+export const TOP_LEVEL_TIMEOUT_MS = 1_000;
+/** Largest JSON text of one event's outcome (emits, logs, state writes, error); bigger fails the event. */
+export const MAX_RESULT_CHARS = 8 * 1024 * 1024;
+/** A `results` message is sent once it holds this many characters (or at the end of the tick). */
+export const RESULTS_FLUSH_CHARS = 1024 * 1024;

@@ -1,38 +1,39 @@
 /**
- * Per-event results as JSON text, shared by both sides: the child joins the shim's per-event JSON
- * and the parent parses the whole array once, so the hot path builds no objects in between.
+ * Per-event results as JSON text, shared by both sides of the sandbox: the child finishes the
+ * shim's JSON (duration, fetches) and the parent parses each result once.
  */
 import type { SerializedError } from '../types.ts';
 
-/** The JSON text of a skipped event's result. */
+/** An event that did not run (or whose run was cut short through no fault of its own): run it again, uncharged. */
 export const SKIPPED_JSON = '{"status":"skipped"}';
+/**
+ * Did not run to the end because its isolate or the sandbox process died and no culprit could be
+ * named: run it again alone, so that a second death names it.
+ */
+export const SUSPECT_JSON = '{"status":"skipped","suspect":true}';
 
 /** Error names fnrun gives the failures it detects itself (the caller may match on them). */
 export const FAILURE_NAMES: Record<SerializedError['kind'], string> = {
   handler: 'Error',
+  'non-retriable': 'NonRetriableError',
   timeout: 'TimeoutError',
   memory: 'MemoryLimitError',
   crash: 'SandboxCrashError',
 };
 
+/** Durations travel with microsecond resolution. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 /** A failed event the handler did not report itself: there is no stack, and its logs are lost. */
 export function failureJson(kind: SerializedError['kind'], message: string, durationMs = 0): string {
   const name = FAILURE_NAMES[kind];
   const error: SerializedError = { name, message, stack: `${name}: ${message}`, kind };
-  return `{"status":"error","error":${JSON.stringify(error)},"logs":[],"durationMs":${durationMs}}`;
+  return `{"status":"error","error":${JSON.stringify(error)},"logs":[],"durationMs":${roundMs(durationMs)}}`;
 }
 
-/**
- * `done` (comma-joined chunks of `doneCount` results; by default one result per chunk), then
- * `failure` (if any) at the next index, then `skipped` up to `count`.
- */
-export function assembleResults(done: readonly string[], count: number, failure: string | null, doneCount = done.length): string {
-  let out = `[${done.join(',')}`;
-  let n = doneCount;
-  if (failure !== null && n < count) {
-    out += n === 0 ? failure : `,${failure}`;
-    n++;
-  }
-  for (; n < count; n++) out += n === 0 ? SKIPPED_JSON : `,${SKIPPED_JSON}`;
-  return `${out}]`;
+/** `{"status":…}` from the shim, with what only the child knows added in front. */
+export function finishResultJson(shimJson: string, durationMs: number, fetchesJson: string | null): string {
+  return `{"durationMs":${durationMs},${fetchesJson === null ? '' : `"fetches":${fetchesJson},`}${shimJson.slice(1)}`;
 }

@@ -1,159 +1,360 @@
 /**
- * One loaded function version in the child: its isolate (recreated after a kill), its stack mapper,
- * and the batch in progress. The host sends at most one request per function at a time.
+ * One loaded function version in the child: its isolate(s), its chains in flight, its host
+ * operations, and the verdicts when something goes wrong.
+ *
+ * - A call into an isolate that runs past the function's timeout is terminated by isolated-vm; the
+ *   shim's progress buffer names the invocation that was running, which fails (or, if it had not
+ *   had its full time — it started late in a call others had used — runs again, uncharged).
+ * - An invocation that awaits past its timeout is cancelled by a call into the isolate.
+ * - An isolate killed for memory fails the invocation that was running; the others on it run again.
  */
 import { SandboxError } from '../../errors.ts';
 import type { SerializedError } from '../../types.ts';
-import type { Culprit, LoadSpec } from '../protocol.ts';
-import { IsolateInstance, type CodeCache } from './isolate-instance.ts';
-import { assembleResults, failureJson } from '../results.ts';
-import { Run } from './run.ts';
-import { REPORT_DONE, REPORT_ERROR, REPORT_RESULTS } from '../isolate/shim.ts';
+import { TOP_LEVEL_TIMEOUT_MS, WEDGE_GRACE_MS, type ChainSpec, type Culprit, type LoadSpec, type ResultPart } from '../protocol.ts';
+import { SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
+import { YIELDED, type ShimLimits } from '../isolate/shim.ts';
+import { HostOps } from './host-ops.ts';
+import { IsolateInstance, type CallOutcome, type CodeCache } from './isolate-instance.ts';
+import { recentRss } from './rss-sample.ts';
 import { StackMapper } from './stack-map.ts';
-import type { IdleSandbox, Watchdog } from './watchdog.ts';
 
 /** What a function sandbox needs from the child process. */
 export interface SandboxDeps {
-  watchdog: Watchdog;
+  emit(part: ResultPart): void;
+  readState(fnId: string, cid: number, key: string): Promise<string>;
   fatal(reason: string, culprit: Culprit | null): void;
+  limits: ShimLimits;
 }
 
-/** A batch either completes (the results array as JSON text) or is cut short by a kill. */
-export type InvokeOutcome = { json: string } | { culprit: Culprit };
+interface ChainRun {
+  cid: number;
+  count: number;
+  instance: IsolateInstance;
+  /** Index of the next result expected. */
+  next: number;
+  /** When the current item started (performance.now(), and Date.now() for the shim's clock). */
+  itemStartedAt: number;
+  itemStartedAtMs: number;
+  yielded: boolean;
+  cancelling: boolean;
+}
 
-type Settle = { resolve(outcome: InvokeOutcome): void; reject(e: Error): void };
+const HEAP_SAMPLE_MS = 250;
+const MiB = 1024 * 1024;
 
-/** One loaded function version: load, invoke, recycle after a kill, dispose. */
-export class FunctionSandbox implements IdleSandbox {
+/** One loaded function version: load, run chains, recycle isolates, dispose. */
+export class FunctionSandbox {
   readonly spec: LoadSpec;
   readonly #deps: SandboxDeps;
   readonly #mapper: StackMapper;
   readonly #cache: CodeCache = {};
-  #instance: IsolateInstance | null = null;
-  #booting: Promise<IsolateInstance> | null = null;
-  #run: Run | null = null;
-  #settle: Settle | null = null;
-  #lastCpuNs = 0n;
+  readonly #instances: IsolateInstance[] = [];
+  readonly #chains = new Map<number, ChainRun>();
+  readonly #ops: HostOps;
+  /** Chains waiting for an isolate (all of them are being recreated). */
+  #waiting: ChainSpec[] = [];
+  #booting = 0;
+  #broken: string | null = null;
   #disposed = false;
+  readonly #yielded = new Map<IsolateInstance, number[]>();
+  #heapSampledAt = 0;
+  readonly #killedAt = new Map<IsolateInstance, number>();
+  readonly #budgetMs: number;
 
   private constructor(spec: LoadSpec, deps: SandboxDeps) {
     this.spec = spec;
     this.#deps = deps;
     this.#mapper = new StackMapper(spec.filename, spec.sourceMap);
+    this.#budgetMs = Math.max(1, Math.min(10, spec.limits.timeoutMs / 4));
+    this.#ops = new HostOps({
+      resume: (instance, id, ok, payload) => void instance.call('resume', [id, ok, payload, this.#budgetMs]).then((o) => this.#afterCall(instance, o, null)),
+      readState: (cid, key) => deps.readState(spec.id, cid, key),
+    });
   }
 
   /** Boots the function; resolves with its config as JSON text, or rejects with ERR_SANDBOX_LOAD. */
-  static async load(spec: LoadSpec, deps: SandboxDeps, rid: number): Promise<{ sandbox: FunctionSandbox; configJson: string }> {
+  static async load(spec: LoadSpec, deps: SandboxDeps): Promise<{ sandbox: FunctionSandbox; configJson: string }> {
     const sandbox = new FunctionSandbox(spec, deps);
-    const { instance, configJson } = await sandbox.#boot(rid);
-    sandbox.#instance = instance;
+    const { instance, configJson } = await sandbox.#boot();
+    sandbox.#instances.push(instance);
+    for (let i = 1; i < spec.limits.instances; i++) sandbox.#instances.push((await sandbox.#boot()).instance);
     return { sandbox, configJson };
   }
 
-  /** Runs a batch: all `count` results, or the culprit if the watchdog or the memory limit killed it. */
-  async invoke(rid: number, batch: string, count: number): Promise<InvokeOutcome> {
-    if (this.#run !== null) throw new SandboxError(`${this.spec.id} is already running a batch`);
-    let instance: IsolateInstance;
-    try {
-      instance = await this.#ready();
-    } catch (e) {
-      const message = `the function could not be re-initialised after its isolate was recycled: ${(e as Error).message}`;
-      return { json: assembleResults([], count, failureJson('crash', message)) };
+  /** Starts chains; their results go to `deps.emit` as they come. */
+  run(chains: ChainSpec[]): void {
+    if (this.#broken !== null) {
+      for (const c of chains) this.#failChain(c.cid, c.count, 0, 'crash', this.#broken);
+      return;
     }
-    return new Promise<InvokeOutcome>((resolve, reject) => {
-      const run = this.#newRun(instance, rid, count, batch.length);
-      this.#run = run;
-      this.#settle = { resolve, reject };
-      instance.runBatch(batch, count).then(
-        () => void (run.callSettled = true),
-        (e: unknown) => {
-          run.callSettled = true;
-          // With the isolate alive this is an unhandled rejection from user code ending the first
-          // task: the batch goes on and its reports will come.
-          if (run.killReason !== null || instance.isolate.isDisposed) this.#finish(run, e);
-        },
-      );
-    });
+    if (this.#instances.length === 0) {
+      this.#waiting.push(...chains);
+      return;
+    }
+    const byInstance = new Map<IsolateInstance, ChainSpec[]>();
+    for (const c of chains) {
+      let best = this.#instances[0]!;
+      for (const inst of this.#instances) if (inst.chains < best.chains) best = inst;
+      best.chains++;
+      this.#chains.set(c.cid, { cid: c.cid, count: c.count, instance: best, next: 0, itemStartedAt: performance.now(), itemStartedAtMs: Date.now(), yielded: false, cancelling: false });
+      let list = byInstance.get(best);
+      if (list === undefined) byInstance.set(best, (list = []));
+      list.push(c);
+    }
+    for (const [instance, list] of byInstance) this.#start(instance, list);
+  }
+
+  #start(instance: IsolateInstance, list: ChainSpec[]): void {
+    let json = '[';
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      json += `${i === 0 ? '' : ','}{"c":${c.cid},"items":${c.items},"state":${c.state ?? 'null'}}`;
+    }
+    void instance.call('start', [`${json}]`, this.#budgetMs]).then((o) => this.#afterCall(instance, o, { kind: 'start', list }));
+  }
+
+  #next(instance: IsolateInstance, cids: number[]): void {
+    void instance.call('next', [cids.join(','), this.#budgetMs]).then((o) => this.#afterCall(instance, o, { kind: 'next', cids }));
+  }
+
+  /** A result (or a yield) from the shim. */
+  report(instance: IsolateInstance, cid: number, index: number, json: string): void {
+    const chain = this.#chains.get(cid);
+    if (chain === undefined || chain.instance !== instance) return;
+    if (index === YIELDED) {
+      chain.yielded = true;
+      let list = this.#yielded.get(instance);
+      if (list === undefined) {
+        this.#yielded.set(instance, (list = []));
+        setImmediate(() => {
+          this.#yielded.delete(instance);
+          if (this.#instances.includes(instance)) this.#next(instance, list!);
+        });
+      }
+      list.push(cid);
+      return;
+    }
+    if (index !== chain.next) return;
+    chain.yielded = false;
+    const t = performance.now();
+    const durationMs = roundMs(t - chain.itemStartedAt);
+    let final: string;
+    let failed = json.startsWith('{"status":"error"');
+    if (failed && json.includes('"kind":"skip"')) final = SKIPPED_JSON;
+    else final = finishResultJson(failed ? this.#mapStack(json) : json, durationMs, null);
+    this.#deps.emit([cid, index, final]);
+    chain.next++;
+    chain.itemStartedAt = t;
+    chain.itemStartedAtMs = Date.now();
+    if (failed) {
+      for (let i = chain.next; i < chain.count; i++) this.#deps.emit([cid, i, SKIPPED_JSON]);
+      chain.next = chain.count;
+    }
+    if (chain.next >= chain.count) this.#endChain(chain);
+  }
+
+  opStart(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string): void {
+    this.#ops.start(instance, id, cid, kind, arg);
+  }
+
+  opCancel(instance: IsolateInstance, id: number): void {
+    this.#ops.cancel(instance, id);
+  }
+
+  /** The chain that was running on `instance` when something catastrophic happened there. */
+  culprit(instance: IsolateInstance | null, kind: SerializedError['kind'], message: string): Culprit {
+    const cid = instance === null ? null : this.#runningChain(instance);
+    const chain = cid === null ? undefined : this.#chains.get(cid);
+    return { fnId: this.spec.id, cid: chain === undefined ? null : chain.cid, index: chain?.next ?? 0, kind, message, durationMs: chain === undefined ? 0 : roundMs(performance.now() - chain.itemStartedAt) };
+  }
+
+  /** True while `instance` belongs to this function. */
+  owns(instance: IsolateInstance): boolean {
+    return this.#instances.includes(instance);
+  }
+
+  /** Instances with a call running now, for the process-wide memory guard. */
+  busyInstances(): IsolateInstance[] {
+    return this.#instances.filter((i) => i.running !== undefined && i.running.startedAt > 0);
+  }
+
+  /** Bytes used on the isolates' heaps now (async: never blocks on a running call), or null. */
+  async heapUsedBytes(): Promise<number | null> {
+    let total = 0;
+    for (const inst of this.#instances) {
+      try {
+        total += (await inst.isolate.getHeapStatistics()).used_heap_size;
+      } catch {
+        // disposed meanwhile
+      }
+    }
+    return this.#instances.length === 0 ? null : total;
+  }
+
+  /** The watchdog's tick: timeouts of awaiting invocations, wedged calls, heap growth. */
+  tick(now: number): void {
+    const timeoutMs = this.spec.limits.timeoutMs;
+    for (const chain of this.#chains.values()) {
+      if (chain.yielded || chain.cancelling || now - chain.itemStartedAtMs <= timeoutMs) continue;
+      // A call running for this chain is stopped by isolated-vm's own timeout; see #afterCall.
+      if (this.#runningChain(chain.instance) === chain.cid) continue;
+      this.#cancel(chain, 'TimeoutError', 'timeout', `exceeded timeoutMs (${timeoutMs} ms)`);
+    }
+    for (const inst of [...this.#instances]) {
+      const call = inst.running;
+      if (call === undefined || call.startedAt === 0) continue;
+      const killedAt = this.#killedAt.get(inst);
+      if (killedAt === undefined && now - call.startedAt > timeoutMs + WEDGE_GRACE_MS) {
+        // isolated-vm did not manage to stop it (V8 does not interrupt some builtins, such as one
+        // huge allocation's fill): dispose. Grown past its heap: a memory kill, else a timeout.
+        const grewMb = Math.round((recentRss() - call.rssAtStart) / MiB);
+        if (grewMb > this.spec.limits.memoryMb) this.#kill(inst, 'memory', `exceeded memoryMb (${this.spec.limits.memoryMb} MiB): the process grew by ${grewMb} MiB in one uninterruptible operation`);
+        else this.#kill(inst, 'timeout', `exceeded timeoutMs (${timeoutMs} ms) and could not be interrupted`);
+      }
+    }
+    for (const [inst, at] of this.#killedAt) {
+      if (inst.running !== undefined && now - at > WEDGE_GRACE_MS) {
+        this.#deps.fatal(`an isolate of ${this.spec.id} could not be stopped`, this.culprit(inst, 'timeout', `exceeded timeoutMs (${timeoutMs} ms) and could not be stopped; the sandbox process was restarted`));
+        return;
+      }
+      if (inst.running === undefined) this.#killedAt.delete(inst);
+    }
+    if (now - this.#heapSampledAt >= HEAP_SAMPLE_MS) {
+      this.#heapSampledAt = now;
+      for (const inst of this.#instances) if (inst.chains > 0) this.#sampleHeap(inst);
+    }
+  }
+
+  /** Disposes an isolate that outgrew its memory (the process-wide guard calls this too). */
+  killForMemory(instance: IsolateInstance, message: string): void {
+    this.#kill(instance, 'memory', message);
   }
 
   dispose(): void {
     this.#disposed = true;
-    const run = this.#run;
-    if (run !== null && this.#settle !== null) {
-      this.#settle.reject(new SandboxError(`${this.spec.id} was unloaded while a batch was running`));
-      this.#endRun(run);
+    for (const chain of [...this.#chains.values()]) this.#failChain(chain.cid, chain.count, chain.next, 'crash', `${this.spec.id} was unloaded while it ran`);
+    this.#chains.clear();
+    for (const inst of this.#instances.splice(0)) {
+      this.#ops.forget(inst);
+      inst.dispose();
     }
-    this.#instance?.dispose();
-    this.#instance = null;
   }
 
-  idleCpuDeltaNs(): bigint {
-    const inst = this.#instance;
-    if (inst === null || this.#run !== null || inst.isolate.isDisposed) return 0n;
-    const cpu = inst.isolate.cpuTime;
-    const delta = this.#lastCpuNs === 0n ? 0n : cpu - this.#lastCpuNs;
-    this.#lastCpuNs = cpu;
-    return delta;
+  #runningChain(instance: IsolateInstance): number | null {
+    const call = instance.running;
+    if (call === undefined || call.startedAt === 0) return null;
+    const cid = instance.progress[0] as number;
+    return this.#chains.get(cid)?.instance === instance ? cid : null;
   }
 
-  /** Bytes used on the isolate's heap now (async: never blocks on a running batch), or null without an isolate. */
-  async heapUsedBytes(): Promise<number | null> {
-    const inst = this.#instance;
-    if (inst === null || inst.isolate.isDisposed) return null;
+  #cancel(chain: ChainRun, name: string, kind: string, message: string): void {
+    chain.cancelling = true;
+    this.#ops.cancelChain(chain.instance, chain.cid);
+    void chain.instance.call('cancel', [chain.cid, name, kind, message]).then((o) => this.#afterCall(chain.instance, o, null));
+  }
+
+  /** What to do after a call into `instance` ended; `batch` is what a start or next call carried. */
+  #afterCall(instance: IsolateInstance, outcome: CallOutcome, batch: { kind: 'start'; list: ChainSpec[] } | { kind: 'next'; cids: number[] } | null): void {
+    if (outcome === 'ok' || !this.#instances.includes(instance)) return;
+    const [cid, index, startedAtMs] = instance.progress as unknown as [number, number, number];
+    const chain = this.#chains.get(cid);
+    const running = chain !== undefined && chain.instance === instance && chain.next === index ? cid : null;
+    if (outcome === 'disposed') return this.#kill(instance, 'memory', `exceeded memoryMb (${this.spec.limits.memoryMb} MiB)`, running);
+    const timeoutMs = this.spec.limits.timeoutMs;
+    // The others on this isolate could not run meanwhile: that time does not count against them.
+    const blockedMs = Math.max(0, Date.now() - startedAtMs);
+    for (const other of this.#chains.values()) if (other.instance === instance && other.cid !== cid) other.itemStartedAtMs += blockedMs;
+    if (chain !== undefined && running !== null && !chain.cancelling) {
+      const hadItsTime = Date.now() - startedAtMs >= timeoutMs - 2 * this.#budgetMs;
+      if (outcome === 'error') this.#cancel(chain, 'SandboxCrashError', 'crash', 'the sandbox failed while running this invocation');
+      else if (hadItsTime) this.#cancel(chain, 'TimeoutError', 'timeout', `exceeded timeoutMs (${timeoutMs} ms)`);
+      else this.#cancel(chain, 'Skip', 'skip', 'cut short by another invocation');
+    }
+    if (batch === null) return;
+    // Chains after the one that ran out of time never started in that call: start them again.
+    const ids = batch.kind === 'start' ? batch.list.map((c) => c.cid) : batch.cids;
+    const from = ids.indexOf(cid) + 1;
+    if (from === 0) return; // the culprit was not one of them: they all started
+    const rest = ids.slice(from).filter((id) => this.#chains.get(id)?.instance === instance && !this.#chains.get(id)!.yielded);
+    if (rest.length === 0) return;
+    if (batch.kind === 'start') this.#start(instance, batch.list.filter((c) => rest.includes(c.cid)));
+    else this.#next(instance, rest);
+  }
+
+  /** The isolate is gone: fail the invocation that was running on it, run the others again. */
+  #kill(instance: IsolateInstance, kind: 'memory' | 'timeout', message: string, culprit = this.#runningChain(instance)): void {
+    const at = this.#instances.indexOf(instance);
+    if (at < 0) return;
+    this.#instances.splice(at, 1);
+    if (instance.running !== undefined) this.#killedAt.set(instance, Date.now());
+    instance.dispose();
+    this.#ops.forget(instance);
+    for (const chain of [...this.#chains.values()]) {
+      if (chain.instance !== instance) continue;
+      if (chain.cid === culprit) this.#failChain(chain.cid, chain.count, chain.next, kind, message);
+      else {
+        this.#chains.delete(chain.cid);
+        for (let i = chain.next; i < chain.count; i++) this.#deps.emit([chain.cid, i, culprit === null ? SUSPECT_JSON : SKIPPED_JSON]);
+      }
+    }
+    if (!this.#disposed) void this.#replace();
+  }
+
+  async #replace(): Promise<void> {
+    this.#booting++;
     try {
-      return (await inst.isolate.getHeapStatistics()).used_heap_size;
-    } catch {
-      return null; // disposed meanwhile
+      const { instance } = await this.#boot();
+      if (this.#disposed) return instance.dispose();
+      this.#instances.push(instance);
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      if (waiting.length > 0) this.run(waiting);
+    } catch (e) {
+      this.#broken = `the function could not be re-initialised after its isolate was recycled: ${(e as Error).message}`;
+      if (this.#instances.length === 0) {
+        const waiting = this.#waiting;
+        this.#waiting = [];
+        this.run(waiting);
+      }
+    } finally {
+      this.#booting--;
     }
   }
 
-  /** Disposes an idle isolate that keeps using CPU (work detached from its invocation) and recreates it. */
-  recycle(): void {
-    if (this.#run !== null || this.#instance === null) return;
-    this.#instance.dispose();
-    this.#instance = null;
-    this.#lastCpuNs = 0n;
-    void this.#ready().catch(() => {}); // failure surfaces at the next invoke
+  #failChain(cid: number, count: number, from: number, kind: SerializedError['kind'], message: string): void {
+    const chain = this.#chains.get(cid);
+    if (chain !== undefined) this.#endChain(chain);
+    if (from < count) this.#deps.emit([cid, from, failureJson(kind, message, chain === undefined ? 0 : performance.now() - chain.itemStartedAt)]);
+    for (let i = from + 1; i < count; i++) this.#deps.emit([cid, i, SKIPPED_JSON]);
   }
 
-  /** The current run, if any, as the cause of a catastrophic error in this function's isolate. */
-  culprit(kind: SerializedError['kind'], message: string): Culprit {
-    return this.#run?.culprit(kind, message) ?? { fnId: this.spec.id, rid: null, index: 0, kind, message, done: '[]', durationMs: 0 };
+  #endChain(chain: ChainRun): void {
+    if (this.#chains.get(chain.cid) !== chain) return;
+    this.#chains.delete(chain.cid);
+    chain.instance.chains--;
   }
 
-  #ready(): Promise<IsolateInstance> {
-    if (this.#instance !== null) return Promise.resolve(this.#instance);
-    this.#booting ??= this.#boot(null).then(
-      ({ instance }) => {
-        this.#booting = null;
-        if (this.#disposed) instance.dispose();
-        else this.#instance = instance;
-        return instance;
-      },
-      (e: unknown) => {
-        this.#booting = null;
-        throw e;
-      },
-    );
-    return this.#booting;
+  #sampleHeap(instance: IsolateInstance): void {
+    instance.isolate.getHeapStatistics().then((s) => {
+      const used = s.used_heap_size + s.externally_allocated_size;
+      if (used > this.spec.limits.memoryMb * 2 * MiB) this.#kill(instance, 'memory', `exceeded memoryMb (${this.spec.limits.memoryMb} MiB): heap at ${Math.round(used / MiB)} MiB`);
+    }, () => {});
   }
 
-  async #boot(rid: number | null): Promise<{ instance: IsolateInstance; configJson: string }> {
+  async #boot(): Promise<{ instance: IsolateInstance; configJson: string }> {
     const spec = this.spec;
-    let run: Run | null = null;
-    const instance = new IsolateInstance(
-      spec,
-      (code, n, json) => this.#onReport(instance, code, n, json),
-      (message) => {
+    const instance = new IsolateInstance(spec, {
+      report: (inst, cid, index, json) => this.report(inst, cid, index, json),
+      opStart: (inst, id, cid, kind, arg) => this.opStart(inst, id, cid, kind, arg),
+      opCancel: (inst, id) => this.opCancel(inst, id),
+      catastrophic: (inst, message) => {
         const kind = /out.of.memory/i.test(message) ? 'memory' : 'crash';
         const detail = `${kind === 'memory' ? `exceeded memoryMb (${spec.limits.memoryMb} MiB): ` : ''}${message}; the sandbox process was restarted`;
-        this.#deps.fatal(`${spec.id}: ${message}`, run !== null && !run.settled ? run.culprit(kind, detail) : this.culprit(kind, detail));
+        this.#deps.fatal(`${spec.id}: ${message}`, this.culprit(inst, kind, detail));
       },
-    );
-    run = new Run({ fnId: spec.id, rid, count: 0, timeoutMs: spec.limits.timeoutMs, memoryMb: spec.limits.memoryMb, instance, inputChars: spec.code.length }, () => {});
-    this.#deps.watchdog.add(run);
+    });
     try {
-      const answer = JSON.parse(await instance.boot(spec, this.#cache)) as { ok: boolean; config?: unknown; error?: { stack: string } };
+      const answer = JSON.parse(await instance.boot(spec, this.#cache, this.#deps.limits)) as { ok: boolean; config?: unknown; error?: { stack: string } };
       if (!answer.ok) throw new SandboxError(`${spec.name}: top-level code threw: ${this.#mapper.map(answer.error?.stack ?? '')}`, { code: 'ERR_SANDBOX_LOAD' });
       return { instance, configJson: JSON.stringify(answer.config) };
     } catch (e) {
@@ -161,76 +362,17 @@ export class FunctionSandbox implements IdleSandbox {
       if (e instanceof SandboxError) throw e;
       const raw = e instanceof Error ? e : new Error(String(e));
       let message = raw.message;
-      if (run.killReason !== null) message = `top-level code ${run.killMessage.replace(/^top-level code /, '')}`;
-      else if (/memory limit/.test(message)) message = `top-level code exceeded memoryMb (${spec.limits.memoryMb} MiB)`;
-      else if (/timed out/i.test(message)) message = `top-level code exceeded timeoutMs (${spec.limits.timeoutMs} ms)`;
+      if (/memory limit|disposed/i.test(message)) message = `top-level code exceeded memoryMb (${spec.limits.memoryMb} MiB)`;
+      else if (/timed out/i.test(message)) message = `top-level code ran longer than ${TOP_LEVEL_TIMEOUT_MS} ms (do heavy initialisation lazily, in the handler)`;
       else if (typeof raw.stack === 'string') message = this.#mapper.map(raw.stack);
       throw new SandboxError(`${spec.name}: cannot load: ${message}`, { code: 'ERR_SANDBOX_LOAD', cause: e });
-    } finally {
-      run.settled = true;
-      this.#deps.watchdog.delete(run);
     }
   }
 
-  #newRun(instance: IsolateInstance, rid: number, count: number, inputChars: number): Run {
-    const { id, limits } = this.spec;
-    const run = new Run({ fnId: id, rid, count, timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, instance, inputChars }, (r) => this.#finish(r, null));
-    this.#deps.watchdog.add(run);
-    return run;
-  }
-
-  #onReport(instance: IsolateInstance, code: number, n: number, json: string): void {
-    const run = this.#run;
-    // Reports queued before a kill still count (they precede the call's rejection); reports from
-    // an isolate whose run is over do not.
-    if (run === null || run.instance !== instance) return;
-    if (code === REPORT_RESULTS) run.addResults(n, json);
-    else if (code === REPORT_ERROR) run.addResults(n, this.#mapErrorJson(json));
-    else if (code === REPORT_DONE) {
-      run.addResults(n, json);
-      this.#finish(run, null);
-    } else {
-      const settle = this.#settle;
-      this.#endRun(run);
-      settle?.reject(new SandboxError(`invalid batch for ${this.spec.id}: ${json}`));
-    }
-  }
-
-  #finish(run: Run, callError: unknown): void {
-    const settle = this.#settle;
-    if (run !== this.#run || settle === null) return;
-    if (run.killReason === null && !run.instance.isolate.isDisposed) {
-      this.#endRun(run);
-      return settle.resolve({ json: assembleResults(run.chunks, run.count, null, run.resultCount) });
-    }
-    const callMessage = String((callError as Error | undefined)?.message);
-    const kind = run.killReason ?? (/memory limit/.test(callMessage) ? 'memory' : 'crash');
-    const message = run.killMessage || (kind === 'memory' ? `exceeded memoryMb (${run.memoryMb} MiB)` : `the isolate was disposed: ${callMessage}`);
-    const culprit = run.culprit(kind, message);
-    this.#endRun(run);
-    this.#recycleAfterKill(run.instance);
-    settle.resolve({ culprit });
-  }
-
-  #endRun(run: Run): void {
-    this.#lastCpuNs = 0n; // the idle-spin check measures from the next tick, not across this run
-    run.settled = true;
-    this.#deps.watchdog.delete(run);
-    run.instance.timers.clear();
-    this.#run = null;
-    this.#settle = null;
-  }
-
-  #recycleAfterKill(instance: IsolateInstance): void {
-    instance.dispose();
-    if (this.#instance === instance) this.#instance = null;
-    // Recreate now (~8 ms) rather than on the next batch; errors surface at the next invoke.
-    if (!this.#disposed) void this.#ready().catch(() => {});
-  }
-
-  #mapErrorJson(json: string): string {
+  #mapStack(json: string): string {
     try {
-      const r = JSON.parse(json) as { error: { stack: string } };
+      const r = JSON.parse(json) as { error: { stack: string; kind: string } };
+      if (r.error.kind !== 'handler' && r.error.kind !== 'non-retriable') return json;
       r.error.stack = this.#mapper.map(r.error.stack);
       return JSON.stringify(r);
     } catch {

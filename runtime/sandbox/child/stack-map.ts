@@ -4,9 +4,7 @@
  * (~15 ms), later stacks cost ~11 µs.
  */
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-
-/** Prefix of every script fnrun itself compiles into an isolate; such frames are dropped from user stacks. */
-export const INTERNAL_FILENAME_PREFIX = 'fnrun:///sandbox/';
+import { INTERNAL_FILENAME_PREFIX } from '../isolate/shim.ts';
 
 /** Maps the stacks of one function version. */
 export class StackMapper {

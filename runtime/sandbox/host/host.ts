@@ -4,28 +4,26 @@
  * hang the process that hosts it, and only a separate process can be killed for certain.
  *
  * When the child dies (it reported a catastrophic error or a wedged isolate, it exited, it stopped
- * sending heartbeats, or a request outlived its deadline) the host kills it, starts a new one,
- * reloads every loaded function one at a time, and then:
- * - the request the child named as culprit is settled as for a kill (see recovery.ts);
- * - every other request in flight is re-run whole, transparently: its emits were still buffered in
- *   the dead child, so nothing of it escaped;
- * - when the child could not name a culprit, the requests in flight are re-run one at a time with
- *   nothing else in flight; one that kills the process while alone is re-run one event at a time,
- *   and the event that kills it while alone fails (kind crash). Events before it are thereby
- *   re-run in the new child, not kept: their results were lost with the old one.
+ * sending heartbeats, or a request outlived its deadline) the host kills it, starts a new one and
+ * reloads every function; each function's chains flow again as soon as that function is back, so a
+ * function whose top level is slow delays only itself. The chains in flight are settled as
+ * chain-book.ts says. If the child dies again while reloading several functions at once, the next
+ * reload goes one function at a time, so that a function whose reload kills the child is known and
+ * dropped (its events then fail until it is loaded again).
  */
 import { SandboxError } from '../../errors.ts';
-import type { InvocationResult } from '../../types.ts';
 import { ChildConnection, type Death } from './child-connection.ts';
-import { opBudgetMs, opMessage, settleOk, type InvokeOp, type LoadOp, type Op, type UnloadOp } from './requests.ts';
+import { ChainBook, type ChainRequest } from './chain-book.ts';
+import { requestBudgetMs, requestMessage, settleOk, type LoadRequest, type Request, type StatusRequest, type UnloadRequest } from './requests.ts';
 import { HEARTBEAT_INTERVAL_MS, type ChildMessage, type LoadSpec, type SandboxStatus } from '../protocol.ts';
-import { blame, blameAlone } from './recovery.ts';
-import { Scheduler, type OpInit } from './scheduler.ts';
 
 export type { LoadSpec, SandboxStatus } from '../protocol.ts';
+export type { ChainRequest } from './chain-book.ts';
 
 /** Consecutive child start failures after which the host gives up (a broken install, not a handler). */
 const MAX_START_FAILURES = 3;
+
+type RequestInit<T extends Request> = Omit<T, 'rid' | 'deadlineAt' | 'resolve' | 'reject'>;
 
 /** Runs user functions in isolates inside a supervised child process. */
 export class SandboxHost {
@@ -35,17 +33,23 @@ export class SandboxHost {
   #conn: ChildConnection | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
-  #restarting = false;
   #monitor: NodeJS.Timeout | null = null;
   #lastTick = 0;
+  #rid = 0;
   /** What a new child must reload, in load order. */
   readonly #specs = new Map<string, LoadSpec>();
-  /** Functions dropped because reloading them killed the child; their invokes fail until loaded again. */
+  /** Loaded in the current child. */
+  readonly #ready = new Set<string>();
+  /** Functions dropped because reloading them failed or killed the child; their events fail. */
   readonly #broken = new Map<string, string>();
-  readonly #scheduler = new Scheduler({
-    canSend: () => this.#state === 'running',
-    admit: (op) => this.#admit(op),
-    transmit: (op) => this.#conn?.send(opMessage(op)) ?? false,
+  readonly #inflight = new Map<number, Request>();
+  readonly #waiting: Request[] = [];
+  #reloadOneByOne = false;
+  readonly #chains = new ChainBook({
+    // #ready holds only what the current child has loaded: during a restore, functions already
+    // reloaded run while the others still load.
+    canSend: (fnId) => this.#conn !== null && this.#conn.alive && this.#ready.has(fnId),
+    send: (fnId, chains) => this.#conn?.send({ t: 'run', id: fnId, chains }) ?? false,
   });
 
   /** @param opts.onCrash called each time the sandbox process dies and is replaced (for logs and metrics). */
@@ -69,17 +73,18 @@ export class SandboxHost {
       }
       if (this.#state !== 'starting') throw new SandboxError('the sandbox host was stopped while starting');
       this.#state = 'running';
-      this.#scheduler.pump();
+      this.#pump();
     })();
     return this.#starting;
   }
 
-  /** Kills the sandbox process and waits for it to exit; pending requests fail. Idempotent. */
+  /** Kills the sandbox process and waits for it to exit; what is pending is abandoned. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#state = 'stopped';
       if (this.#monitor !== null) clearInterval(this.#monitor);
-      this.#scheduler.rejectAll(new SandboxError('the sandbox host was stopped'));
+      this.#rejectRequests(new SandboxError('the sandbox host was stopped'));
+      this.#chains.abandon();
       const conn = this.#conn;
       if (conn !== null) {
         conn.kill('stopped');
@@ -90,116 +95,134 @@ export class SandboxHost {
   }
 
   /**
-   * Evaluates the bundle's top level in a new isolate and returns the module's config (JSON data;
+   * Evaluates the bundle's top level in new isolate(s) and returns the module's config (JSON data;
    * `{}` when it exports none). Loading an id again replaces it once the new code has loaded.
-   * @throws SandboxError `ERR_SANDBOX_LOAD` (with the mapped stack) if the top level throws, times
-   *   out, or the module has no handler.
+   * @throws SandboxError `ERR_SANDBOX_LOAD` (with the mapped stack) if the top level throws, runs
+   *   too long, or the module has no handler.
    */
   load(spec: LoadSpec): Promise<{ config: unknown }> {
-    return this.#enqueue<LoadOp>(spec.id, { kind: 'load', spec, restore: false });
+    return this.#request<LoadRequest>({ kind: 'load', spec, restore: false });
   }
 
-  /** Disposes the function's isolate. Requests queued before it still run. */
+  /** Disposes the function's isolates. Chains submitted before still run. */
   unload(id: string): Promise<void> {
-    return this.#enqueue<UnloadOp>(id, { kind: 'unload' });
-  }
-
-  /**
-   * Runs a batch: `batchJson` is a JSON array of `{ event, attempt }`, passed as is to the isolate.
-   * Resolves with exactly `count` results; after the first error the rest are `skipped`.
-   * @throws SandboxError when the function is not loaded or the batch is not `count` events.
-   */
-  invoke(id: string, batchJson: string, count: number): Promise<InvocationResult[]> {
-    if (count === 0) return Promise.resolve([]);
-    return this.#enqueue<InvokeOp>(id, { kind: 'invoke', batch: batchJson, count, timeoutMs: 0 });
+    this.#specs.delete(id);
+    this.#ready.delete(id);
+    this.#broken.delete(id);
+    return this.#request<UnloadRequest>({ kind: 'unload', id });
   }
 
   /** What the current sandbox process reports about itself (pid, flags, loaded ids). */
   status(): Promise<SandboxStatus> {
+    return this.#request<StatusRequest>({ kind: 'status' });
+  }
+
+  /** Runs a chain; results come through `req.onResult`, in order, whatever happens to the child. */
+  run(req: ChainRequest): void {
+    this.#chains.submit(req);
+    if (this.#state === 'stopped') return this.#chains.abandon();
+    const problem = this.#failure?.message ?? this.#broken.get(req.fnId) ?? (this.#specs.has(req.fnId) ? null : `function ${req.fnId} is not loaded`);
+    if (problem !== null) this.#chains.failFunction(req.fnId, problem);
+  }
+
+  /** Chains in flight in the sandbox process now. */
+  get chainsInFlight(): number {
+    return this.#chains.inflight;
+  }
+
+  #request<T extends Request>(init: RequestInit<T>): Promise<Parameters<T['resolve']>[0]> {
+    if (this.#state === 'new') return Promise.reject(new SandboxError('call start() before using the SandboxHost'));
+    if (this.#state === 'stopped') return Promise.reject(new SandboxError('the sandbox host was stopped'));
+    if (this.#failure !== null) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.#assertUsable();
-      this.#scheduler.submit({ kind: 'status', fnId: '', rid: 0, deadlineAt: 0, exclusive: false, resolve, reject }, false);
+      const r = { ...init, rid: 0, deadlineAt: 0, resolve, reject } as unknown as Request;
+      this.#waiting.push(r);
+      this.#pump();
     });
   }
 
-  #assertUsable(): void {
-    if (this.#state === 'new') throw new SandboxError('call start() before using the SandboxHost');
-    if (this.#state === 'stopped') throw new SandboxError('the sandbox host was stopped');
-    if (this.#failure !== null) throw this.#failure;
+  #pump(): void {
+    if (this.#state !== 'running' && this.#state !== 'restarting') return;
+    if (this.#conn === null || !this.#conn.alive || this.#state === 'restarting') return;
+    for (const r of this.#waiting.splice(0)) this.#send(r);
+    this.#chains.flush();
   }
 
-  #enqueue<T extends Op>(fnId: string, init: OpInit<T>): Promise<Parameters<T['resolve']>[0]> {
-    try {
-      this.#assertUsable();
-    } catch (e) {
-      return Promise.reject(e);
+  #send(r: Request): void {
+    r.rid = ++this.#rid;
+    r.deadlineAt = Date.now() + requestBudgetMs(r);
+    this.#inflight.set(r.rid, r);
+    if (!this.#conn?.send(requestMessage(r)) && this.#inflight.get(r.rid) === r) {
+      this.#inflight.delete(r.rid);
+      this.#waiting.push(r);
     }
-    return this.#scheduler.enqueue<T>(fnId, init);
-  }
-
-  #admit(op: Op): Error | null {
-    if (op.kind === 'invoke') {
-      const broken = this.#broken.get(op.fnId);
-      if (broken !== undefined) return new SandboxError(broken);
-      const spec = this.#specs.get(op.fnId);
-      if (spec === undefined) return new SandboxError(`function ${op.fnId} is not loaded; call load() first`);
-      op.timeoutMs = spec.limits.timeoutMs;
-    } else if (op.kind === 'unload') {
-      // Forget it now: a child that dies mid-unload must not bring it back.
-      this.#specs.delete(op.fnId);
-      this.#broken.delete(op.fnId);
-    }
-    return null;
   }
 
   #onMessage(conn: ChildConnection, m: ChildMessage): void {
-    if (conn !== this.#conn || (m.t !== 'ok' && m.t !== 'err' && m.t !== 'killed')) return;
-    const op = this.#scheduler.take(m.rid);
-    if (op === undefined) return;
-    if (m.t === 'err') op.reject(new SandboxError(m.message, { code: m.code }));
-    else if (m.t === 'killed') {
-      if (op.kind === 'invoke') blame(this.#scheduler, op, m.culprit);
-      else op.reject(new SandboxError(`unexpected answer to ${op.kind}`));
-    } else {
-      if (op.kind === 'load') {
-        this.#specs.delete(op.spec.id); // re-inserted last: restore order follows load order
-        this.#specs.set(op.spec.id, op.spec);
-        this.#broken.delete(op.spec.id);
-      }
-      settleOk(op, m.value);
+    if (conn !== this.#conn) return;
+    if (m.t === 'results') return this.#chains.results(m.parts);
+    if (m.t === 'state-read') {
+      this.#chains.readState(m.cid, m.key).then(
+        (json) => conn.send({ t: 'state', req: m.req, json, error: null }),
+        (e: unknown) => conn.send({ t: 'state', req: m.req, json: null, error: (e as Error).message }),
+      );
+      return;
     }
-    this.#scheduler.pump();
+    if (m.t !== 'ok' && m.t !== 'err') return;
+    const r = this.#inflight.get(m.rid);
+    if (r === undefined) return;
+    this.#inflight.delete(m.rid);
+    if (m.t === 'err') r.reject(new SandboxError(m.message, { code: m.code }));
+    else {
+      if (r.kind === 'load') {
+        if (!r.restore || this.#specs.get(r.spec.id) === r.spec) {
+          this.#specs.delete(r.spec.id); // re-inserted last: restore order follows load order
+          this.#specs.set(r.spec.id, r.spec);
+          this.#broken.delete(r.spec.id);
+          this.#ready.add(r.spec.id);
+        }
+      }
+      settleOk(r, m.value);
+    }
+    this.#chains.flush();
   }
 
   #onDeath(conn: ChildConnection, death: Death): void {
     if (conn !== this.#conn || this.#state === 'stopped' || this.#state === 'starting' || this.#state === 'failed') return;
-    this.#state = 'restarting'; // from now on, new requests wait for the next child
+    const wasRestoring = this.#state === 'restarting';
+    this.#state = 'restarting';
+    this.#ready.clear();
     this.#onCrash?.({ reason: death.reason });
-    const work: (LoadOp | InvokeOp)[] = [];
-    for (const op of this.#scheduler.drain()) {
-      if (op.kind === 'status') op.reject(new SandboxError(`the sandbox process died: ${death.reason}`));
-      else if (op.kind === 'unload') op.resolve();
-      else work.push(op);
-    }
     const c = death.culprit;
-    for (const op of work) {
-      if (op.kind === 'load' && op.restore) this.#dropRestore(op, death);
-      else if (c !== null && c.rid !== null && op.rid === c.rid) blame(this.#scheduler, op, c);
-      else if (c !== null) this.#scheduler.requeue(op); // the child named another isolate: innocent
-      else if (work.length === 1) blameAlone(this.#scheduler, op, death.reason);
-      else this.#scheduler.submit(op, true);
+    for (const r of [...this.#inflight.values()]) {
+      this.#inflight.delete(r.rid);
+      if (r.kind === 'status') r.reject(new SandboxError(`the sandbox process died: ${death.reason}`));
+      else if (r.kind === 'unload') r.resolve();
+      else if (r.restore) {
+        // A reload that died: if the child named it, or it was reloading alone, it is the culprit;
+        // if several were reloading, the next reload goes one at a time to find out.
+        if (c?.fnId === r.spec.id || (c === null && this.#reloadOneByOne)) this.#drop(r.spec, death.reason);
+        r.reject(new SandboxError(`reload of ${r.spec.id} failed: ${death.reason}`));
+      } else if (c !== null && c.fnId === r.spec.id && c.cid === null) {
+        r.reject(new SandboxError(`${r.spec.name}: cannot load: its top-level code killed the sandbox process (${c.message})`, { code: 'ERR_SANDBOX_LOAD' }));
+      } else this.#waiting.push(r);
     }
+    if (wasRestoring && c === null) this.#reloadOneByOne = true;
+    this.#chains.orphan(c, death.reason);
     void this.#restart();
   }
 
-  #dropRestore(op: LoadOp, death: Death): void {
-    const reason = `${op.spec.name} (${op.fnId}) killed the sandbox process while being reloaded after a crash (${death.reason}); load it again`;
-    this.#specs.delete(op.fnId);
-    this.#broken.set(op.fnId, reason);
-    op.reject(new SandboxError(reason));
+  #drop(spec: LoadSpec, reason: string): void {
+    if (this.#specs.get(spec.id) !== spec) return;
+    this.#specs.delete(spec.id);
+    const message = `${spec.name} (${spec.id}) could not be reloaded after a sandbox crash (${reason}); load it again`;
+    this.#broken.set(spec.id, message);
+    this.#chains.failFunction(spec.id, message);
   }
 
-  /** Replaces the dead child: spawn, reload every function one at a time, then resume. */
+  #restarting = false;
+
+  /** Replaces the dead child, then reloads the functions (see the module comment). */
   async #restart(): Promise<void> {
     if (this.#restarting) return;
     this.#restarting = true;
@@ -214,9 +237,11 @@ export class SandboxHost {
           continue;
         }
         failures = 0;
-        if (await this.#restore(conn)) {
+        await this.#restore(conn);
+        if (conn.alive && this.#state === 'restarting') {
           this.#state = 'running';
-          this.#scheduler.pump();
+          this.#reloadOneByOne = false;
+          this.#pump();
         }
       }
     } finally {
@@ -224,23 +249,21 @@ export class SandboxHost {
     }
   }
 
-  /** Reloads one at a time, so that a reload that kills the child is known to be the culprit. */
-  async #restore(conn: ChildConnection): Promise<boolean> {
-    for (const spec of [...this.#specs.values()]) {
-      if (!conn.alive || this.#state !== 'restarting') return false;
-      try {
-        await new Promise<{ config: unknown }>((resolve, reject) => {
-          this.#scheduler.sendNow({ kind: 'load', spec, restore: true, fnId: spec.id, rid: 0, deadlineAt: 0, exclusive: false, resolve, reject });
-        });
-      } catch (e) {
-        // It loaded before and does not now (its top level is not deterministic): drop it too.
-        if (this.#specs.get(spec.id) === spec) {
-          this.#specs.delete(spec.id);
-          this.#broken.set(spec.id, `${spec.name} (${spec.id}) failed to reload after a sandbox crash: ${(e as Error).message}`);
-        }
-      }
-    }
-    return conn.alive && this.#state === 'restarting';
+  async #restore(conn: ChildConnection): Promise<void> {
+    const specs = [...this.#specs.values()];
+    const reload = (spec: LoadSpec) => new Promise<void>((resolve) => {
+      const r: LoadRequest = {
+        kind: 'load', spec, restore: true, rid: 0, deadlineAt: 0,
+        resolve: () => { this.#chains.flush(); resolve(); },
+        // It loaded before and does not now (its top level is not deterministic): drop it.
+        reject: (e) => { if (conn.alive) this.#drop(spec, e.message); resolve(); },
+      };
+      this.#send(r);
+    });
+    // Each function's chains go as soon as it is back (resolve flushes), even while others still reload.
+    if (this.#reloadOneByOne) {
+      for (const spec of specs) if (conn.alive && this.#state === 'restarting') await reload(spec);
+    } else await Promise.all(specs.map(reload));
   }
 
   #spawn(): ChildConnection {
@@ -260,14 +283,25 @@ export class SandboxHost {
     const conn = this.#conn;
     if (conn === null || !conn.alive) return;
     conn.checkLiveness(now, blocked);
-    const late = blocked ? undefined : this.#scheduler.overdue(now);
-    if (late !== undefined) conn.kill(`${late.kind} of ${late.fnId || 'status'} got no answer within ${opBudgetMs(late)} ms`);
+    if (blocked) return;
+    for (const r of this.#inflight.values()) {
+      if (now > r.deadlineAt) return conn.kill(`${r.kind} ${r.kind === 'load' ? r.spec.id : ''} got no answer within ${requestBudgetMs(r)} ms`);
+    }
+    const late = this.#chains.overdue(now);
+    if (late !== undefined) conn.kill(`a chain of ${late.fnId} made no progress for far longer than its timeout (${late.timeoutMs} ms)`);
+  }
+
+  #rejectRequests(error: SandboxError): void {
+    const all = [...this.#inflight.values(), ...this.#waiting.splice(0)];
+    this.#inflight.clear();
+    for (const r of all) r.reject(error);
   }
 
   #fail(error: SandboxError): void {
     this.#state = 'failed';
     this.#failure = error;
     if (this.#monitor !== null) clearInterval(this.#monitor);
-    this.#scheduler.rejectAll(error);
+    this.#rejectRequests(error);
+    this.#chains.abandon();
   }
 }

@@ -1,7 +1,9 @@
 /**
  * setTimeout / clearTimeout / queueMicrotask inside the isolate, scoped to one invocation: a timer
  * can only be set while a handler runs, and the invocation's pending timers are cancelled when it
- * ends, so no user code runs between invocations. A throwing callback fails its invocation.
+ * ends, so no user code runs between invocations on a timer. A throwing callback fails its
+ * invocation. A timer is a host operation ("sleep"): the host resumes the isolate when it is due,
+ * inside a call bounded by the invocation's timeout.
  *
  * Runs INSIDE the isolate: shipped as source, so it must stay self-contained.
  */
@@ -9,36 +11,27 @@
 /** The part of an invocation the timers need. */
 export interface TimerOwner {
   done: boolean;
-  timers: Set<number> | null;
 }
 
-/** The host functions the timers use. */
-export interface TimerBridge {
-  /** ivm.Reference to the host's `(id, ms) => Promise<void>`. */
-  sleep: { apply(recv: undefined, args: [number, number], opts: { result: { promise: true } }): Promise<unknown> };
-  cancelTimer(id: number): void;
-}
+/** Starts a host operation for `owner`; resolves when the host resumes it, rejects once it is cancelled. */
+export type StartOp<T> = (owner: T, kind: string, arg: string) => { id: number; promise: Promise<unknown> };
 
-/** Installs the globals; returns `end(owner)`, which cancels the owner's pending timers. */
+/** Installs the globals. */
 export function installTimers<T extends TimerOwner>(
   g: Record<string, unknown>,
-  bridge: TimerBridge,
+  startOp: StartOp<T>,
+  cancelOp: (id: number) => void,
   current: () => T | null,
   fail: (owner: T, e: unknown) => void,
-): (owner: T) => void {
+): void {
   const MAX_TIMERS = 10_000;
-  const SLEEP_OPTS = { result: { promise: true } } as const;
   const resolved = Promise.resolve();
-  const noop = (): void => {};
-  const { sleep, cancelTimer } = bridge;
   const timers = new Map<number, { owner: T; fn: (...a: unknown[]) => void; args: unknown[] }>();
-  let seq = 0;
 
   function fire(id: number): void {
     const t = timers.get(id);
     if (t === undefined) return; // cleared, or its invocation ended
     timers.delete(id);
-    t.owner.timers?.delete(id);
     if (t.owner.done) return;
     try {
       t.fn(...t.args);
@@ -49,25 +42,21 @@ export function installTimers<T extends TimerOwner>(
 
   function setTimeout(fn: unknown, ms?: unknown, ...args: unknown[]): number {
     const owner = current();
-    if (owner === null) throw new Error('setTimeout only works while a handler runs (fnrun cancels pending timers when the invocation ends)');
+    if (owner === null || owner.done) throw new Error('setTimeout only works while a handler runs (fnrun cancels pending timers when the invocation ends)');
     if (typeof fn !== 'function') throw new TypeError('setTimeout: the callback must be a function');
     if (timers.size >= MAX_TIMERS) throw new RangeError(`setTimeout: more than ${MAX_TIMERS} pending timers`);
     let delay = Number(ms);
     if (!(delay >= 0)) delay = 0;
     if (delay > 2147483647) delay = 2147483647;
-    const id = ++seq;
-    timers.set(id, { owner, fn: fn as (...a: unknown[]) => void, args });
-    (owner.timers ??= new Set()).add(id);
-    sleep.apply(undefined, [id, delay], SLEEP_OPTS).then(() => fire(id), noop);
-    return id;
+    const op = startOp(owner, 'sleep', String(Math.floor(delay)));
+    timers.set(op.id, { owner, fn: fn as (...a: unknown[]) => void, args });
+    op.promise.then(() => fire(op.id), () => timers.delete(op.id));
+    return op.id;
   }
 
   function clearTimeout(id: unknown): void {
-    const t = timers.get(id as number);
-    if (t === undefined) return;
-    timers.delete(id as number);
-    t.owner.timers?.delete(id as number);
-    cancelTimer(id as number);
+    if (!timers.delete(id as number)) return;
+    cancelOp(id as number);
   }
 
   function queueMicrotask(fn: unknown): void {
@@ -83,13 +72,4 @@ export function installTimers<T extends TimerOwner>(
   ] as const) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
   }
-
-  return function end(owner: T): void {
-    if (owner.timers === null) return;
-    for (const id of owner.timers) {
-      timers.delete(id);
-      cancelTimer(id);
-    }
-    owner.timers = null;
-  };
 }

@@ -1,199 +1,386 @@
 /**
  * The trusted bootstrap that runs in every isolate before the user's bundle: it installs `console`
- * and the Web APIs, and returns `{ init, runBatch }` to the child, which holds them as References.
- * Host functions arrive as arguments and live only in closures, so user code never sees an
- * isolated-vm object. The whole shim is strict code: V8 hides strict callers from
- * `Function.prototype.caller` and `Error.prepareStackTrace` call sites.
+ * and the Web APIs, and returns the API the child calls (as References). Host functions arrive as
+ * arguments and live only in closures, so user code never sees an isolated-vm object. The whole
+ * shim is strict code: V8 hides strict callers from `Function.prototype.caller` and
+ * `Error.prepareStackTrace` call sites.
  *
- * `bootstrap` and the install* functions run INSIDE the isolate (shipped with `toString()`), so
+ * Invocations run in **chains** (one key's events, one after another); many chains are in flight
+ * at once, interleaved at their awaits. Every entry into the isolate is a call from the child with
+ * a timeout (start, next, resume, cancel), and before user code runs the shim writes which
+ * invocation it belongs to into `progress`: a call that times out names its culprit exactly, and
+ * the isolate survives for the other invocations. Each event's result is reported as it is known.
+ *
+ * `bootstrap` and the helpers it is given run INSIDE the isolate (shipped with `toString()`), so
  * they must stay self-contained; they are TypeScript only so that they are type-checked.
  */
 import { createFormatter } from './shim-console.ts';
 import { installEncoding } from './shim-encoding.ts';
+import { createOutput, type OutputLimits, type OutputOwner } from './shim-output.ts';
+import { createState, type StateHolder, type StateLimits, type StateOwner } from './shim-state.ts';
+import { installTimers } from './shim-timers.ts';
 import { installUrl, type UrlOp } from './shim-url.ts';
-import { installTimers, type TimerBridge } from './shim-timers.ts';
 import { installWeb } from './shim-web.ts';
-import { INTERNAL_FILENAME_PREFIX } from '../child/stack-map.ts';
 
-/** Name the shim is compiled under; frames from it are dropped from user stacks. */
+/** Prefix of every script fnrun itself compiles into an isolate; such frames are dropped from user stacks. */
+export const INTERNAL_FILENAME_PREFIX = 'fnrun:///sandbox/';
+/** Name the shim is compiled under. */
 export const SHIM_FILENAME = `${INTERNAL_FILENAME_PREFIX}shim.js`;
+/** `report(cid, YIELDED, '')`: the chain stopped to let the call end; the child calls `next` for it. */
+export const YIELDED = -1;
 
-/**
- * What a report carries (first argument). Results travel as comma-joined JSON texts, `n` of them:
- * RESULTS — events that succeeded; ERROR — one failed event (always alone, so its stack can be
- * mapped); DONE — the batch is over (with the last results); REJECTED — the batch itself was
- * invalid (json is the reason).
- */
-export const REPORT_RESULTS = 0;
-/** See REPORT_RESULTS. */
-export const REPORT_ERROR = 1;
-/** See REPORT_RESULTS. */
-export const REPORT_DONE = 2;
-/** See REPORT_RESULTS. */
-export const REPORT_REJECTED = 3;
-/**
- * Finished results are flushed to the host at most this often (and at the end of the batch): one
- * host call per event would cost more than the event. What is not flushed when the isolate is
- * killed is re-run by the host.
- */
-export const FLUSH_MS = 10;
+/** Caps the shim enforces per invocation (README "Caps"). */
+export interface ShimLimits extends OutputLimits, StateLimits {
+  maxErrorMessageChars: number;
+  maxStackChars: number;
+  maxResultChars: number;
+}
 
 /** The host side of the isolate, as the shim sees it. */
-export interface ShimBridge extends TimerBridge {
-  /** Ignored (fire-and-forget) callback, see REPORT_*. */
-  report(code: number, n: number, json: string): void;
-  /** Shared with the host's watchdog: [index of the running event, its start time (ms)]. */
+export interface ShimBridge {
+  /** Ignored (fire-and-forget) callback: one event's result, or YIELDED. */
+  report(cid: number, index: number, json: string): void;
+  /** Ignored callback: start host operation `id` for chain `cid` (`sleep` ms, `state`, `fetch` …). */
+  opStart(id: number, cid: number, kind: string, arg: string): void;
+  opCancel(id: number): void;
+  /** Shared with the child: [cid, index, startedAt ms] of the invocation user code runs for now. */
   progress: Float64Array;
   urlOp: UrlOp;
   randomBytes(n: number): ArrayBuffer;
   functionName: string;
   envJson: string;
+  limitsJson: string;
 }
 
 /** The self-contained helpers the bootstrap calls (shipped as source next to it). */
 export interface ShimLib {
   createFormatter: typeof createFormatter;
+  createOutput: typeof createOutput;
+  createState: typeof createState;
   installEncoding: typeof installEncoding;
   installUrl: typeof installUrl;
   installWeb: typeof installWeb;
   installTimers: typeof installTimers;
 }
 
-/** What the child calls: `init` runs the bundle's top level, `runBatch` runs a batch of events. */
+/** What the child calls. Each call gets a timeout; `budgetMs` is how long it may keep starting work. */
 export interface ShimApi {
   /** Returns `{"ok":true,"config":…}` or `{"ok":false,"error":{name,message,stack}}` as JSON text. */
   init(factory: () => unknown): string;
-  runBatch(batchJson: string, count: number): Promise<void>;
+  /** Starts chains: `[{"c":cid,"items":[{event,attempt,idem}…],"state":{…}|null}, …]`. */
+  start(chainsJson: string, budgetMs: number): void;
+  /** Continues chains that yielded (`cids`: comma-separated; only primitives cross into an isolate cheaply). */
+  next(cids: string, budgetMs: number): void;
+  /** Settles host operation `id`: ok with its payload, or failed with `{name, message}` JSON. */
+  resume(id: number, ok: boolean, payload: string, budgetMs: number): void;
+  /** Fails the running invocation of chain `cid` (a timeout the child saw) and ends the chain. */
+  cancel(cid: number, name: string, kind: string, message: string): void;
 }
 
-interface Invocation {
-  /** Comma-joined JSON texts (strings, not arrays: see "Results are built from strings" below). */
-  logs: string;
-  logCount: number;
-  logChars: number;
-  logsCut: boolean;
-  emits: string;
-  emitCount: number;
-  emitChars: number;
+interface Item { event: { key?: unknown }; attempt: number; idem: string }
+
+interface Chain {
+  cid: number;
+  items: Item[];
+  index: number;
+  /** State per event key (a chain of a partition-ordered function may span keys). */
+  holders: Map<string, StateHolder>;
+  current: Invocation | null;
+}
+
+interface Invocation extends OutputOwner, StateOwner {
+  chain: Chain;
+  index: number;
   failed: boolean;
   failure: unknown;
+  /** Set by cancel(): the child's verdict replaces the handler's own outcome. */
+  verdict: { name: string; kind: string; message: string } | null;
   abort: ((e: unknown) => void) | null;
-  timers: Set<number> | null;
-  done: boolean;
+  ops: Set<number> | null;
+  startedAt: number;
+  holder: StateHolder | null;
 }
+
+interface Op { inv: Invocation; resolve(v: unknown): void; reject(e: unknown): void }
 
 /** Installs the globals and returns the shim's API; runs once per isolate, before the bundle. */
 export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
-  // Captured before user code runs, so a handler that patches JSON or Date cannot corrupt results.
+  // Captured before user code runs, so a handler that patches JSON, Object or Date cannot corrupt results.
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const now = Date.now;
   const freeze = Object.freeze;
+  const keysOf = Object.keys;
   const isArray = Array.isArray;
   const PromiseCtor = Promise;
   const apply = Reflect.apply;
   const sliceString = String.prototype.slice;
   const g = globalThis as unknown as Record<string, unknown>;
-  const { report, functionName, progress } = bridge;
-  // Copies of the module constants above: this code cannot see module scope.
-  const REPORT_RESULTS = 0;
-  const REPORT_ERROR = 1;
-  const REPORT_DONE = 2;
-  const REPORT_REJECTED = 3;
-  const FLUSH_MS = 10;
-  // Per-event output caps: they bound what one batch can push through the child and the IPC pipe
-  // (count x ~4.3 MiB); the runtime's own event size limit applies to emits later.
-  const MAX_LOG_LINES = 1000;
-  const MAX_LOG_LINE_CHARS = 16 * 1024;
-  const MAX_LOG_CHARS = 256 * 1024;
-  const MAX_EMIT_CHARS = 4 * 1024 * 1024;
-  const resolved = Promise.resolve();
-  const noop = (): void => {};
+  const { report, opStart, opCancel, functionName, progress } = bridge;
+  const YIELDED = -1;
+  const limits = parse(bridge.limitsJson) as ShimLimits;
   const env = freeze(parse(bridge.envJson) as Record<string, string>);
+  const CANCELLED = freeze({ cancelled: true });
+  const NO_STATE: StateHolder = { state: null, loading: null };
   const { format, describe } = lib.createFormatter();
+  const chains = new Map<number, Chain>();
+  const ops = new Map<number, Op>();
+  let opSeq = 0;
   let handler: ((event: unknown, ctx: unknown) => unknown) | null = null;
-  let current: Invocation | null = null;
+  /** The invocation the running task belongs to: console and timers act for it. */
+  let owner: Invocation | null = null;
+  let taskStart = 0;
+  let taskBudget = 0;
 
-  function fail(inv: Invocation, e: unknown): void {
-    if (inv.failed) return;
-    inv.failed = true;
-    inv.failure = e;
-    inv.abort?.(e);
+  function fail(inv: OutputOwner, e: unknown): void {
+    const i = inv as Invocation;
+    if (i.failed) return;
+    i.failed = true;
+    i.failure = e;
+    i.abort?.(e);
   }
 
+  const output = lib.createOutput(limits, format, fail);
   lib.installWeb(g, bridge.randomBytes);
   lib.installEncoding(g);
   lib.installUrl(g, bridge.urlOp);
-  const endTimers = lib.installTimers<Invocation>(g, bridge, () => current, fail);
+  lib.installTimers<Invocation>(g, startOp, cancelOp, () => owner, fail);
 
-  function log(level: string, args: unknown[]): void {
-    const inv = current;
-    if (inv === null) return; // outside an invocation (top level, late async work): nowhere to go
-    if (inv.logsCut) return;
-    if (inv.logCount >= MAX_LOG_LINES || inv.logChars >= MAX_LOG_CHARS) {
-      inv.logsCut = true;
-      args = [`[fnrun] this invocation logged more than ${MAX_LOG_LINES} lines or ${MAX_LOG_CHARS} characters; the rest is dropped`];
-    }
-    inv.logCount++;
-    let msg: unknown;
-    try {
-      msg = format(args);
-    } catch {
-      msg = undefined;
-    }
-    if (typeof msg !== 'string') msg = '[fnrun] log arguments could not be formatted';
-    let text = msg as string;
-    if (text.length > MAX_LOG_LINE_CHARS) text = `${apply(sliceString, text, [0, MAX_LOG_LINE_CHARS]) as string}… [truncated ${text.length - MAX_LOG_LINE_CHARS} characters]`;
-    inv.logChars += text.length;
-    inv.logs += `${inv.logCount > 1 ? ',' : ''}{"level":"${level}","msg":${stringify(text)},"time":${now()}}`;
+  function startOp(inv: Invocation, kind: string, arg: string): { id: number; promise: Promise<unknown> } {
+    const id = ++opSeq;
+    const promise = new PromiseCtor<unknown>((resolve, reject) => ops.set(id, { inv, resolve, reject }));
+    (inv.ops ??= new Set()).add(id);
+    opStart(id, inv.chain.cid, kind, arg);
+    return { id, promise };
   }
 
-  const ctxLog = freeze({
-    debug: (...a: unknown[]) => log('debug', a),
-    info: (...a: unknown[]) => log('info', a),
-    warn: (...a: unknown[]) => log('warn', a),
-    error: (...a: unknown[]) => log('error', a),
+  function cancelOp(id: number): void {
+    const op = ops.get(id);
+    if (op === undefined) return;
+    ops.delete(id);
+    op.inv.ops?.delete(id);
+    opCancel(id);
+    op.reject(CANCELLED);
+  }
+
+  const consoleLog = (level: string) => (...a: unknown[]) => { if (owner !== null) output.log(owner, level, a); };
+  const consoleObject = freeze({
+    debug: consoleLog('debug'), info: consoleLog('info'), warn: consoleLog('warn'), error: consoleLog('error'),
+    log: consoleLog('info'), trace: consoleLog('debug'), dir: consoleLog('info'), table: consoleLog('info'),
   });
-  const consoleObject = freeze({ ...ctxLog, log: ctxLog.info, trace: ctxLog.debug, dir: ctxLog.info, table: ctxLog.info });
   Object.defineProperty(g, 'console', { value: consoleObject, writable: true, configurable: true, enumerable: false });
 
-  function emit(inv: Invocation, type: unknown, key: unknown, data: unknown): Promise<void> {
-    let err: Error;
-    if (inv.done) err = new Error('ctx.emit was called after the handler returned; await (or return) every emit');
-    else if (typeof type !== 'string' || type === '') err = new TypeError('ctx.emit: type must be a non-empty string');
-    else if (key !== null && key !== undefined && typeof key !== 'string') err = new TypeError('ctx.emit: key must be a string or null');
-    else {
-      let json: string | undefined;
-      let why = `got ${typeof data}`;
-      try {
-        json = data === undefined ? 'null' : stringify(data);
-      } catch (e) {
-        why = e instanceof Error ? e.message : String(e);
+  function enter(inv: Invocation): void {
+    owner = inv;
+    progress[0] = inv.chain.cid;
+    progress[1] = inv.index;
+    progress[2] = inv.startedAt;
+  }
+
+  function budgetLeft(): boolean {
+    return now() - taskStart < taskBudget;
+  }
+
+  function makeContext(inv: Invocation, item: Item): unknown {
+    const log = freeze({
+      debug: (...a: unknown[]) => output.log(inv, 'debug', a),
+      info: (...a: unknown[]) => output.log(inv, 'info', a),
+      warn: (...a: unknown[]) => output.log(inv, 'warn', a),
+      error: (...a: unknown[]) => output.log(inv, 'error', a),
+    });
+    const chain = inv.chain;
+    const key = typeof item.event.key === 'string' ? item.event.key : null;
+    let holder: StateHolder = NO_STATE;
+    if (key !== null) {
+      holder = chain.holders.get(key) ?? { state: null, loading: null };
+      chain.holders.set(key, holder);
+    }
+    inv.holder = holder;
+    const state = lib.createState(holder, inv, key, limits, (done) => {
+      startOp(inv, 'state', key ?? '').promise.then((json) => done(null, json as string), (e) => done(e, null));
+    });
+    return freeze({
+      emit: (type: unknown, key: unknown, data: unknown) => output.emit(inv, type, key, data),
+      log, attempt: item.attempt, env, functionName, idempotencyKey: item.idem, state,
+    });
+  }
+
+  /** Runs the chain's next items until one awaits, fails, the chain ends, or the call's budget is spent. */
+  function run(chain: Chain, first: boolean): void {
+    for (let started = first ? 0 : 1; chain.index < chain.items.length; started++) {
+      if (started > 0 && !budgetLeft()) {
+        report(chain.cid, YIELDED, '');
+        return;
       }
-      if (json === undefined) err = new TypeError(`ctx.emit("${type}"): data is not JSON-serialisable (${why})`);
-      else {
-        const line = `{"type":${stringify(type)},"key":${typeof key === 'string' ? stringify(key) : 'null'},"data":${json}}`;
-        inv.emitChars += line.length;
-        if (inv.emitChars <= MAX_EMIT_CHARS) {
-          inv.emits += inv.emitCount++ === 0 ? line : `,${line}`;
-          return resolved;
-        }
-        err = new RangeError(`ctx.emit: the emits of one invocation exceed ${MAX_EMIT_CHARS} characters`);
+      const inv: Invocation = {
+        chain, index: chain.index, logs: '', logCount: 0, logChars: 0, logsCut: false, emits: '', emitCount: 0, emitChars: 0,
+        writes: null, writeChars: 0, failed: false, failure: undefined, verdict: null, abort: null, ops: null, done: false, startedAt: now(), holder: null,
+      };
+      chain.current = inv;
+      const item = chain.items[chain.index] as Item;
+      enter(inv);
+      let r: unknown;
+      try {
+        if (handler === null) throw new Error('the function is not initialised');
+        r = handler(item.event, makeContext(inv, item));
+      } catch (e) {
+        fail(inv, e);
+      }
+      const thenable = r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as { then?: unknown }).then === 'function';
+      if (thenable && !inv.failed) {
+        // `abort` lets a throwing timer callback or a bad emit fail the invocation without waiting for the handler.
+        new PromiseCtor((resolve, reject) => {
+          inv.abort = reject;
+          ((r as { then: (a: unknown, b: unknown) => unknown }).then).call(r, resolve, reject);
+        }).then(() => settle(inv), (e: unknown) => { fail(inv, e); settle(inv); });
+        return;
+      }
+      if (!complete(inv)) return;
+    }
+    chains.delete(chain.cid);
+  }
+
+  /** An async handler finished: report it and carry on with the chain in the same call. */
+  function settle(inv: Invocation): void {
+    if (complete(inv)) run(inv.chain, false);
+  }
+
+  /** Reports `inv` (once); true when its chain may go on. */
+  function complete(inv: Invocation): boolean {
+    if (inv.done) return false;
+    inv.done = true;
+    if (inv.ops !== null) for (const id of inv.ops) cancelOp(id);
+    if (owner === inv) owner = null;
+    const chain = inv.chain;
+    if (chain.current === inv) chain.current = null;
+    let json = inv.failed || inv.verdict !== null ? errorJson(inv) : okJson(inv);
+    if (json.length > limits.maxResultChars) {
+      json = `{"status":"error","error":{"name":"RangeError","message":${stringify(`the invocation's output (emits, logs, state) is ${json.length} characters, over the ${limits.maxResultChars} limit`)},"stack":"","kind":"handler"},"logs":[]}`;
+      inv.failed = true;
+    }
+    report(chain.cid, inv.index, json);
+    if (inv.failed || inv.verdict !== null) {
+      chains.delete(chain.cid);
+      return false;
+    }
+    const held = inv.holder?.state ?? null;
+    if (inv.writes !== null && held !== null) {
+      for (const name of keysOf(inv.writes)) {
+        const v = inv.writes[name];
+        if (v === null || v === undefined) delete held[name];
+        else held[name] = v;
       }
     }
-    // Fails the invocation even if the caller neither awaits nor catches: an emit must never vanish.
-    fail(inv, err);
-    const p = PromiseCtor.reject(err);
-    p.catch(noop);
-    return p;
+    chain.index++;
+    return true;
+  }
+
+  function okJson(inv: Invocation): string {
+    let state = '';
+    if (inv.writes !== null) {
+      let n = 0;
+      for (const name of keysOf(inv.writes)) {
+        const v = inv.writes[name];
+        state += `${n++ === 0 ? '' : ','}${stringify(name)}:${typeof v === 'string' ? stringify(v) : 'null'}`;
+      }
+      state = `,"state":{${state}}`;
+    }
+    return `{"status":"ok","emits":[${inv.emits}],"logs":[${inv.logs}]${state}}`;
+  }
+
+  function errorJson(inv: Invocation): string {
+    let name: string;
+    let message: string;
+    let stack: string;
+    let kind = 'handler';
+    if (inv.verdict !== null) {
+      ({ name, message, kind } = inv.verdict);
+      stack = `${name}: ${message}`;
+    } else {
+      const d = describe(inv.failure);
+      name = cut(text(d.name), 200);
+      message = cut(text(d.message), limits.maxErrorMessageChars);
+      stack = cut(text(d.stack), limits.maxStackChars);
+      // Thrown on purpose, or named so (it may come from another bundle): never retried.
+      if (name === 'NonRetriableError') kind = 'non-retriable';
+    }
+    // stringify of strings only: an object would go through a user-defined toJSON.
+    return `{"status":"error","error":{"name":${stringify(name)},"message":${stringify(message)},"stack":${stringify(stack)},"kind":"${kind}"},"logs":[${inv.logs}]}`;
+  }
+
+  function cut(s: string, max: number): string {
+    return s.length <= max ? s : `${apply(sliceString, s, [0, max]) as string}… [${s.length - max} more characters]`;
+  }
+
+  function text(value: unknown): string {
+    return typeof value === 'string' ? value : '[fnrun] not a string (was String replaced?)';
+  }
+
+  function beginTask(budgetMs: number): void {
+    taskStart = now();
+    taskBudget = budgetMs;
+  }
+
+  function start(chainsJson: string, budgetMs: number): void {
+    const list = parse(chainsJson) as { c: number; items: Item[]; state: Record<string, string> | null }[];
+    beginTask(budgetMs); // after parsing: the budget bounds the handlers' time, not ours
+    for (let i = 0; i < list.length; i++) {
+      const spec = list[i] as { c: number; items: Item[]; state: Record<string, string> | null };
+      const first = spec.items[0];
+      const chain: Chain = { cid: spec.c, items: isArray(spec.items) ? spec.items : [], index: 0, holders: new Map(), current: null };
+      // The state sent along is the first event's key's.
+      if (spec.state !== null && first !== undefined && typeof first.event.key === 'string') chain.holders.set(first.event.key, { state: spec.state, loading: null });
+      chains.set(chain.cid, chain);
+      if (i > 0 && !budgetLeft()) report(chain.cid, YIELDED, '');
+      else run(chain, true);
+    }
+  }
+
+  function next(cidList: string, budgetMs: number): void {
+    beginTask(budgetMs);
+    const cids = cidList.split(',');
+    for (let i = 0; i < cids.length; i++) {
+      const chain = chains.get(Number(cids[i]));
+      if (chain === undefined || chain.current !== null) continue;
+      if (i > 0 && !budgetLeft()) report(chain.cid, YIELDED, '');
+      else run(chain, true);
+    }
+  }
+
+  function resume(id: number, ok: boolean, payload: string, budgetMs: number): void {
+    const op = ops.get(id);
+    if (op === undefined) return; // cancelled meanwhile
+    ops.delete(id);
+    op.inv.ops?.delete(id);
+    if (op.inv.done) return;
+    beginTask(budgetMs);
+    enter(op.inv);
+    if (ok) op.resolve(payload);
+    else {
+      const e = parse(payload) as { name: string; message: string };
+      const error = e.name === 'TypeError' ? new TypeError(e.message) : new Error(e.message);
+      if (e.name !== 'TypeError') error.name = e.name;
+      op.reject(error);
+    }
+  }
+
+  function cancel(cid: number, name: string, kind: string, message: string): void {
+    const chain = chains.get(cid);
+    const inv = chain?.current;
+    if (chain === undefined) return;
+    if (inv === null || inv === undefined) {
+      chains.delete(cid);
+      return;
+    }
+    inv.verdict = { name, kind, message };
+    complete(inv);
   }
 
   function init(factory: () => unknown): string {
     try {
       const mod = factory() as { default?: unknown; config?: unknown } | undefined | null;
       if (mod === undefined || mod === null) {
-        // An empty file (or one without exports) bundles to nothing; so would a bundle not built as
-        // an IIFE with globalName "__fnrun_module", which the bundler never does.
+        // An empty file (or one without exports) bundles to nothing.
         throw new TypeError('the module exports nothing: export default a function (and export const config), or export default defineFunction({ ..., handler })');
       }
       const def = mod.default as { handler?: unknown } | undefined | null;
@@ -204,7 +391,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       } else if (typeof def === 'object' && def !== null && typeof def.handler === 'function') {
         handler = def.handler as (event: unknown, ctx: unknown) => unknown;
         const c: Record<string, unknown> = {};
-        for (const k of Object.keys(def)) if (k !== 'handler') c[k] = (def as Record<string, unknown>)[k];
+        for (const k of keysOf(def)) if (k !== 'handler') c[k] = (def as Record<string, unknown>)[k];
         config = c;
       } else {
         throw new TypeError('the module has no handler: export default a function (and export const config), or export default defineFunction({ ..., handler })');
@@ -239,93 +426,23 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     }
   }
 
-  function endInvocation(inv: Invocation): void {
-    inv.done = true;
-    endTimers(inv);
-    if (current === inv) current = null;
-  }
-
-  async function runBatch(batchJson: string, count: number): Promise<void> {
-    let items: { event?: unknown; attempt?: unknown }[];
-    try {
-      items = parse(batchJson);
-      if (!isArray(items) || items.length !== count) throw new Error(`the batch holds ${isArray(items) ? items.length : 'no'} events, expected an array of ${count}`);
-    } catch (e) {
-      report(REPORT_REJECTED, 0, e instanceof Error ? e.message : String(e));
-      return;
-    }
-    const h = handler;
-    // Results are built from strings, never with array methods: user code shares this realm and may
-    // have replaced Array.prototype.push or .join, Object.prototype.toJSON, String… A result that
-    // went missing or came out as invalid JSON would make the host re-run the batch forever.
-    let pending = '';
-    let pendingCount = 0;
-    let flushedAt = now();
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as { event?: unknown; attempt?: unknown };
-      const inv: Invocation = { logs: '', logCount: 0, logChars: 0, logsCut: false, emits: '', emitCount: 0, emitChars: 0, failed: false, failure: undefined, abort: null, timers: null, done: false };
-      const t0 = now();
-      progress[1] = t0;
-      progress[0] = i;
-      current = inv;
-      try {
-        if (h === null) throw new Error('the function is not initialised');
-        const ctx = freeze({ emit: (type: unknown, key: unknown, data: unknown) => emit(inv, type, key, data), log: ctxLog, attempt: item.attempt, env, functionName });
-        const r = h(item.event, ctx) as { then?: unknown } | null | undefined;
-        if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function' && !inv.failed) {
-          // `abort` lets a throwing timer callback or a bad emit fail the invocation without waiting for the handler.
-          await new PromiseCtor((resolve, reject) => {
-            inv.abort = reject;
-            (r.then as (a: unknown, b: unknown) => unknown).call(r, resolve, reject);
-          });
-        }
-      } catch (e) {
-        fail(inv, e);
-      }
-      endInvocation(inv);
-      const t1 = now();
-      const tail = `"logs":[${inv.logs}],"durationMs":${t1 - t0}}`;
-      if (!inv.failed) {
-        pending += `${pendingCount++ === 0 ? '' : ','}{"status":"ok","emits":[${inv.emits}],${tail}`;
-        if (t1 - flushedAt >= FLUSH_MS) {
-          report(REPORT_RESULTS, pendingCount, pending);
-          pending = '';
-          pendingCount = 0;
-          flushedAt = t1;
-        }
-        continue;
-      }
-      if (pendingCount > 0) report(REPORT_RESULTS, pendingCount, pending);
-      pending = '';
-      pendingCount = 0;
-      const d = describe(inv.failure);
-      // stringify of strings only: an object would go through a user-defined toJSON.
-      const error = `{"name":${stringify(text(d.name))},"message":${stringify(text(d.message))},"stack":${stringify(text(d.stack))},"kind":"handler"}`;
-      report(REPORT_ERROR, 1, `{"status":"error","error":${error},${tail}`);
-      break;
-    }
-    report(REPORT_DONE, pendingCount, pending);
-  }
-
-  function text(value: unknown): string {
-    return typeof value === 'string' ? value : '[fnrun] not a string (was String replaced?)';
-  }
-
-  return { init, runBatch };
+  return { init, start, next, resume, cancel };
 }
 
 /**
  * The script compiled into each isolate; its completion value is a function taking the host
  * bridge as positional arguments (isolated-vm transfers Callbacks and References one by one).
  */
-export const SHIM_SOURCE = `(function (report, progress, sleep, cancelTimer, urlOp, randomBytes, functionName, envJson) {
+export const SHIM_SOURCE = `(function (report, opStart, opCancel, progress, urlOp, randomBytes, functionName, envJson, limitsJson) {
 'use strict';
 const lib = {
   createFormatter: ${createFormatter.toString()},
+  createOutput: ${createOutput.toString()},
+  createState: ${createState.toString()},
   installEncoding: ${installEncoding.toString()},
   installUrl: ${installUrl.toString()},
   installWeb: ${installWeb.toString()},
   installTimers: ${installTimers.toString()},
 };
-return (${bootstrap.toString()})({ report, progress: new Float64Array(progress), sleep, cancelTimer, urlOp, randomBytes, functionName, envJson }, lib);
+return (${bootstrap.toString()})({ report, opStart, opCancel, progress: new Float64Array(progress), urlOp, randomBytes, functionName, envJson, limitsJson }, lib);
 })`;
