@@ -77,14 +77,16 @@ export class SlotWakeWatcher implements PartitionWaker {
         reply = (await (await connection).call('XREAD', 'COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, min)) as typeof reply;
       } catch {
         // Redis down, failing over or resharding: wake the workers so they notice and back off.
-        reply = null;
+        this.blockedOn.delete(partition);
+        this.waiters.wake(partition);
         if (this.running) await new Promise((r) => setTimeout(r, 200));
+        continue;
       } finally {
         this.blockedOn.delete(partition);
       }
+      // A timeout wakes nobody: the read is issued again (one command per BLOCK_MS per idle partition).
       const first = reply?.[0]?.[1][0];
-      if (first === undefined) this.waiters.wake(partition);
-      else this.waiters.wakePast(partition, first[0]);
+      if (first !== undefined) this.waiters.wakePast(partition, first[0]);
     }
   }
 }

@@ -21,7 +21,7 @@ export interface PartitionWaker {
   stop(): Promise<void>;
 }
 
-/** How long one blocked read lasts; on expiry every waiter is woken as a safety net. */
+/** How long one blocked read lasts before it is issued again (to cover partitions that changed meanwhile). */
 const BLOCK_MS = 5000;
 
 export class WakeWatcher implements PartitionWaker {
@@ -103,17 +103,18 @@ export class WakeWatcher implements PartitionWaker {
         reply = (await this.blocking.call('XREAD', ...args)) as typeof reply;
       } catch {
         // Redis down or restarting: wake everyone so workers notice and back off on their own.
-        reply = null;
+        this.blockedOn = null;
+        this.interruptedRead = null;
+        this.wakeAll();
         await new Promise((r) => setTimeout(r, 200));
+        continue;
       } finally {
         this.blockedOn = null;
       }
-      const interrupted = this.interruptedRead === on;
       this.interruptedRead = null;
-      if (reply === null) {
-        if (!interrupted) this.wakeAll();
-        continue;
-      }
+      // A timeout (or an interruption) wakes nobody: the read is simply issued again, so an idle
+      // process costs one command per BLOCK_MS, whatever its partitions and functions.
+      if (reply === null) continue;
       for (const [stream, entries] of reply) {
         const p = this.partitionOfStream.get(stream);
         const first = entries[0];
