@@ -1,37 +1,46 @@
 /**
- * The engine: loads functions, and runs one worker per (consumer group, partition) it owns.
- * Functions can be added, replaced and removed while it runs (the dev loop, deploys): a change
- * takes effect between batches, and an old version is unloaded once its last batch settled.
+ * The engine: a set of loaded functions, the partitions this process works on (all of them, or a
+ * leased share), and a worker per (consumer group, partition). This file is the wiring; loading
+ * and swapping functions is loading/function-set.ts, the workers are worker/worker-pool.ts.
  */
-import type { Redis } from 'ioredis';
-import { bundleFunction, type FunctionBundle } from './loading/bundler.ts';
-import { planGroups, type ConsumerGroup } from './worker/consumer-group.ts';
-import { discoverFunctions } from './loading/discover.ts';
-import { FnrunError, ManifestError } from './errors.ts';
-import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
-import { loadFunction } from './loading/function-loader.ts';
-import type { SettleContext } from './worker/function-settler.ts';
-import { InflightTracker } from './worker/inflight.ts';
-import { InvokeCoalescer } from './worker/invoke-coalescer.ts';
-import { Keys } from './redis/keys.ts';
-import type { RuntimeMetrics } from './ops/metrics.ts';
+import { resolveLimits, RUNTIME_DEFAULTS } from './config.ts';
+import { FnrunError } from './errors.ts';
 import { trimStream, type RetentionPolicy } from './events/retention.ts';
-import { parseGroupsInfo } from './redis/stream-info.ts';
+import type { FunctionBundle } from './loading/bundler.ts';
+import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
+import { FunctionSet, type LoadFailure } from './loading/function-set.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
-import { resolvePartitions } from './redis/namespace.ts';
+import type { RuntimeMetrics } from './ops/metrics.ts';
 import { PartitionOwnership, type OwnershipOptions } from './ownership/partition-ownership.ts';
-import { PartitionWorker } from './worker/partition-worker.ts';
-import { OutboxRelay } from './worker/outbox-relay.ts';
-import { connectionEpoch, connectRedis, isCluster, onConnectionLoss } from './redis/redis.ts';
-import { SandboxHost } from './sandbox/host/host.ts';
+import { Keys } from './redis/keys.ts';
+import { resolvePartitions } from './redis/namespace.ts';
+import { crossSlotPipeline } from './redis/pipeline.ts';
+import { connectionEpoch, connectRedis, isCluster, onConnectionLoss, type Redis } from './redis/redis.ts';
 import { withScripts, type ScriptedRedis } from './redis/scripts.ts';
+import { parseGroupsInfo } from './redis/stream-info.ts';
+import { SandboxHost } from './sandbox/host/host.ts';
+import { Dispatcher } from './worker/dispatcher.ts';
+import { InflightTracker } from './worker/inflight.ts';
+import { OutboxRelay } from './worker/outbox-relay.ts';
+import { createReporter } from './worker/reporter.ts';
 import { SlotWakeWatcher } from './worker/wake/slot-wake-watcher.ts';
 import { WakeWatcher, type PartitionWaker } from './worker/wake/wake-watcher.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './events/wire.ts';
-import { crossSlotPipeline } from './redis/pipeline.ts';
+import { WorkerPool } from './worker/worker-pool.ts';
 
+export type { LoadFailure } from './loading/function-set.ts';
+
+/**
+ * How to run a {@link Runtime}.
+ *
+ * @example
+ * ```ts
+ * const runtime = await Runtime.create({ redis: 'redis://127.0.0.1:6379', functionsDir: './functions', leases: true });
+ * await runtime.start();
+ * process.once('SIGTERM', () => void runtime.stop());
+ * ```
+ */
 export interface RuntimeOptions {
-  /** Redis URL: `redis://`, `rediss://`, or a unix socket path. */
+  /** Redis URL: `redis://`, `rediss://`, a unix socket path, `redis+cluster://…`, `redis+sentinel://…`. */
   redis: string;
   /** @defaultValue `'fnrun'` */
   namespace?: string;
@@ -39,10 +48,16 @@ export interface RuntimeOptions {
   partitions?: number;
   /** Load every function in this folder at start (see README "Function files"). */
   functionsDir?: string;
-  /** Entries read per XREADGROUP and invoked per sandbox call. @defaultValue 100 */
+  /** Entries read per XREADGROUP. @defaultValue 100 */
   batchSize?: number;
-  /** @defaultValue 1 MiB */
+  /** Largest event accepted. @defaultValue 1 MiB */
   maxEventBytes?: number;
+  /** Entries read and not yet settled per (consumer group, partition) before reading pauses. @defaultValue 1000 */
+  maxBuffered?: number;
+  /** The same bound in bytes. @defaultValue 4 MiB */
+  maxBufferedBytes?: number;
+  /** Most events of one key in one sandbox call. @defaultValue 100 */
+  maxChain?: number;
   /**
    * Share the partitions with every other runtime on this namespace through leases (what
    * `fnrun start` does). Without it this process works on every partition, unfenced: run one.
@@ -63,87 +78,86 @@ export interface RuntimeOptions {
   retention?: RetentionPolicy & { intervalMs?: number };
 }
 
-/** A function that could not be loaded; the others run regardless. */
-export interface LoadFailure {
-  name: string;
-  file: string;
-  error: Error;
-}
-
-type WorkerContext = Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition' | 'fence'>;
-
+/**
+ * Runs functions: loads them into sandboxes, works on the namespace's partitions (all of them, or
+ * with `leases` a share negotiated with every other runtime), and takes function changes while it
+ * runs.
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from 'fnrun';
+ *
+ * const runtime = await Runtime.create({ redis: process.env.REDIS_URL!, functionsDir: './functions' });
+ * await runtime.start();
+ * if (runtime.loadFailures.length > 0) console.error(runtime.loadFailures);
+ * // … on SIGTERM:
+ * await runtime.stop(); // finishes and commits the invocations in flight
+ * ```
+ */
 export class Runtime {
   readonly keys: Keys;
   readonly partitions: number;
   readonly logger: Logger;
-  /** Functions that failed to build or load at start; the others run. */
-  loadFailures: LoadFailure[] = [];
-  private readonly opts: RuntimeOptions;
-  private readonly redis: ScriptedRedis;
+  readonly #opts: RuntimeOptions;
+  readonly #redis: ScriptedRedis;
   /** The wake watcher's blocking connection; null on a Cluster, where it opens one per partition. */
-  private readonly blocking: Redis | null;
-  private readonly sandbox: SandboxHost;
-  private readonly watcher: PartitionWaker;
-  private readonly relay: OutboxRelay;
-  private readonly inflight = new InflightTracker();
-  private readonly handles = new Map<string, FunctionHandle>();
-  private readonly running = new Map<string, { group: ConsumerGroup; workers: Map<number, PartitionWorker> }>();
-  private readonly ctx: WorkerContext;
-  /** Partitions worked on now, with their lease tokens ('' when unfenced). */
-  private readonly owned = new Map<number, string>();
-  private readonly ownership: PartitionOwnership | null;
-  /** Function changes apply one at a time, in call order. */
-  private changes: Promise<unknown> = Promise.resolve();
-  private state: 'new' | 'running' | 'stopped' = 'new';
-  private retentionTimer: NodeJS.Timeout | null = null;
+  readonly #blocking: Redis | null;
+  readonly #sandbox: SandboxHost;
+  readonly #watcher: PartitionWaker;
+  readonly #relay: OutboxRelay;
+  readonly #inflight = new InflightTracker();
+  readonly #set: FunctionSet;
+  readonly #pool: WorkerPool;
+  readonly #ownership: PartitionOwnership | null;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #retentionTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis | null, partitions: number, keys: Keys) {
-    this.opts = opts;
-    this.redis = withScripts(redis);
-    this.blocking = blocking;
+    const limits = resolveLimits(opts);
+    this.#opts = opts;
+    this.#redis = withScripts(redis);
+    this.#blocking = blocking;
     this.partitions = partitions;
     this.keys = keys;
     this.logger = opts.logger ?? createJsonLogger();
-    this.sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
+    this.#sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
     const streamOf = (p: number) => keys.partition(p).events;
-    this.watcher = blocking !== null
-      ? new WakeWatcher(blocking, this.redis, streamOf)
+    this.#watcher = blocking !== null
+      ? new WakeWatcher(blocking, this.#redis, streamOf)
       : new SlotWakeWatcher(() => connectRedis(opts.redis, 'fnrun-watch'), streamOf);
     // Idle workers must notice a lost connection too: their pending entries may need a re-read.
-    onConnectionLoss(this.redis, () => this.watcher.wakeAll());
-    this.relay = new OutboxRelay(this.redis, keys, this.logger, (p) => this.owned.has(p));
+    onConnectionLoss(this.#redis, () => this.#watcher.wakeAll());
+    this.#relay = new OutboxRelay(this.#redis, keys, this.logger, (p) => this.#pool.owned.has(p));
+    this.#set = new FunctionSet({
+      sandbox: this.#sandbox,
+      idle: (id) => this.#inflight.idle(id),
+      env: opts.env ?? process.env,
+      logger: this.logger,
+      apply: (plan) => this.#pool.apply(plan),
+    });
+    const onInvocation = composeObservers(opts.onInvocation, opts.metrics);
+    this.#pool = new WorkerPool({
+      redis: this.#redis, keys, partitions, dispatcher: new Dispatcher(this.#sandbox), inflight: this.#inflight,
+      watcher: this.#watcher, relay: this.#relay, resolve: (name) => this.#set.resolve(name), limits,
+      outboxEmits: isCluster(redis), connectionEpoch: connectionEpoch(redis), logger: this.logger,
+      report: createReporter(this.logger, onInvocation), onFenced: (p) => this.#fenced(p), now: Date.now, random: Math.random,
+    });
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
-      sandboxMemory: async () => (this.state === 'running' ? await this.sandbox.status() : null),
+      sandboxMemory: async () => (this.#state === 'running' ? await this.#sandbox.status() : null),
     });
-    this.ownership = opts.leases
-      ? new PartitionOwnership(this.redis, keys, partitions, {
-        acquired: (p, token) => this.addPartition(p, token),
-        released: (p) => this.removePartition(p),
+    this.#ownership = opts.leases
+      ? new PartitionOwnership(this.#redis, keys, partitions, {
+        acquired: async (p, token) => this.#pool.addPartition(p, token),
+        released: (p) => this.#pool.removePartition(p),
       }, this.logger, opts.leases === true ? {} : opts.leases)
       : null;
-    this.ctx = {
-      redis: this.redis,
-      keys,
-      partitions,
-      invoker: new InvokeCoalescer(this.sandbox),
-      inflight: this.inflight,
-      resolve: (name) => this.handles.get(name),
-      batchSize: opts.batchSize ?? 100,
-      maxEventBytes: opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
-      connectionEpoch: connectionEpoch(redis),
-      outboxEmits: isCluster(redis),
-      relayOutbox: (p) => this.relay.kick(p),
-      logger: this.logger,
-      onInvocation: composeObservers(opts.onInvocation, opts.metrics),
-      now: Date.now,
-      random: Math.random,
-    };
   }
 
-  /** Connects to Redis and checks the namespace; call {@link start} next. */
+  /** Connects to Redis and checks the namespace and the options; call {@link start} next. */
   static async create(opts: RuntimeOptions): Promise<Runtime> {
-    const keys = new Keys(opts.namespace ?? 'fnrun');
+    resolveLimits(opts);
+    const keys = new Keys(opts.namespace ?? RUNTIME_DEFAULTS.namespace);
     const redis = await connectRedis(opts.redis, 'fnrun');
     let blocking: Redis | null = null;
     try {
@@ -159,7 +173,12 @@ export class Runtime {
 
   /** The functions running now. */
   get functions(): FunctionHandle[] {
-    return [...this.handles.values()];
+    return this.#set.functions;
+  }
+
+  /** Functions that failed to build or load at start; the others run. */
+  get loadFailures(): LoadFailure[] {
+    return this.#set.loadFailures;
   }
 
   /**
@@ -167,118 +186,64 @@ export class Runtime {
    * fails to build or load is reported in {@link loadFailures} and the logs; the others still run.
    */
   async start(bundles: readonly FunctionBundle[] = []): Promise<void> {
-    if (this.state !== 'new') throw new FnrunError('ERR_CONFIG', 'a runtime can be started once');
-    this.state = 'running';
-    await this.sandbox.start();
-    await this.watcher.start();
-    const all = [...bundles];
-    if (this.opts.functionsDir) {
-      for (const { name, entry } of await discoverFunctions(this.opts.functionsDir)) {
-        try {
-          all.push(await bundleFunction({ name, entry }));
-        } catch (error) {
-          this.fail(name, entry, error);
-        }
-      }
-    }
-    const loaded: FunctionHandle[] = [];
-    for (const bundle of all) {
-      try {
-        loaded.push(await loadFunction(this.sandbox, bundle, bundle.hash.slice(0, 12), this.opts.env ?? process.env));
-      } catch (error) {
-        this.fail(bundle.name, bundle.entry, error);
-      }
-    }
-    // A group whose members disagree keeps its first members; the one that disagrees is reported.
-    for (;;) {
-      try {
-        planGroups(loaded);
-        break;
-      } catch (error) {
-        const culprit = error instanceof ManifestError ? loaded.findIndex((h) => h.file === error.file || h.name === error.file) : -1;
-        if (culprit < 0) throw error;
-        const [bad] = loaded.splice(culprit, 1);
-        this.fail(bad!.name, bad!.file, error);
-        await this.sandbox.unload(bad!.sandboxId);
-      }
-    }
-    for (const h of loaded) this.handles.set(h.name, h);
-    await this.applyPlan();
-    if (this.ownership) await this.ownership.start();
-    else for (let p = 0; p < this.partitions; p++) await this.addPartition(p, '');
-    if (this.opts.retention) this.scheduleRetention(this.opts.retention);
-    this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: [...this.owned.keys()] }, 'fnrun runtime started');
+    if (this.#state !== 'new') throw new FnrunError('ERR_CONFIG', 'a runtime can be started once');
+    this.#state = 'running';
+    await this.#sandbox.start();
+    await this.#watcher.start();
+    await this.#set.loadInitial(bundles, this.#opts.functionsDir);
+    await this.#pool.apply(this.#set.plan());
+    if (this.#ownership) await this.#ownership.start();
+    else for (let p = 0; p < this.partitions; p++) this.#pool.addPartition(p, '');
+    if (this.#opts.retention) this.#scheduleRetention(this.#opts.retention);
+    this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: this.ownedPartitions }, 'fnrun runtime started');
   }
 
   /**
-   * Loads `bundle` as the new version of its function (or a new function) and swaps it in between
-   * batches. On any error (bad manifest, load failure, group conflict) the old version keeps running
-   * and the error is thrown.
+   * Loads `bundle` as the new version of its function (or a new function) and swaps it in: new
+   * chains use it, those in flight finish on the old one. On any error (bad manifest, load
+   * failure, group conflict) the old version keeps running and the error is thrown.
    */
-  upsertFunction(bundle: FunctionBundle, version = bundle.hash.slice(0, 12)): Promise<FunctionHandle> {
-    return this.serial(async () => {
-      const old = this.handles.get(bundle.name);
-      if (old?.version === version) return old;
-      const handle = await loadFunction(this.sandbox, bundle, version, this.opts.env ?? process.env);
-      try {
-        planGroups([...[...this.handles.values()].filter((h) => h.name !== bundle.name), handle]);
-      } catch (error) {
-        await this.sandbox.unload(handle.sandboxId);
-        throw error;
-      }
-      this.handles.set(handle.name, handle);
-      await this.applyPlan();
-      if (old) this.unloadWhenIdle(old);
-      return handle;
-    });
+  upsertFunction(bundle: FunctionBundle, version?: string): Promise<FunctionHandle> {
+    return this.#set.upsert(bundle, version);
   }
 
-  /** Stops a function: its workers finish their batch; its consumer groups stay in Redis. */
+  /** Stops a function: its workers finish their chains in flight; its consumer groups stay in Redis. */
   removeFunction(name: string): Promise<void> {
-    return this.serial(async () => {
-      const old = this.handles.get(name);
-      if (!old) return;
-      this.handles.delete(name);
-      await this.applyPlan();
-      this.unloadWhenIdle(old);
-    });
+    return this.#set.remove(name);
   }
 
-  /** Stops reading, finishes and commits the invocations in flight, closes everything. Idempotent. */
+  /** Stops reading, finishes and commits the invocations in flight, hands the partitions over, closes everything. Idempotent. */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    const wasRunning = this.state === 'running';
-    this.state = 'stopped';
+    if (this.#state === 'stopped') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopped';
     if (wasRunning) {
-      if (this.retentionTimer) clearTimeout(this.retentionTimer);
-      await this.changes.catch(() => {});
+      if (this.#retentionTimer) clearTimeout(this.#retentionTimer);
+      await this.#set.settled();
       // Drain and hand partitions over first, so other processes take them at once.
-      await this.ownership?.stop();
-      const workers = [...this.running.values()].flatMap((r) => [...r.workers.values()]);
-      const stopping = workers.map((w) => w.stop());
-      this.watcher.wakeAll();
-      await Promise.all(stopping);
-      await this.relay.stop();
-      await this.watcher.stop();
-      await this.sandbox.stop();
+      await this.#ownership?.stop();
+      await this.#pool.stop();
+      await this.#relay.stop();
+      await this.#watcher.stop();
+      await this.#sandbox.stop();
     }
-    await Promise.allSettled([this.redis.quit(), this.blocking?.quit()]);
-    this.redis.disconnect();
-    this.blocking?.disconnect();
+    await Promise.allSettled([this.#redis.quit(), this.#blocking?.quit()]);
+    this.#redis.disconnect();
+    this.#blocking?.disconnect();
   }
 
   /** True once started and until stopped. */
   get isRunning(): boolean {
-    return this.state === 'running';
+    return this.#state === 'running';
   }
 
   /** Why this runtime cannot do its job now (for `/readyz`), or null when it can. */
   async notReady(): Promise<string | null> {
-    if (this.state !== 'running') return 'the runtime is not running';
+    if (this.#state !== 'running') return 'the runtime is not running';
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), 1000); });
     try {
-      const pong = await Promise.race([this.redis.ping().catch(() => 'error'), timeout]);
+      const pong = await Promise.race([this.#redis.ping().catch(() => 'error'), timeout]);
       if (pong !== 'PONG') return 'Redis does not answer';
     } finally {
       clearTimeout(timer);
@@ -288,18 +253,18 @@ export class Runtime {
 
   /** Lag and pending per (function, owned partition), from XINFO GROUPS: one pipeline. */
   async groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]> {
-    const partitions = [...this.owned.keys()];
-    const pipeline = crossSlotPipeline(this.redis);
+    const partitions = this.ownedPartitions;
+    const pipeline = crossSlotPipeline(this.#redis);
     for (const p of partitions) pipeline.xinfo('GROUPS', this.keys.partition(p).events);
     const replies = (await pipeline.exec()) ?? [];
+    const groups = new Map(this.#pool.groups().map((g) => [g.name, g]));
     const out: { fn: string; partition: number; lag: number | null; pending: number }[] = [];
     partitions.forEach((p, i) => {
-      const [error, groups] = replies[i] ?? [null, []];
+      const [error, reply] = replies[i] ?? [null, []];
       if (error) return;
-      for (const g of parseGroupsInfo(groups as unknown[])) {
-        const run = this.running.get(g.name);
-        if (!run) continue;
-        for (const member of run.group.members) out.push({ fn: member.name, partition: p, lag: g.lag, pending: g.pending });
+      for (const g of parseGroupsInfo(reply as unknown[])) {
+        const group = groups.get(g.name);
+        if (group) for (const member of group.members) out.push({ fn: member.name, partition: p, lag: g.lag, pending: g.pending });
       }
     });
     return out;
@@ -307,103 +272,33 @@ export class Runtime {
 
   /** The identity this process uses in partition leases, when it shares partitions. */
   get memberId(): string | null {
-    return this.ownership?.memberId ?? null;
+    return this.#ownership?.memberId ?? null;
   }
 
   /** Partitions this process works on now. */
   get ownedPartitions(): number[] {
-    return [...this.owned.keys()].sort((a, b) => a - b);
+    return [...this.#pool.owned.keys()].sort((a, b) => a - b);
   }
 
-  /** Reconciles running workers with the current functions' groups. */
-  private async applyPlan(): Promise<void> {
-    const plan = planGroups([...this.handles.values()]);
-    const starting: Promise<void>[] = [];
-    for (const planned of plan) {
-      const current = this.running.get(planned.name);
-      if (current) {
-        current.group.members = planned.members;
-        current.group.mode = planned.mode;
-        continue;
-      }
-      const run = { group: planned, workers: new Map<number, PartitionWorker>() };
-      this.running.set(planned.name, run);
-      for (const [p, token] of this.owned) starting.push(this.startWorker(run, p, token));
-    }
-    const stopping: Promise<void>[] = [];
-    for (const [name, run] of this.running) {
-      if (plan.some((g) => g.name === name)) continue;
-      this.running.delete(name);
-      stopping.push(...[...run.workers.values()].map((w) => w.stop()));
-    }
-    this.watcher.wakeAll();
-    await Promise.all([...starting, ...stopping]);
-  }
-
-  private startWorker(run: { group: ConsumerGroup; workers: Map<number, PartitionWorker> }, p: number, token: string): Promise<void> {
-    const worker = new PartitionWorker(run.group, p, this.ctx, this.watcher, token, (lost) => this.fenced(lost));
-    run.workers.set(p, worker);
-    return worker.start();
-  }
-
-  private async addPartition(p: number, token: string): Promise<void> {
-    this.owned.set(p, token);
-    // Whatever an earlier owner committed to the outbox but did not relay.
-    this.relay.kick(p);
-    await Promise.all([...this.running.values()].map((run) => this.startWorker(run, p, token)));
-  }
-
-  /** Stops every worker of `p`: each finishes and commits its batch first. */
-  private async removePartition(p: number): Promise<void> {
-    this.owned.delete(p);
-    const stopping: Promise<void>[] = [];
-    for (const run of this.running.values()) {
-      const worker = run.workers.get(p);
-      if (!worker) continue;
-      run.workers.delete(p);
-      stopping.push(worker.stop());
-    }
-    this.watcher.wakeAll();
-    await Promise.all(stopping);
-  }
-
-  private fenced(p: number): void {
-    if (this.ownership) this.ownership.lost(p);
+  #fenced(p: number): void {
+    if (this.#ownership) this.#ownership.lost(p);
     else this.logger.error({ partition: p }, 'a commit was fenced without leases: is another runtime working on this namespace?');
   }
 
   /** Trims every owned partition, then schedules the next round. */
-  private scheduleRetention(policy: RetentionPolicy & { intervalMs?: number }): void {
-    this.retentionTimer = setTimeout(async () => {
-      for (const p of [...this.owned.keys()]) {
-        if (this.state !== 'running') return;
+  #scheduleRetention(policy: RetentionPolicy & { intervalMs?: number }): void {
+    this.#retentionTimer = setTimeout(async () => {
+      for (const p of this.ownedPartitions) {
+        if (this.#state !== 'running') return;
         try {
-          const { trimmed, heldBackBy } = await trimStream(this.redis, this.keys.partition(p).events, policy, Date.now());
+          const { trimmed, heldBackBy } = await trimStream(this.#redis, this.keys.partition(p).events, policy, Date.now());
           if (trimmed > 0 || heldBackBy) this.logger.debug({ partition: p, trimmed, heldBackBy }, 'retention');
         } catch (error) {
           this.logger.warn({ err: error, partition: p }, 'retention failed; will retry');
         }
       }
-      if (this.state === 'running') this.scheduleRetention(policy);
-    }, policy.intervalMs ?? 60_000);
-  }
-
-  private unloadWhenIdle(handle: FunctionHandle): void {
-    void this.inflight.idle(handle.sandboxId).then(() => this.sandbox.unload(handle.sandboxId)).catch((error: unknown) => {
-      this.logger.warn({ err: error, function: handle.name }, 'could not unload an old function version');
-    });
-  }
-
-  private serial<T>(change: () => Promise<T>): Promise<T> {
-    const run = this.changes.then(change);
-    this.changes = run.catch(() => undefined);
-    return run;
-  }
-
-  private fail(name: string, file: string, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    this.loadFailures.push({ name, file, error: err });
-    this.logger.error({ function: name, file, err }, `function ${name} not loaded: ${err.message}`);
+      if (this.#state === 'running') this.#scheduleRetention(policy);
+    }, policy.intervalMs ?? RUNTIME_DEFAULTS.retentionIntervalMs);
   }
 }
 

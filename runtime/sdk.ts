@@ -65,6 +65,20 @@ export interface FunctionConfig {
   env?: readonly string[];
   /** Where a newly deployed function starts reading. @defaultValue `'latest'` */
   startFrom?: 'latest' | 'earliest';
+  /**
+   * `'key'`: the events of one key run one at a time, in publish order, and different keys run at
+   * once; `'partition'`: one event at a time per partition. Events without a key have no order.
+   * @defaultValue `'key'`
+   */
+  ordering?: 'key' | 'partition';
+  /** Invocations in flight at once per process (1 to 10000). @defaultValue `100` */
+  concurrency?: number;
+  /** Isolates running this function side by side, for CPU-bound handlers (1 to 16). @defaultValue `1` */
+  instances?: number;
+  /** An event emitted this many generations deep (emit of an emit of …) goes to the DLQ with reason `loop`. @defaultValue `16` */
+  maxHops?: number;
+  /** Per-key state options. @defaultValue `{ ttlMs: null }` (state never expires) */
+  state?: { ttlMs?: number | null };
 }
 
 /** A function in the `defineFunction` form: its manifest and its handler in one object. */

@@ -7,7 +7,12 @@ import type { DecodedEntry } from '../events/wire.ts';
 import { isMalformed } from '../events/wire.ts';
 import type { SerializedError } from '../types.ts';
 
-export type DeadLetterReason = 'failed' | 'expired' | 'malformed';
+/**
+ * `failed`: its last attempt failed; `non-retriable`: it threw a NonRetriableError; `expired`: older
+ * than the function's maxEventAgeMs; `loop`: emitted more than maxHops generations deep;
+ * `malformed`: the stream entry is not a valid event.
+ */
+export type DeadLetterReason = 'failed' | 'non-retriable' | 'expired' | 'loop' | 'malformed';
 
 /** A dead letter as the DLQ API returns it. */
 export interface DeadLetter {
@@ -29,10 +34,13 @@ export interface DeadLetter {
   rawFields?: string[];
 }
 
+/** What is known of an event's failed attempts for one function (stored in the partition's attempts hash). */
 export interface FailureRecord {
   attempts: number;
   firstFailureAt: number;
   lastFailureAt: number;
+  /** Deliveries that were not attempts (read, then handed over unstarted by a graceful stop). */
+  free?: number;
 }
 
 /** XADD fields of a dead letter. */

@@ -78,6 +78,7 @@ export function encodeEvent(
   input: EventInput,
   time: number,
   extraHeaders?: Record<string, string>,
+  hops = 0,
 ): EncodedEvent {
   if (typeof input.type !== 'string' || !isEventType(input.type)) {
     throw new InvalidEventError(`invalid event type ${JSON.stringify(input.type)}: expected dotted names of [A-Za-z0-9_-], e.g. "post.created"`);
@@ -99,7 +100,7 @@ export function encodeEvent(
   return {
     partition,
     stream: pk.events,
-    fields: encodeFields(input.type, input.key, dataText, time, headers),
+    fields: encodeFields(input.type, input.key, dataText, time, headers, null, hops),
     dedupeKey: input.dedupeId === undefined ? null : pk.dedupe(input.dedupeId),
   };
 }

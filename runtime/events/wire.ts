@@ -1,9 +1,11 @@
 /**
  * The wire format: one stream entry per event, so producers in any language can XADD directly.
  *
- *   XADD <ns>:{p<i>}:events * type <type> [key <key>] data <json text> time <ms> [headers <json object>]
+ *   XADD <ns>:{p<i>}:events * type <type> [key <key>] data <json text> time <ms> [headers <json object>] [hops <n>]
  *
- * `target` is set only by a dead-letter replay: the entry is then for that one function.
+ * `target` is set only by a dead-letter replay: the entry is then for that one function. `hops` is
+ * set by fnrun on events that handlers emit: one more than the event that emitted them (absent:
+ * 0), so that emit loops end (a function's `maxHops`).
  */
 import { Buffer } from 'node:buffer';
 import { isEventType } from '../policy/event-matcher.ts';
@@ -20,6 +22,8 @@ export interface WireEvent {
   time: number;
   headersText: string | null;
   target: string | null;
+  /** Emit generations: 0 for an event a producer published, n + 1 for an event emitted while handling one of n. */
+  hops: number;
 }
 
 /** A stream entry that is not a valid event, with the reason it goes to the dead letters. */
@@ -50,12 +54,14 @@ export function encodeFields(
   time: number,
   headers?: Record<string, string> | null,
   target?: string | null,
+  hops = 0,
 ): string[] {
   const fields = ['type', type];
   if (key !== null) fields.push('key', key);
   fields.push('data', dataText, 'time', String(time));
   if (headers && Object.keys(headers).length > 0) fields.push('headers', JSON.stringify(headers));
   if (target) fields.push('target', target);
+  if (hops > 0) fields.push('hops', String(hops));
   return fields;
 }
 
@@ -68,6 +74,7 @@ export function decodeEntry(id: string, fields: string[] | null, maxEventBytes: 
   let time = NaN;
   let headersText: string | null = null;
   let target: string | null = null;
+  let hops = 0;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]!;
     switch (fields[i]) {
@@ -77,6 +84,7 @@ export function decodeEntry(id: string, fields: string[] | null, maxEventBytes: 
       case 'time': time = Number(value); break;
       case 'headers': headersText = value; break;
       case 'target': target = value; break;
+      case 'hops': hops = Number(value); break;
     }
   }
   const bad = (reason: string): MalformedEntry => ({ id, reason, fields: truncateFields(fields), type });
@@ -91,9 +99,10 @@ export function decodeEntry(id: string, fields: string[] | null, maxEventBytes: 
     return bad(`data is not valid JSON: ${(error as Error).message}`);
   }
   if (headersText !== null && !isStringRecord(headersText)) return bad('headers is not a JSON object of strings');
+  if (!Number.isInteger(hops) || hops < 0) return bad('hops is not a whole number');
   // A missing or bad time is tolerated: the entry id carries Redis' own append time.
   if (!Number.isFinite(time)) time = Number(id.slice(0, id.indexOf('-')));
-  return { id, type, key, dataText, time, headersText, target };
+  return { id, type, key, dataText, time, headersText, target, hops };
 }
 
 function isStringRecord(text: string): boolean {

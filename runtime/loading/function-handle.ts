@@ -1,7 +1,7 @@
 /**
  * A loaded function version as the workers see it: resolved once on (re)load, never per event.
  */
-import type { Manifest } from '../types.ts';
+import type { FetchRecord, Manifest } from '../types.ts';
 
 export interface FunctionHandle {
   readonly name: string;
@@ -33,4 +33,8 @@ export interface InvocationRecord {
   error?: { name: string; message: string; stack: string; kind: string };
   retryInMs?: number;
   logs?: readonly { level: string; msg: string; time: number }[];
+  /** Outbound requests the invocation made (host, method, status, duration). */
+  fetches?: readonly FetchRecord[];
+  /** Why it was dead-lettered or dropped: `failed`, `non-retriable`, `expired`, `loop` or `malformed`. */
+  reason?: string;
 }

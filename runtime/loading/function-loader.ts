@@ -23,7 +23,7 @@ export async function loadFunction(
   const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
   let raw: unknown;
   try {
-    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb }, env: {} }));
+    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb, instances: 1 }, env: {} }));
   } finally {
     await sandbox.unload(probeId);
   }
@@ -34,7 +34,7 @@ export async function loadFunction(
     if (value !== undefined) env[name] = value;
   }
   const sandboxId = `${bundle.name}@${version}#${instance}`;
-  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb }, env });
+  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb, instances: manifest.instances }, env });
   return {
     name: bundle.name,
     version,

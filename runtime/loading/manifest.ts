@@ -30,6 +30,20 @@ export const MANIFEST_DEFAULTS = Object.freeze({
   env: Object.freeze([] as string[]),
   /** Where a new function's cursor starts. @defaultValue `'latest'` */
   startFrom: 'latest' as 'latest' | 'earliest',
+  /** One key's events one at a time, in order; other keys at once. @defaultValue `'key'` */
+  ordering: 'key' as 'key' | 'partition',
+  /**
+   * Invocations (chains of one key's events) in flight at once per process. 100 lets an
+   * I/O-bound handler overlap its awaits across keys as BullMQ does at concurrency 100-200, while
+   * bounding the memory of what is in flight (README "Concurrency"). @defaultValue `100`
+   */
+  concurrency: 100,
+  /** Isolates running the function side by side, each on its own thread. @defaultValue `1` */
+  instances: 1,
+  /** Emit generations after which an event is dead-lettered with reason `loop` (AWS Lambda stops recursive loops at 16 too). @defaultValue `16` */
+  maxHops: 16,
+  /** Per-key state: `ttlMs` lets a key's state expire that long after its last write. @defaultValue `{ ttlMs: null }` */
+  state: Object.freeze({ ttlMs: null as number | null }),
 });
 
 // Zod messages below hold only the "expected …" part; toIssue() adds what was got.
@@ -68,6 +82,11 @@ const retryShape = {
   maxDelayMs: intIn(0, 3_600_000, 'milliseconds').default(MANIFEST_DEFAULTS.retry.maxDelayMs),
 };
 
+const stateShape = {
+  ttlMs: z.int({ error: 'a positive whole number of milliseconds, or null for no expiry' }).min(1_000, { error: 'at least 1000 milliseconds, or null for no expiry' })
+    .nullish().transform((v) => v ?? MANIFEST_DEFAULTS.state.ttlMs),
+};
+
 const manifestShape = {
   events: z.array(eventPattern, { error: EVENTS_EXPECTED }).min(1, { error: EVENTS_EXPECTED }).transform((e) => [...new Set(e)]),
   group: z
@@ -100,6 +119,13 @@ const manifestShape = {
     .default(() => [...MANIFEST_DEFAULTS.env])
     .transform((e) => [...new Set(e)]),
   startFrom: z.enum(['latest', 'earliest'], { error: '"latest" or "earliest"' }).default(MANIFEST_DEFAULTS.startFrom),
+  ordering: z.enum(['key', 'partition'], { error: '"key" (each key in order, keys at once) or "partition" (one event at a time per partition)' }).default(MANIFEST_DEFAULTS.ordering),
+  concurrency: intIn(1, 10_000).default(MANIFEST_DEFAULTS.concurrency),
+  instances: intIn(1, 16).default(MANIFEST_DEFAULTS.instances),
+  maxHops: intIn(1, 1_000).default(MANIFEST_DEFAULTS.maxHops),
+  state: z
+    .strictObject(stateShape, { error: '{ ttlMs?: number | null }' })
+    .prefault({}),
 };
 
 // Typed as ZodType<Manifest> so that the compiler checks the parse output against types.ts.
@@ -112,6 +138,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(manifestShape),
   retry: Object.keys(retryShape),
   group: Object.keys(groupShape),
+  state: Object.keys(stateShape),
 };
 
 /**

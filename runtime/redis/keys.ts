@@ -20,6 +20,8 @@ export interface PartitionKeys {
   readonly lease: string;
   /** Counter: the lease epoch, incremented by every new owner. */
   readonly leaseEpoch: string;
+  /** Hash: `<consumer group>` → id of the last commit applied, so a resent commit writes nothing twice. */
+  readonly commits: string;
   /** Hash: `<fn>` → the version that last committed on this partition. */
   readonly activeVersions: string;
   /** Stream per function: `version`, `fromId` — the entry id at which each version took over. */
@@ -66,6 +68,7 @@ export class Keys {
         lease: `${prefix}:lease`,
         leaseEpoch: `${prefix}:lease-epoch`,
         activeVersions: `${prefix}:versions`,
+        commits: `${prefix}:commits`,
         takeovers: (fn) => `${prefix}:takeovers:${fn}`,
         outbox: `${prefix}:outbox`,
         publishFence: `${prefix}:publish-fence`,
@@ -115,11 +118,6 @@ export interface FunctionKeys {
   readonly history: string;
   /** Hash: `<version>:hash`, `<version>:code`, `<version>:map`, `<version>:info` per kept version. */
   readonly versions: string;
-}
-
-/** Consumer-group name on the partition streams: one per solo function, one per shared group. */
-export function consumerGroupName(kind: 'function' | 'group', name: string): string {
-  return kind === 'function' ? `fn:${name}` : `group:${name}`;
 }
 
 /**

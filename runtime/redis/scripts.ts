@@ -24,8 +24,11 @@ const SCRIPTS = {
 /** A connection with fnrun's scripts defined on it. */
 export interface ScriptedRedis extends Redis {
   fnrunPublishDedupe(stream: string, dedupeKey: string, windowMs: number, ...fields: string[]): Promise<[string, number]>;
-  /** Variable key count: first argument is the number of keys. */
-  fnrunCommit(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  /**
+   * Variable key count: the number of keys, the keys, the arguments. Arrays, not spread: ioredis
+   * flattens them, and a spread of 100,000 arguments overflows the JS call stack.
+   */
+  fnrunCommit(numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<number>;
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
   fnrunRead(stream: string, lease: string, token: string, group: string, consumer: string, count: number, id: string): Promise<unknown>;
   fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number): Promise<number>;

@@ -1,81 +1,77 @@
 /**
- * Collects what one function settled in a batch (completions, dead letters, emits) and writes it
- * with one call of the `commit` Lua script.
+ * Writes a {@link CommitBatch} with one call of the `commit` Lua script (redis/lua/commit.lua):
+ * builds its key list (every key under the partition's hash tag, so it works on a Cluster) and its
+ * arguments. No spread of large arrays (they overflow the JS call stack), no re-serialising.
  */
 import type { PartitionKeys } from '../redis/keys.ts';
-import { outboxFields } from './outbox-relay.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
+import type { CommitBatch } from './commit-batch.ts';
 
-export class Commit {
-  private ids: string[] = [];
-  private deadLetters: string[][] = [];
-  private emits: { stream: string; fields: string[] }[] = [];
-  /** Emits bound for the outbox since the last flush (see outbox-relay.ts). */
-  outboxed = 0;
+/** Where and as whom a commit is written. */
+export interface CommitTarget {
+  redis: ScriptedRedis;
+  pk: PartitionKeys;
+  group: string;
+  /** Every member of the group: their done marks and failure records are cleared for acked events. */
+  members: readonly string[];
+  /** Several members: completions are marked per member until the last one, then acked. */
+  marks: boolean;
+}
 
-  get isEmpty(): boolean {
-    return this.ids.length === 0;
-  }
-
-  settle(id: string): void {
-    this.ids.push(id);
-  }
-
-  deadLetter(fields: string[]): void {
-    this.deadLetters.push(fields);
-  }
-
-  /**
-   * Queues an emitted event. `outbox` is the emitting partition's outbox when the target partition
-   * lives in another slot of a Redis Cluster: the event then waits there for the relay.
-   */
-  emit(stream: string, fields: string[], outbox: { key: string; to: number } | null): void {
-    if (outbox === null) this.emits.push({ stream, fields });
-    else {
-      this.emits.push({ stream: outbox.key, fields: outboxFields(outbox.to, fields) });
-      this.outboxed++;
+/** Sends `batch` as commit `commitId` under lease `token` ('' when unfenced). Rejects with FENCED if the lease moved. */
+export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId: string, token: string): Promise<void> {
+  const { pk, group } = t;
+  const keys: string[] = [pk.events, pk.lease, pk.activeVersions, pk.commits];
+  const index = new Map<string, number>();
+  const key = (k: string): number => {
+    let i = index.get(k);
+    if (i === undefined) {
+      keys.push(k);
+      i = keys.length; // Lua KEYS are 1-based
+      index.set(k, i);
+    }
+    return i;
+  };
+  const args: (string | number)[] = [group, token, commitId, batch.acks.length];
+  for (const id of batch.acks) args.push(id);
+  const clear: number[] = [];
+  if (batch.acks.length > 0) {
+    for (const m of t.members) {
+      clear.push(key(pk.attempts(m)));
+      if (t.marks) clear.push(key(pk.done(group, m)));
     }
   }
-
-  /**
-   * Writes and resets. `mode` 'ack' acknowledges the ids for `group` and clears the done marks in
-   * `clearDone`; 'mark' records them done for `fn` only. A non-empty `token` must still be the
-   * partition's lease, or the write fails with FENCED and nothing is written. Returns how many
-   * emits went to the outbox.
-   */
-  async flush(
-    redis: ScriptedRedis,
-    pk: PartitionKeys,
-    group: string,
-    fn: { name: string; version: string },
-    mode: 'ack' | 'mark',
-    clearDone: readonly string[],
-    token: string,
-  ): Promise<number> {
-    if (this.ids.length === 0 && this.deadLetters.length === 0 && this.emits.length === 0) return 0;
-    const keys: string[] = [
-      pk.events, pk.attempts(fn.name), pk.done(group, fn.name), pk.deadLetters(fn.name),
-      pk.lease, pk.activeVersions, pk.takeovers(fn.name), ...clearDone,
-    ];
-    const args: (string | number)[] = [group, mode, token, fn.name, fn.version, this.ids.length, ...this.ids, clearDone.length, this.deadLetters.length];
-    for (const fields of this.deadLetters) args.push(fields.length, ...fields);
-    args.push(this.emits.length);
-    const streamIndex = new Map<string, number>();
-    for (const { stream, fields } of this.emits) {
-      let index = streamIndex.get(stream);
-      if (index === undefined) {
-        keys.push(stream);
-        index = keys.length; // Lua KEYS are 1-based
-        streamIndex.set(stream, index);
-      }
-      args.push(index, fields.length, ...fields);
+  args.push(clear.length);
+  for (const c of clear) args.push(c);
+  args.push(batch.parts.size);
+  for (const p of batch.parts.values()) {
+    args.push(p.name, p.version, p.firstId ?? '', key(pk.takeovers(p.name)), key(pk.attempts(p.name)), t.marks ? key(pk.done(group, p.name)) : 0, key(pk.deadLetters(p.name)));
+    args.push(p.marks.length);
+    for (const id of p.marks) args.push(id);
+    args.push(p.failures.length);
+    for (const [id, json] of p.failures) args.push(id, json);
+    args.push(p.dead.length);
+    for (const fields of p.dead) {
+      args.push(fields.length);
+      for (const f of fields) args.push(f);
     }
-    await redis.fnrunCommit(keys.length, ...keys, ...args);
-    this.ids = [];
-    this.deadLetters = [];
-    this.emits = [];
-    const outboxed = this.outboxed;
-    this.outboxed = 0;
-    return outboxed;
+    args.push(p.emits.length);
+    for (const e of p.emits) {
+      args.push(key(e.stream), e.fields.length);
+      for (const f of e.fields) args.push(f);
+    }
+    args.push(p.state.size);
+    for (const s of p.state.values()) {
+      const sets: [string, string][] = [];
+      const dels: string[] = [];
+      for (const [name, json] of s.writes) if (json === null) dels.push(name); else sets.push([name, json]);
+      args.push(key(s.hash), s.ttlMs ?? 0, sets.length);
+      for (const [name, json] of sets) args.push(name, json);
+      args.push(dels.length);
+      for (const name of dels) args.push(name);
+    }
+    args.push(p.released.length);
+    for (const id of p.released) args.push(id);
   }
+  await t.redis.fnrunCommit(keys.length, keys, args);
 }

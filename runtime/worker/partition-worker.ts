@@ -1,228 +1,258 @@
 /**
- * The loop of one consumer group on one partition: read a batch (pending entries first, then new
- * ones), run the group's functions over it, commit, repeat; wait on the wake watcher when idle.
+ * The loop of one consumer group on one partition: read entries (the pending ones first, in id
+ * order, then new ones), queue them per key, and hand each key's run to the settler while other
+ * keys' runs are in flight; wait for new entries when idle.
+ *
+ * What waits is bounded: past `maxBuffered` entries (or `maxBufferedBytes`) read and not yet
+ * settled — typically behind keys whose events are in retry backoff — the worker stops reading
+ * until runs settle (backpressure: the entries stay in the stream, nothing is lost).
+ *
+ * Its collaborators come in as {@link PartitionWorkerDeps}, so unit tests drive it with stubs.
  */
-import { Commit } from './commit.ts';
-import type { ConsumerGroup } from './consumer-group.ts';
-import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
-import { settleFunction, type PriorState, type SettleContext } from './function-settler.ts';
-import { CONSUMER_NAME } from '../redis/keys.ts';
-import type { PartitionWaker } from './wake/wake-watcher.ts';
-import { parseGroupsInfo } from '../redis/stream-info.ts';
-import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
+import type { DecodedEntry, MalformedEntry, WireEvent } from '../events/wire.ts';
+import { isMalformed } from '../events/wire.ts';
+import type { Logger } from '../logger.ts';
+import { isFenced, isNoGroup } from '../redis/reply-errors.ts';
+import type { CommitQueue, Settler } from './commit-queue.ts';
+import { KeyQueues, type Run } from './key-queues.ts';
+import type { Prior, RunItem } from './run-settler.ts';
 
-type StreamReply = [string, [string, string[] | null][]][] | null;
+/** Where a worker's entries come from. */
+export interface PartitionSource {
+  /** Creates the consumer group if missing. */
+  ensureGroup(): Promise<void>;
+  /** Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. */
+  read(cursor: string, count: number): Promise<DecodedEntry[]>;
+  /** For pending entries: deliveries, failure records and done marks. */
+  prior(ids: readonly string[]): Promise<Map<string, Prior>>;
+  /** The group's last-delivered id: where to wait from when idle. */
+  lastDeliveredId(): Promise<string>;
+  /** Resolves once the stream has an entry after `afterId` (or spuriously, or on stop). */
+  wait(afterId: string): Promise<void>;
+  /** Moves whenever the connection dropped: pending entries may need a re-read. */
+  connectionEpoch(): number;
+}
+
+/** The worker's collaborators. */
+export interface PartitionWorkerDeps {
+  readonly source: PartitionSource;
+  readonly commits: CommitQueue;
+  /** Settles one key's run; resolves with how many of its items, from the first, are settled. */
+  settle(items: readonly QueuedItem[]): Promise<number>;
+  /** Dead-letters a malformed entry for every member that may want it, and acks it. */
+  settleMalformed(entry: MalformedEntry): void;
+  /** True when some member subscribes to the event. */
+  wanted(entry: WireEvent): boolean;
+  /** The group's members, for releasing unstarted entries on stop. */
+  members(): readonly Settler[];
+  readonly ordering: 'key' | 'partition';
+  readonly batchSize: number;
+  readonly maxBuffered: number;
+  readonly maxBufferedBytes: number;
+  readonly maxChain: number;
+  /** Resolves true after `ms`, false at once when the worker stops. */
+  sleep(ms: number): Promise<boolean>;
+  /** The partition's lease moved to another process. */
+  onFenced(): void;
+  readonly logger: Logger;
+  readonly where: Record<string, unknown>;
+}
+
+/** A queued event: a run item, plus whether it was handed to the sandbox. */
+export interface QueuedItem extends RunItem {
+  readonly id: string;
+  readonly key: string | null;
+  readonly bytes: number;
+  started: boolean;
+}
 
 export class PartitionWorker {
-  readonly group: ConsumerGroup;
-  readonly partition: number;
-  private readonly ctx: SettleContext;
-  private readonly watcher: PartitionWaker;
-  private stopping = false;
-  private loop: Promise<void> | null = null;
-  private readonly sleepers = new Set<() => void>();
-  /** The group's last-delivered id on this stream: what the watcher waits past when idle. */
-  private lastDeliveredId = '0-0';
+  readonly #deps: PartitionWorkerDeps;
+  readonly #queues: KeyQueues<QueuedItem>;
+  /** Ids read and not settled: a re-read of the pending list must not queue them twice. */
+  readonly #known = new Set<string>();
+  readonly #runs = new Set<Promise<void>>();
+  #bufferedBytes = 0;
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+  #room: (() => void) | null = null;
 
-  private readonly token: string;
-  private readonly onFenced: (partition: number) => void;
+  constructor(deps: PartitionWorkerDeps) {
+    this.#deps = deps;
+    this.#queues = new KeyQueues(deps.ordering);
+  }
 
-  /**
-   * `token` is the partition's lease (`''` when this process owns every partition unfenced); a read
-   * or commit that finds the lease changed stops the worker and calls `onFenced`.
-   */
-  constructor(
-    group: ConsumerGroup,
-    partition: number,
-    ctx: Omit<SettleContext, 'sleep' | 'stopping' | 'group' | 'pk' | 'partition' | 'fence'>,
-    watcher: PartitionWaker,
-    token: string,
-    onFenced: (partition: number) => void,
-  ) {
-    this.group = group;
-    this.partition = partition;
-    this.watcher = watcher;
-    this.token = token;
-    this.onFenced = onFenced;
-    this.ctx = {
-      ...ctx, group: group.name, partition, pk: ctx.keys.partition(partition),
-      sleep: (ms) => this.sleep(ms), stopping: () => this.stopping, fence: () => token,
-    };
+  /** Entries read and not yet settled. */
+  get buffered(): number {
+    return this.#queues.size;
+  }
+
+  /** True once stopping: runs finish the chain in flight, then stop. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Starts reading (creating the consumer group first; retried while Redis is unreachable). */
+  start(): void {
+    this.#loop ??= this.#run();
   }
 
   /**
-   * Creates the consumer group if needed and starts reading. If Redis is unreachable, the loop
-   * keeps trying (with backoff) instead of leaving the partition without a worker.
+   * Stops reading, lets the runs in flight finish the chain they are in, commits, and records the
+   * entries that never started as handed over unstarted. Idempotent.
    */
-  async start(): Promise<void> {
-    if (this.loop) return;
-    let ready = true;
-    try {
-      await this.ensureGroup();
-    } catch (error) {
-      ready = false;
-      this.ctx.logger.error({ err: error, group: this.group.name, partition: this.partition }, 'cannot create the consumer group yet; retrying');
-    }
-    this.loop = this.run(ready);
-  }
-
-  /** Stops reading, lets the batch in flight finish its current invocation, commits it. Idempotent. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const wake of this.sleepers) wake();
-    await this.loop;
+    this.#stopping = true;
+    this.#room?.();
+    await this.#loop;
+    await Promise.all([...this.#runs]);
+    const { commits } = this.#deps;
+    if (commits.fenced) return;
+    const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
+    commits.released(this.#deps.members(), unstarted);
+    await commits.flush().catch(() => {});
   }
 
-  private async ensureGroup(): Promise<void> {
-    const stream = this.ctx.pk.events;
-    try {
-      await this.ctx.redis.xgroup('CREATE', stream, this.group.name, this.group.startFrom === 'earliest' ? '0' : '$', 'MKSTREAM');
-    } catch (error) {
-      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-    }
-    await this.refreshLastDelivered();
-  }
-
-  /** Reads the group's last-delivered id: where to wait from when idle. */
-  private async refreshLastDelivered(): Promise<void> {
-    const groups = parseGroupsInfo((await this.ctx.redis.xinfo('GROUPS', this.ctx.pk.events)) as unknown[]);
-    const mine = groups.find((g) => g.name === this.group.name);
-    if (mine) this.lastDeliveredId = mine.lastDeliveredId;
-  }
-
-  private async run(ready: boolean): Promise<void> {
+  async #run(): Promise<void> {
+    const d = this.#deps;
+    const { source } = d;
+    let ready = false;
     let recovering = true;
-    let failures = 0;
+    let cursor = '0-0';
+    let lastDelivered = '0-0';
     let woken = false;
-    let seenEpoch = this.ctx.connectionEpoch();
-    while (!this.stopping) {
+    let failures = 0;
+    let seenEpoch = source.connectionEpoch();
+    while (!this.#stopping) {
       try {
         if (!ready) {
-          await this.ensureGroup();
+          await source.ensureGroup();
+          lastDelivered = await source.lastDeliveredId();
           ready = true;
         }
-        // A reconnect since the last read: a read whose reply was lost (ioredis resent it), or
-        // commits a failover dropped, leave entries pending under our name that nobody works on.
-        // Re-read the pending list; and again if the connection drops during this read.
-        const epoch = this.ctx.connectionEpoch();
+        // A reconnect since the last read: a read whose reply was lost (ioredis resent it), or acks a
+        // failover dropped, leave entries pending that nobody works on: re-read the pending list.
+        const epoch = source.connectionEpoch();
         if (epoch !== seenEpoch) {
           seenEpoch = epoch;
           recovering = true;
+          cursor = '0-0';
         }
-        const entries = await this.read(recovering ? '0' : '>');
-        if (this.ctx.connectionEpoch() !== epoch) continue;
+        if (this.#full()) {
+          await new Promise<void>((resolve) => { this.#room = resolve; });
+          this.#room = null;
+          continue;
+        }
+        const entries = await source.read(recovering ? cursor : '>', d.batchSize);
+        if (source.connectionEpoch() !== epoch) continue;
+        if (recovering) {
+          if (entries.length === 0) {
+            recovering = false;
+            continue;
+          }
+          cursor = entries[entries.length - 1]!.id;
+          const fresh = entries.filter((e) => !this.#known.has(e.id));
+          const prior = fresh.length === 0 ? new Map<string, Prior>() : await source.prior(fresh.map((e) => e.id));
+          this.#feed(fresh, prior);
+          continue;
+        }
         if (entries.length === 0) {
-          if (recovering) { recovering = false; continue; }
-          // Woken for entries that another reader (an earlier worker of this partition) already
-          // took: our last-delivered id is behind. Refresh it, or the watcher would wake us at once again.
-          if (woken) await this.refreshLastDelivered();
-          await this.watcher.waitFor(this.partition, this.lastDeliveredId);
+          // Woken for entries another reader (an earlier worker of this partition) took: our
+          // last-delivered id is behind; refresh it, or the wait would return at once again.
+          if (woken) lastDelivered = await source.lastDeliveredId();
+          await source.wait(lastDelivered);
           woken = true;
           continue;
         }
         woken = false;
-        if (!recovering) this.lastDeliveredId = entries[entries.length - 1]!.id;
-        const prior = recovering ? await this.loadPrior(entries) : null;
-        const completed = await this.process(entries, prior);
-        if (!completed) return;
+        lastDelivered = entries[entries.length - 1]!.id;
+        this.#feed(entries, null);
         failures = 0;
       } catch (error) {
-        if (isFenced(error)) {
-          // Another process owns the partition now; what we did not commit, it redoes.
-          this.stopping = true;
-          this.ctx.logger.warn({ group: this.group.name, partition: this.partition }, 'partition lease lost; worker stopped');
-          this.onFenced(this.partition);
-          return;
-        }
-        if (error instanceof Error && error.message.includes('NOGROUP')) {
+        if (isFenced(error)) return this.#fenced();
+        if (isNoGroup(error)) {
           // The stream or its group is gone (deleted by hand, or Redis restarted without its data):
           // recreate it and say so loudly; events appended before that are not known to this group.
           ready = false;
-          this.ctx.logger.error({ group: this.group.name, partition: this.partition }, 'consumer group missing (NOGROUP): recreating it; was the stream deleted or Redis restarted without persistence?');
+          d.logger.error(d.where, 'consumer group missing (NOGROUP): recreating it; was the stream deleted or Redis restarted without persistence?');
         }
-        // Redis unreachable, a sandbox restart, a bug: whatever was not committed is still pending,
-        // so go back to reading the pending list once the backoff is over.
         recovering = true;
+        cursor = '0-0';
         failures++;
-        this.ctx.logger.error({ err: error, group: this.group.name, partition: this.partition }, 'partition worker error; retrying');
-        await this.sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
+        d.logger.error({ ...d.where, err: error }, 'partition worker error; retrying');
+        await d.sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
       }
     }
   }
 
-  private async read(cursor: '0' | '>'): Promise<DecodedEntry[]> {
-    const { redis, pk, batchSize } = this.ctx;
-    const reply = (this.token === ''
-      ? await redis.call('XREADGROUP', 'GROUP', this.group.name, CONSUMER_NAME, 'COUNT', batchSize, 'STREAMS', pk.events, cursor)
-      : await redis.fnrunRead(pk.events, pk.lease, this.token, this.group.name, CONSUMER_NAME, batchSize, cursor)) as StreamReply;
-    const raw = reply?.[0]?.[1];
-    if (!raw || raw.length === 0) return [];
-    const entries = new Array<DecodedEntry>(raw.length);
-    for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], this.ctx.maxEventBytes);
-    return entries;
+  #full(): boolean {
+    return this.#queues.size >= this.#deps.maxBuffered || this.#bufferedBytes >= this.#deps.maxBufferedBytes;
   }
 
-  private async process(entries: DecodedEntry[], prior: Map<string, PriorState> | null): Promise<boolean> {
-    const members = this.group.members;
-    const solo = members.length === 1;
-    const doneKeys = solo ? [] : members.map((m) => this.ctx.pk.done(this.group.name, m.name));
-    if (this.group.mode === 'parallel' && !solo) {
-      const results = await Promise.all(members.map((fn) => settleFunction(this.ctx, fn, entries, 'mark', [], prior?.get(fn.name) ?? null)));
-      if (results.includes(false)) return false;
-      const ack = new Commit();
-      for (const e of entries) ack.settle(e.id);
-      await ack.flush(this.ctx.redis, this.ctx.pk, this.group.name, members[members.length - 1]!, 'ack', doneKeys, this.token);
-      return true;
+  #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null): void {
+    const d = this.#deps;
+    for (const e of entries) {
+      if (this.#known.has(e.id)) continue;
+      if (isMalformed(e)) {
+        d.settleMalformed(e);
+        continue;
+      }
+      if (!d.wanted(e)) {
+        d.commits.acked(e.id); // no member subscribes: done
+        continue;
+      }
+      const bytes = e.dataText.length + (e.key?.length ?? 0) + 64;
+      this.#known.add(e.id);
+      this.#bufferedBytes += bytes;
+      this.#queues.push({ id: e.id, key: e.key, entry: e, prior: prior?.get(e.id) ?? null, bytes, started: false });
     }
-    for (let m = 0; m < members.length; m++) {
-      const fn = members[m]!;
-      const last = m === members.length - 1;
-      const ok = await settleFunction(this.ctx, fn, entries, last ? 'ack' : 'mark', last ? doneKeys : [], prior?.get(fn.name) ?? null);
-      if (!ok) return false;
-    }
-    return true;
+    this.#pump();
   }
 
-  /** For pending entries: their delivery counts, stored failures and per-function completions. */
-  private async loadPrior(entries: DecodedEntry[]): Promise<Map<string, PriorState>> {
-    const ids = entries.map((e) => e.id);
-    const { redis, pk } = this.ctx;
-    const pipeline = redis.pipeline();
-    pipeline.xpending(pk.events, this.group.name, ids[0]!, ids[ids.length - 1]!, ids.length, CONSUMER_NAME);
-    for (const fn of this.group.members) {
-      pipeline.hmget(pk.attempts(fn.name), ...ids);
-      pipeline.hmget(pk.done(this.group.name, fn.name), ...ids);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const deliveries = new Map<string, number>();
-    for (const row of (replies[0]?.[1] ?? []) as [string, string, number, number][]) deliveries.set(row[0], Number(row[3]));
-    const prior = new Map<string, PriorState>();
-    this.group.members.forEach((fn, m) => {
-      const attempts = (replies[1 + 2 * m]?.[1] ?? []) as (string | null)[];
-      const done = (replies[2 + 2 * m]?.[1] ?? []) as (string | null)[];
-      const failures = new Map<string, FailureRecord>();
-      const doneSet = new Set<string>();
-      ids.forEach((id, i) => {
-        if (attempts[i]) failures.set(id, JSON.parse(attempts[i]!) as FailureRecord);
-        if (done[i]) doneSet.add(id);
-      });
-      prior.set(fn.name, { failures, deliveries, done: doneSet });
-    });
-    return prior;
+  #pump(): void {
+    if (this.#stopping) return;
+    for (let run = this.#queues.take(this.#deps.maxChain); run !== null; run = this.#queues.take(this.#deps.maxChain)) this.#start(run);
   }
 
-  /** Resolves true after `ms`, false at once if the worker is stopping. */
-  private sleep(ms: number): Promise<boolean> {
-    if (this.stopping) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(false); };
-      const timer = setTimeout(() => { this.sleepers.delete(wake); resolve(!this.stopping); }, ms);
-      this.sleepers.add(wake);
-    });
+  #start(run: Run<QueuedItem>): void {
+    const p = this.#deps.settle(run.entries).then(
+      (settled) => this.#finish(run, settled),
+      (error: unknown) => {
+        if (isFenced(error)) this.#fenced();
+        else this.#deps.logger.error({ ...this.#deps.where, err: error }, 'a run failed; its events stay pending');
+        this.#finish(run, 0);
+      },
+    ).finally(() => this.#runs.delete(p));
+    this.#runs.add(p);
+  }
+
+  #finish(run: Run<QueuedItem>, settled: number): void {
+    const done: string[] = [];
+    for (let i = 0; i < settled; i++) {
+      const item = run.entries[i]!;
+      done.push(item.id);
+      this.#bufferedBytes -= item.bytes;
+    }
+    // Forgotten only once the commit acking them replied: a re-read of the pending list (after a
+    // reconnect) sent before that commit returns them, and its reply arrives first (one connection,
+    // replies in order), while they are still known — so they are not queued and run again.
+    if (done.length > 0) {
+      const forget = () => { for (const id of done) this.#known.delete(id); };
+      this.#deps.commits.flush().then(forget, forget);
+    }
+    this.#queues.release(run, settled);
+    this.#room?.();
+    // Unsettled items stay queued for the next run; a run that settled nothing (its function is
+    // being replaced) is not retried in a hot loop.
+    if (settled > 0) this.#pump();
+    else setTimeout(() => this.#pump(), 50).unref();
+  }
+
+  #fenced(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#room?.();
+    this.#deps.logger.warn(this.#deps.where, 'partition lease lost; worker stopped');
+    this.#deps.onFenced();
   }
 }
-
-function isFenced(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('FENCED');
-}
-

@@ -25,9 +25,10 @@ export interface StuckScenario {
 
 export async function stuckScenario(redis: TestRedisHandle, namespace: string, onStarted?: () => Promise<void>): Promise<StuckScenario> {
   const recorder = new Recorder();
-  // batchSize 2: the blocked worker holds at most 2 entries, the rest of its partition stays unread (lag).
+  // The poison key's 7 events come first in their partition. maxBuffered 4: the blocked worker
+  // reads 4 of them (2 per read), then stops reading (backpressure): the rest of its partition stays unread (lag).
   const runtime = await Runtime.create({
-    redis: redis.url, namespace, partitions: PARTITIONS, batchSize: 2,
+    redis: redis.url, namespace, partitions: PARTITIONS, batchSize: 2, maxBuffered: 4,
     functionsDir: fixtureFunctions('status'), logger: createJsonLogger('silent'), onInvocation: recorder.record,
   });
   await runtime.start();

@@ -34,7 +34,7 @@ test('a function blocked on a failing key: lag and pending behind, its stuck key
     assert.equal(stuck.committedVersions.length, 1, 'it committed the events of the other partitions');
     assert.ok(stuck.lag! > 0 && stuck.pending >= 1, `behind: lag ${stuck.lag}, pending ${stuck.pending}`);
     assert.equal(stuck.lagEstimated, false);
-    // Blocked at the head of its partition, it acknowledged nothing there: read or not, every entry is behind.
+    // Blocked behind its poison key at the bound of what it reads ahead, it acknowledged nothing there: read or not, every entry is behind.
     assert.equal(stuck.lag! + stuck.pending, s.partitions[scenario.poison.partition]!.length);
     assert.equal(stuck.oldestPending?.id, scenario.poison.id);
     assert.equal(stuck.oldestPending?.partition, scenario.poison.partition);

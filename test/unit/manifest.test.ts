@@ -28,7 +28,21 @@ test('a minimal manifest gets every default', () => {
     maxEventAgeMs: null,
     env: [],
     startFrom: 'latest',
+    ordering: 'key',
+    concurrency: 100,
+    instances: 1,
+    maxHops: 16,
+    state: { ttlMs: null },
   } satisfies Manifest);
+});
+
+test('ordering, concurrency, instances, maxHops and state are checked with their field', () => {
+  assert.throws(() => parseManifest('f.ts', { events: ['a'], ordering: 'global' }), /ordering: expected "key"/);
+  assert.throws(() => parseManifest('f.ts', { events: ['a'], concurrency: 0 }), /concurrency: expected an integer from 1 to 10000, got 0/);
+  assert.throws(() => parseManifest('f.ts', { events: ['a'], instances: 99 }), /instances: expected an integer from 1 to 16/);
+  assert.throws(() => parseManifest('f.ts', { events: ['a'], maxHops: -1 }), /maxHops/);
+  assert.throws(() => parseManifest('f.ts', { events: ['a'], state: { ttl: 5 } }), /state\.ttl: unknown field; did you mean "ttlMs"\?/);
+  assert.deepEqual(parseManifest('f.ts', { events: ['a'], ordering: 'partition', concurrency: 5, state: { ttlMs: 60_000 } }).state, { ttlMs: 60_000 });
 });
 
 test('defaults come from MANIFEST_DEFAULTS and are not shared between manifests', () => {
@@ -115,7 +129,7 @@ test('unknown fields are errors, with the closest known field suggested', () => 
     TimeoutMs: 'unknown field; did you mean "timeoutMs"?',
     'retry.backof': 'unknown field; did you mean "backoff"?',
     'group.extra': 'unknown field; known fields: name, mode, order',
-    zzz: 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom',
+    zzz: 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom, ordering, concurrency, instances, maxHops, state',
   });
 });
 

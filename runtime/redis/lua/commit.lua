@@ -1,75 +1,108 @@
--- Settles events of one function in one partition atomically: dead letters and emitted events are
--- appended, the function's failure records are cleared, and the entries are either acknowledged
--- for the consumer group ('ack') or marked done for this function ('mark', for groups of several
--- functions whose last member has not finished). A crash before this script leaves everything to
--- be redone; after it, nothing is redone: so emits are published exactly once per completion.
+-- Settles, atomically, what one consumer group did on one partition since its previous commit:
+-- for each function, its dead letters and emitted events are appended, its state writes applied,
+-- its failure records written, the events it completed while other members still have them marked
+-- done; then the events every member settled are acknowledged, and their marks and failure records
+-- cleared. A crash before this script leaves everything to be redone; after it, nothing is redone:
+-- so emits and state writes apply exactly once per completion.
 --
--- Fencing: with a token, the script first checks that the caller still holds the partition's
--- lease; a process that lost it (paused, partitioned) can neither ack nor dead-letter nor emit.
+-- Fencing: with a token, the caller must still hold the partition's lease; a process that lost it
+-- (paused, partitioned) can neither ack nor dead-letter nor emit nor write state.
+-- Idempotence: the same commit sent twice (a client resends it after a reconnect that lost the
+-- reply, or a failover replayed it) writes nothing the second time: each commit has an id, and the
+-- last one applied is kept per group (commits of one group on one partition are sequential).
 --
--- KEYS[1] partition stream          KEYS[2] attempts hash of the function
--- KEYS[3] done hash of the function KEYS[4] dead-letter stream of the function
--- KEYS[5] lease                     KEYS[6] active-versions hash   KEYS[7] takeovers stream of the function
--- KEYS[8 .. 7+nClear]  done hashes of the group's members, cleared on 'ack'
--- KEYS[...]            streams that emitted events go to (referenced by index)
--- ARGV: group, mode, token, function, version, nIds, ids..., nClear, nDead, (nFields, fields...)*,
---       nEmits, (keyIndex, nFields, fields...)*
-local group, mode, token, fn, version = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if token ~= '' and redis.call('GET', KEYS[5]) ~= token then
+-- KEYS[1] partition stream   KEYS[2] lease   KEYS[3] active-versions hash   KEYS[4] commit-ids hash
+-- KEYS[5..] referenced by index from ARGV: per-function hashes and streams, emit targets, state hashes.
+-- ARGV: group, token, commitId,
+--   nAcks, ids..., nClear, keyIndex...,
+--   nParts, per part: name, version, firstId ('' = none), takeoversIdx, attemptsIdx, doneIdx (0 = none),
+--     dlqIdx, nMarks, ids..., nFailures, (id, json)..., nDead, (n, fields...)...,
+--     nEmits, (keyIdx, n, fields...)..., nState, (keyIdx, ttlMs (0 = none), nSet, (name, json)..., nDel, names...)...,
+--     nReleased, ids...
+local group, token, commitId = ARGV[1], ARGV[2], ARGV[3]
+if token ~= '' and redis.call('GET', KEYS[2]) ~= token then
   return redis.error_reply('FENCED this process no longer holds the partition lease')
 end
-local pos = 6
-local nIds = tonumber(ARGV[pos]); pos = pos + 1
-local idsFrom, idsTo = pos, pos + nIds - 1
-pos = pos + nIds
-local nClear = tonumber(ARGV[pos]); pos = pos + 1
+if redis.call('HGET', KEYS[4], group) == commitId then return 0 end
 
--- The same commit twice (a client resends it after a reconnect that lost the reply, or a failover
--- replayed it): the first run acked or marked every id, so the first id tells. Nothing is written
--- again, so emits and dead letters are not duplicated.
-if nIds > 0 then
-  local first = ARGV[idsFrom]
-  if mode == 'ack' then
-    if #redis.call('XPENDING', KEYS[1], group, first, first, 1) == 0 then return 0 end
-  elseif redis.call('HEXISTS', KEYS[3], first) == 1 then
-    return 0
-  end
-end
+local pos = 4
+local function num() local v = tonumber(ARGV[pos]); pos = pos + 1; return v end
+local function str() local v = ARGV[pos]; pos = pos + 1; return v end
 
-local nDead = tonumber(ARGV[pos]); pos = pos + 1
-for _ = 1, nDead do
-  local n = tonumber(ARGV[pos]); pos = pos + 1
-  redis.call('XADD', KEYS[4], '*', unpack(ARGV, pos, pos + n - 1))
-  pos = pos + n
-end
+local nAcks = num()
+local acksFrom = pos
+pos = pos + nAcks
+local nClear = num()
+local clear = {}
+for c = 1, nClear do clear[c] = num() end
 
-local nEmits = tonumber(ARGV[pos]); pos = pos + 1
-for _ = 1, nEmits do
-  local k, n = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1]); pos = pos + 2
-  redis.call('XADD', KEYS[k], '*', unpack(ARGV, pos, pos + n - 1))
-  pos = pos + n
-end
-
--- "Which version handled event X": the takeover with the largest fromId <= X.
-if nIds > 0 and redis.call('HGET', KEYS[6], fn) ~= version then
-  redis.call('HSET', KEYS[6], fn, version)
-  redis.call('XADD', KEYS[7], '*', 'version', version, 'fromId', ARGV[idsFrom])
-end
-
--- Chunks keep unpack() far below Lua's C-stack limit whatever the batch size.
+-- Chunks keep unpack() far below Lua's C-stack limit whatever the count.
 local CHUNK = 500
-for from = idsFrom, idsTo, CHUNK do
-  local to = math.min(from + CHUNK - 1, idsTo)
-  redis.call('HDEL', KEYS[2], unpack(ARGV, from, to))
-  if mode == 'ack' then
-    redis.call('XACK', KEYS[1], group, unpack(ARGV, from, to))
-    for c = 1, nClear do
-      redis.call('HDEL', KEYS[7 + c], unpack(ARGV, from, to))
+local function chunked(from, count, fn)
+  local last = from + count - 1
+  for s = from, last, CHUNK do fn(s, math.min(s + CHUNK - 1, last)) end
+end
+
+local nParts = num()
+for _ = 1, nParts do
+  local name, version, firstId = str(), str(), str()
+  local takeovers, attempts, done, dlq = num(), num(), num(), num()
+  local nMarks = num()
+  if nMarks > 0 then
+    for i = pos, pos + nMarks - 1 do redis.call('HSET', KEYS[done], ARGV[i], '1') end
+    chunked(pos, nMarks, function(a, b) redis.call('HDEL', KEYS[attempts], unpack(ARGV, a, b)) end)
+  end
+  pos = pos + nMarks
+  local nFailures = num()
+  for _ = 1, nFailures do
+    redis.call('HSET', KEYS[attempts], ARGV[pos], ARGV[pos + 1])
+    pos = pos + 2
+  end
+  local nDead = num()
+  for _ = 1, nDead do
+    local n = num()
+    redis.call('XADD', KEYS[dlq], '*', unpack(ARGV, pos, pos + n - 1))
+    pos = pos + n
+  end
+  local nEmits = num()
+  for _ = 1, nEmits do
+    local k, n = num(), num()
+    redis.call('XADD', KEYS[k], '*', unpack(ARGV, pos, pos + n - 1))
+    pos = pos + n
+  end
+  local nState = num()
+  for _ = 1, nState do
+    local k, ttl, nSet = num(), num(), num()
+    for _ = 1, nSet do
+      redis.call('HSET', KEYS[k], ARGV[pos], ARGV[pos + 1])
+      pos = pos + 2
     end
-  else
-    for i = from, to do
-      redis.call('HSET', KEYS[3], ARGV[i], '1')
-    end
+    local nDel = num()
+    if nDel > 0 then chunked(pos, nDel, function(a, b) redis.call('HDEL', KEYS[k], unpack(ARGV, a, b)) end) end
+    pos = pos + nDel
+    if ttl > 0 and redis.call('EXISTS', KEYS[k]) == 1 then redis.call('PEXPIRE', KEYS[k], ttl) end
+  end
+  local nReleased = num()
+  for i = pos, pos + nReleased - 1 do
+    -- Read but never started (a graceful stop): the redelivery that follows is not an attempt.
+    local raw = redis.call('HGET', KEYS[attempts], ARGV[i])
+    local rec = raw and cjson.decode(raw) or { attempts = 0, firstFailureAt = 0, lastFailureAt = 0 }
+    rec.free = (rec.free or 0) + 1
+    redis.call('HSET', KEYS[attempts], ARGV[i], cjson.encode(rec))
+  end
+  pos = pos + nReleased
+  -- "Which version handled event X": the takeover with the largest fromId <= X.
+  if firstId ~= '' and redis.call('HGET', KEYS[3], name) ~= version then
+    redis.call('HSET', KEYS[3], name, version)
+    redis.call('XADD', KEYS[takeovers], '*', 'version', version, 'fromId', firstId)
   end
 end
-return nIds
+
+if nAcks > 0 then
+  chunked(acksFrom, nAcks, function(a, b)
+    redis.call('XACK', KEYS[1], group, unpack(ARGV, a, b))
+    for c = 1, nClear do redis.call('HDEL', KEYS[clear[c]], unpack(ARGV, a, b)) end
+  end)
+end
+redis.call('HSET', KEYS[4], group, commitId)
+return nAcks

@@ -1,0 +1,86 @@
+/**
+ * A worker's entries, from Redis: fenced non-blocking reads (a Lua script that checks the lease,
+ * since only the lease holder may move entries into the pending list), the pending list's delivery
+ * counts and failure records, and the wake watcher's blocking XREAD to wait on when idle.
+ */
+import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
+import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
+import { ensureConsumerGroup, type StartFrom } from '../redis/consumer-groups.ts';
+import { CONSUMER_NAME, type PartitionKeys } from '../redis/keys.ts';
+import type { ScriptedRedis } from '../redis/scripts.ts';
+import { parseGroupsInfo } from '../redis/stream-info.ts';
+import type { PartitionSource } from './partition-worker.ts';
+import type { Prior } from './run-settler.ts';
+import type { PartitionWaker } from './wake/wake-watcher.ts';
+
+type StreamReply = [string, [string, string[] | null][]][] | null;
+
+/** What a source reads with. */
+export interface RedisSourceOptions {
+  redis: ScriptedRedis;
+  pk: PartitionKeys;
+  partition: number;
+  group: string;
+  /** The group's members (their failure records and done marks come with pending entries). */
+  members: () => readonly string[];
+  startFrom: () => StartFrom;
+  /** The partition's lease token; '' when this process owns every partition unfenced. */
+  token: string;
+  maxEventBytes: number;
+  watcher: PartitionWaker;
+  connectionEpoch: () => number;
+}
+
+export function redisSource(o: RedisSourceOptions): PartitionSource {
+  const { redis, pk, group } = o;
+  return {
+    ensureGroup: () => ensureConsumerGroup(redis, pk.events, group, o.startFrom()),
+
+    async read(cursor, count) {
+      const reply = (o.token === ''
+        ? await redis.call('XREADGROUP', 'GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor)
+        : await redis.fnrunRead(pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply;
+      const raw = reply?.[0]?.[1];
+      if (!raw || raw.length === 0) return [];
+      const entries = new Array<DecodedEntry>(raw.length);
+      for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], o.maxEventBytes);
+      return entries;
+    },
+
+    async prior(ids) {
+      const members = o.members();
+      const multi = members.length > 1;
+      // Separate commands, not one pipeline: during a slot migration the source answers ASK for a
+      // key it lacks (a done hash that does not exist yet), and ioredis then resends a whole
+      // pipeline to the target, where nothing is yet; single commands are each redirected right.
+      const [pendingRows, ...hashes] = await Promise.all([
+        redis.xpending(pk.events, group, ids[0]!, ids[ids.length - 1]!, ids.length, CONSUMER_NAME) as Promise<[string, string, number, number][]>,
+        ...members.flatMap((m) => [redis.hmget(pk.attempts(m), ...ids), multi ? redis.hmget(pk.done(group, m), ...ids) : Promise.resolve([] as (string | null)[])]),
+      ]);
+      const out = new Map<string, Prior>();
+      for (const id of ids) out.set(id, { deliveries: 1, records: new Map(), done: new Set() });
+      for (const row of pendingRows) {
+        const p = out.get(row[0]);
+        if (p !== undefined) p.deliveries = Number(row[3]);
+      }
+      members.forEach((m, k) => {
+        const records = hashes[2 * k] as (string | null)[];
+        const done = hashes[2 * k + 1] as (string | null)[];
+        ids.forEach((id, i) => {
+          const p = out.get(id)!;
+          if (records[i]) p.records.set(m, JSON.parse(records[i]!) as FailureRecord);
+          if (done[i]) p.done.add(m);
+        });
+      });
+      return out;
+    },
+
+    async lastDeliveredId() {
+      const groups = parseGroupsInfo((await redis.xinfo('GROUPS', pk.events)) as unknown[]);
+      return groups.find((g) => g.name === group)?.lastDeliveredId ?? '0-0';
+    },
+
+    wait: (afterId) => o.watcher.waitFor(o.partition, afterId),
+    connectionEpoch: o.connectionEpoch,
+  };
+}

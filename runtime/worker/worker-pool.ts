@@ -1,0 +1,237 @@
+/**
+ * The workers of this process: one per (consumer group, owned partition), started and stopped as
+ * partitions are acquired and released and as functions come and go, each wired to its
+ * collaborators (Redis source, commit queue, state cache, dispatcher, reporter).
+ */
+import { randomBytes } from 'node:crypto';
+import { eventJson, type WireEvent } from '../events/wire.ts';
+import type { FunctionHandle } from '../loading/function-handle.ts';
+import type { Logger } from '../logger.ts';
+import type { Keys } from '../redis/keys.ts';
+import type { ScriptedRedis } from '../redis/scripts.ts';
+import { writeCommit } from './commit.ts';
+import { CommitQueue } from './commit-queue.ts';
+import type { ConsumerGroup } from '../loading/group-plan.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import { encodeEmits } from './emits.ts';
+import type { InflightTracker } from './inflight.ts';
+import type { OutboxRelay } from './outbox-relay.ts';
+import { PartitionWorker } from './partition-worker.ts';
+import { redisSource } from './redis-source.ts';
+import type { Report } from './reporter.ts';
+import { settleMalformed, settleRun, type RunContext } from './run-settler.ts';
+import { Sleeper } from './sleeper.ts';
+import { StateCache } from './state-cache.ts';
+import type { PartitionWaker } from './wake/wake-watcher.ts';
+
+/** How the pool's workers read, run and commit (defaults in config.ts). */
+export interface WorkerLimits {
+  /** Entries per read. */
+  batchSize: number;
+  /** Entries read and not settled per (group, partition) before reading pauses. */
+  maxBuffered: number;
+  maxBufferedBytes: number;
+  /** Most events of one key in one chain. */
+  maxChain: number;
+  maxEventBytes: number;
+}
+
+export interface WorkerPoolOptions {
+  redis: ScriptedRedis;
+  keys: Keys;
+  partitions: number;
+  dispatcher: Dispatcher;
+  inflight: InflightTracker;
+  watcher: PartitionWaker;
+  relay: OutboxRelay;
+  /** The newest loaded version of a function. */
+  resolve(name: string): FunctionHandle | undefined;
+  limits: WorkerLimits;
+  /** On a Redis Cluster, emits to other partitions go through the outbox. */
+  outboxEmits: boolean;
+  connectionEpoch(): number;
+  logger: Logger;
+  report: Report;
+  /** A worker's lease was found taken over. */
+  onFenced(partition: number): void;
+  now(): number;
+  random(): number;
+}
+
+interface Running {
+  group: ConsumerGroup;
+  workers: Map<number, { worker: PartitionWorker; sleeper: Sleeper }>;
+}
+
+export class WorkerPool {
+  readonly #o: WorkerPoolOptions;
+  readonly #running = new Map<string, Running>();
+  /** Partitions worked on now, with their lease tokens ('' when unfenced). */
+  readonly #owned = new Map<number, string>();
+  /** Functions seen using state: their runs get the key's state with the chain. */
+  readonly #usesState = new Set<string>();
+  readonly #commitPrefix = randomBytes(6).toString('hex');
+  #commitSeq = 0;
+
+  constructor(o: WorkerPoolOptions) {
+    this.#o = o;
+  }
+
+  get owned(): ReadonlyMap<number, string> {
+    return this.#owned;
+  }
+
+  /** The groups running now. */
+  groups(): ConsumerGroup[] {
+    return [...this.#running.values()].map((r) => r.group);
+  }
+
+  /** Reconciles running workers with `plan`: new groups start on every owned partition, gone ones stop. */
+  async apply(plan: readonly ConsumerGroup[]): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    for (const planned of plan) {
+      const current = this.#running.get(planned.name);
+      if (current) {
+        current.group.members = planned.members;
+        current.group.mode = planned.mode;
+        continue;
+      }
+      const run: Running = { group: planned, workers: new Map() };
+      this.#running.set(planned.name, run);
+      for (const [p, token] of this.#owned) this.#startWorker(run, p, token);
+    }
+    for (const [name, run] of this.#running) {
+      if (plan.some((g) => g.name === name)) continue;
+      this.#running.delete(name);
+      for (const w of run.workers.values()) stopping.push(this.#stopWorker(w));
+    }
+    this.#o.watcher.wakeAll();
+    await Promise.all(stopping);
+  }
+
+  addPartition(p: number, token: string): void {
+    this.#owned.set(p, token);
+    // Whatever an earlier owner committed to the outbox but did not relay.
+    this.#o.relay.kick(p);
+    for (const run of this.#running.values()) this.#startWorker(run, p, token);
+  }
+
+  /** Stops every worker of `p`: each finishes the chains in flight and commits first. */
+  async removePartition(p: number): Promise<void> {
+    this.#owned.delete(p);
+    const stopping: Promise<void>[] = [];
+    for (const run of this.#running.values()) {
+      const w = run.workers.get(p);
+      if (!w) continue;
+      run.workers.delete(p);
+      stopping.push(this.#stopWorker(w));
+    }
+    this.#o.watcher.wakeAll();
+    await Promise.all(stopping);
+  }
+
+  /** Stops every worker (finishing and committing what is in flight). */
+  async stop(): Promise<void> {
+    const all = [...this.#running.values()].flatMap((r) => [...r.workers.values()]);
+    const stopping = all.map((w) => this.#stopWorker(w));
+    this.#o.watcher.wakeAll();
+    await Promise.all(stopping);
+  }
+
+  #stopWorker(w: { worker: PartitionWorker; sleeper: Sleeper }): Promise<void> {
+    const done = w.worker.stop();
+    w.sleeper.wakeAll();
+    return done;
+  }
+
+  #startWorker(run: Running, p: number, token: string): void {
+    const o = this.#o;
+    const group = run.group;
+    const pk = o.keys.partition(p);
+    const where = { group: group.name, partition: p };
+    const sleeper = new Sleeper();
+    const latest = (m: FunctionHandle) => o.resolve(m.name) ?? m;
+    const members = () => group.members.map(latest);
+    const wanted = (e: WireEvent) => group.members.some((m) => {
+      const fn = latest(m);
+      return fn.matches(e.type) && (e.target === null || e.target === fn.name);
+    });
+    let worker: PartitionWorker | null = null;
+    const commits = new CommitQueue({
+      write: (batch, id) => writeCommit({ redis: o.redis, pk, group: group.name, members: group.members.map((m) => m.name), marks: group.members.length > 1 }, batch, id, token),
+      fenced: () => o.onFenced(p),
+      nextCommitId: () => `${this.#commitPrefix}:${++this.#commitSeq}`,
+      sleep: (ms) => sleeper.sleep(ms),
+      logger: o.logger,
+      where,
+    });
+    const state = new StateCache(async (hashes) => {
+      const pipeline = o.redis.pipeline();
+      for (const h of hashes) pipeline.hgetall(h);
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([error, value]) => {
+        if (error) throw error;
+        return value as Record<string, string>;
+      });
+    });
+    const routing = { keys: o.keys, pk, partition: p, partitions: o.partitions, maxEventBytes: o.limits.maxEventBytes, outbox: o.outboxEmits };
+    const ctx: RunContext = {
+      partition: p,
+      group,
+      resolve: o.resolve,
+      dispatch: async (fn, job) => {
+        // The version in use stays loaded until its chain is over; a reload swaps it in for the next chain.
+        o.inflight.enter(fn.sandboxId);
+        try {
+          await o.dispatcher.run(fn, job);
+        } finally {
+          o.inflight.leave(fn.sandboxId);
+        }
+      },
+      commits,
+      state,
+      stateHash: (fn, key) => pk.state(fn, key),
+      usesState: this.#usesState,
+      encodeEmits: (emits, hops, now) => encodeEmits(routing, emits, hops, now),
+      // Stable across attempts and redeliveries; a replay keeps the original event's.
+      idempotencyKey: (fn, e) => `${o.keys.namespace}:${fn}:${p}:${replayedId(e) ?? e.id}`,
+      eventJson: (e) => eventJson(e, p),
+      relayOutbox: (committed) => void committed.then(() => o.relay.kick(p), () => {}),
+      report: o.report,
+      sleep: (ms) => sleeper.sleep(ms),
+      stopping: () => worker?.stopping ?? true,
+      now: o.now,
+      random: o.random,
+      maxChain: o.limits.maxChain,
+    };
+    worker = new PartitionWorker({
+      source: redisSource({
+        redis: o.redis, pk, partition: p, group: group.name, token, maxEventBytes: o.limits.maxEventBytes, watcher: o.watcher,
+        members: () => group.members.map((m) => m.name), startFrom: () => group.startFrom, connectionEpoch: o.connectionEpoch,
+      }),
+      commits,
+      settle: (items) => settleRun(ctx, items),
+      settleMalformed: (entry) => settleMalformed(ctx, entry),
+      wanted,
+      members,
+      ordering: group.members.some((m) => latest(m).manifest.ordering === 'partition') ? 'partition' : 'key',
+      batchSize: o.limits.batchSize,
+      maxBuffered: o.limits.maxBuffered,
+      maxBufferedBytes: o.limits.maxBufferedBytes,
+      maxChain: o.limits.maxChain,
+      sleep: (ms) => sleeper.sleep(ms),
+      onFenced: () => o.onFenced(p),
+      logger: o.logger,
+      where,
+    });
+    run.workers.set(p, { worker, sleeper });
+    worker.start();
+  }
+}
+
+/** The original event id of a DLQ replay (its `fnrun-replay-of` header), if it is one. */
+function replayedId(e: WireEvent): string | null {
+  if (e.target === null || e.headersText === null) return null;
+  const m = /"fnrun-replay-of":"([^"]+)"/.exec(e.headersText);
+  return m?.[1] ?? null;
+}

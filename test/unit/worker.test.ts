@@ -1,0 +1,223 @@
+/**
+ * The worker loop and the run settler driven through their seams, without Redis or a sandbox: the
+ * entries come from an in-memory source, the "sandbox" is a function per event with a delay, and
+ * commits are recorded. What they check: per-key order with many keys in flight, that a failing
+ * key holds back only itself, the retry decision, and what a stop leaves behind.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DecodedEntry, WireEvent } from '../../runtime/events/wire.ts';
+import type { FunctionHandle } from '../../runtime/loading/function-handle.ts';
+import type { ConsumerGroup } from '../../runtime/loading/group-plan.ts';
+import { silentLogger } from '../../runtime/logger.ts';
+import { parseManifest } from '../../runtime/loading/manifest.ts';
+import type { InvocationResult, Manifest } from '../../runtime/types.ts';
+import type { CommitBatch } from '../../runtime/worker/commit-batch.ts';
+import { CommitQueue } from '../../runtime/worker/commit-queue.ts';
+import { PartitionWorker, type PartitionSource } from '../../runtime/worker/partition-worker.ts';
+import { settleMalformed, settleRun, type RunContext } from '../../runtime/worker/run-settler.ts';
+import { Sleeper } from '../../runtime/worker/sleeper.ts';
+import { StateCache } from '../../runtime/worker/state-cache.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+type Behaviour = (event: WireEvent, attempt: number) => { delayMs: number; fail?: string };
+
+function handle(name: string, manifest: Partial<Manifest> = {}): FunctionHandle {
+  const m = { ...parseManifest(`${name}.ts`, { events: ['**'] }), ...manifest };
+  return { name, version: 'v1', manifest: m, file: `${name}.ts`, sandboxId: `${name}@v1`, matches: () => true };
+}
+
+let seq = 0;
+function event(key: string | null, data: Record<string, unknown> = {}): WireEvent {
+  return { id: `${1000 + ++seq}-0`, type: 't.x', key, dataText: JSON.stringify(data), time: Date.now(), headersText: null, target: null, hops: 0 };
+}
+
+/** A worker over in-memory entries, its "sandbox" running `behave` per event. */
+function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition' } = {}) {
+  const stream: DecodedEntry[] = [];
+  let cursor = 0;
+  let wake: (() => void) | null = null;
+  const invocations: { fn: string; key: string | null; id: string; attempt: number; start: number; end: number }[] = [];
+  const batches: CommitBatch[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const sleeper = new Sleeper();
+  const group: ConsumerGroup = { name: 'g', mode: opts.mode ?? 'sequential', members: fns, startFrom: 'latest' };
+  const commits = new CommitQueue({
+    write: async (batch) => { batches.push(batch); },
+    fenced: () => assert.fail('fenced'), nextCommitId: () => String(++seq), sleep: (ms) => sleeper.sleep(ms), logger: silentLogger, where: {},
+  });
+  const source: PartitionSource = {
+    ensureGroup: async () => {},
+    read: async (c, count) => {
+      if (c !== '>') return [];
+      const out = stream.slice(cursor, cursor + count);
+      cursor += out.length;
+      return out;
+    },
+    prior: async () => new Map(),
+    lastDeliveredId: async () => '0-0',
+    wait: () => new Promise<void>((resolve) => { wake = resolve; }),
+    connectionEpoch: () => 0,
+  };
+  const reports: { fn: string; id: string; status: string; attempt: number; reason?: string }[] = [];
+  const byName = new Map(fns.map((f) => [f.name, f]));
+  let worker: PartitionWorker | null = null;
+  const ctx: RunContext = {
+    partition: 0, group, resolve: (n) => byName.get(n),
+    dispatch: async (fn, job) => {
+      const items = JSON.parse(job.items) as { event: { id: string; key: string | null }; attempt: number }[];
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!;
+          const e = stream.find((s) => s.id === item.event.id) as WireEvent;
+          const start = performance.now();
+          const b = behave(e, item.attempt);
+          await new Promise((r) => setTimeout(r, b.delayMs));
+          invocations.push({ fn: fn.name, key: e.key, id: e.id, attempt: item.attempt, start, end: performance.now() });
+          const r: InvocationResult = b.fail === undefined
+            ? { status: 'ok', emits: [], logs: [], durationMs: b.delayMs }
+            : { status: 'error', error: { name: 'Error', message: b.fail, stack: '', kind: b.fail === 'never' ? 'non-retriable' : 'handler' }, logs: [], durationMs: b.delayMs };
+          job.onResult(i, r);
+          if (r.status !== 'ok') {
+            for (let j = i + 1; j < items.length; j++) job.onResult(j, { status: 'skipped' });
+            return;
+          }
+        }
+      } finally {
+        inFlight--;
+      }
+    },
+    commits, state: new StateCache(async (hashes) => hashes.map(() => ({}))), stateHash: (f, k) => `${f}:${k}`, usesState: new Set(),
+    encodeEmits: () => [], idempotencyKey: (f, e) => `${f}:${e.id}`, eventJson: (e) => JSON.stringify({ id: e.id, key: e.key }),
+    relayOutbox: () => {}, report: (f, _p, e, o) => reports.push({ fn: f.name, id: e.id, status: o.status, attempt: o.attempt, ...(o.reason ? { reason: o.reason } : {}) }),
+    sleep: (ms) => sleeper.sleep(ms), stopping: () => worker?.stopping ?? true, now: Date.now, random: () => 0.5, maxChain: 10,
+  };
+  worker = new PartitionWorker({
+    source, commits, settle: (items) => settleRun(ctx, items), settleMalformed: (e) => settleMalformed(ctx, e), wanted: () => true,
+    members: () => fns, ordering: opts.ordering ?? 'key', batchSize: 50, maxBuffered: 1000, maxBufferedBytes: 1 << 30, maxChain: 10,
+    sleep: (ms) => sleeper.sleep(ms), onFenced: () => {}, logger: silentLogger, where: {},
+  });
+  const w = worker;
+  const acked = () => batches.flatMap((b) => b.acks);
+  return {
+    worker: w, invocations, reports, acked, batches, maxInFlight: () => maxInFlight,
+    publish(...events: DecodedEntry[]) {
+      stream.push(...events);
+      wake?.();
+    },
+    async stop() {
+      const done = w.stop();
+      sleeper.wakeAll();
+      wake?.();
+      await done;
+    },
+  };
+}
+
+test('per-key order holds with random delays while different keys overlap', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: Math.floor(Math.random() * 4) }));
+  const published: WireEvent[] = [];
+  for (let i = 0; i < 400; i++) published.push(event(`k${i % 20}`, { i }));
+  h.worker.start();
+  h.publish(...published);
+  await waitFor(() => h.acked().length === 400, { timeoutMs: 20_000, message: 'all acked' });
+  await h.stop();
+  for (let k = 0; k < 20; k++) {
+    const want = published.filter((e) => e.key === `k${k}`).map((e) => e.id);
+    const got = h.invocations.filter((r) => r.key === `k${k}`);
+    assert.deepEqual(got.map((r) => r.id), want, `key k${k} in publish order, each once`);
+    for (let j = 1; j < got.length; j++) assert.ok(got[j]!.start >= got[j - 1]!.end, `k${k}: one at a time`);
+  }
+  assert.ok(h.maxInFlight() > 1, `different keys overlapped (at most ${h.maxInFlight()})`);
+});
+
+test('a failing key holds back only itself: the other keys of its partition go on during its backoff', async () => {
+  const fn = handle('f', { retry: { attempts: 3, backoff: 'fixed', initialDelayMs: 300, maxDelayMs: 300 } });
+  const bad = event('bad');
+  const h = harness([fn], (e, attempt) => (e.id === bad.id && attempt < 3 ? { delayMs: 0, fail: 'boom' } : { delayMs: 1 }));
+  const behind = event('bad');
+  const others = Array.from({ length: 30 }, (_, i) => event(`ok${i}`));
+  h.worker.start();
+  h.publish(bad, behind, ...others);
+  await waitFor(() => h.acked().length === 32, { timeoutMs: 10_000, message: 'all acked' });
+  await h.stop();
+  const firstRetryAt = h.invocations.find((r) => r.id === bad.id && r.attempt === 2)!.start;
+  const othersDoneAt = Math.max(...h.invocations.filter((r) => r.key !== 'bad').map((r) => r.end));
+  assert.ok(othersDoneAt < firstRetryAt, 'every other key finished while the failing key waited for its retry');
+  assert.deepEqual(h.invocations.filter((r) => r.key === 'bad').map((r) => [r.id, r.attempt]), [[bad.id, 1], [bad.id, 2], [bad.id, 3], [behind.id, 1]], 'its key waited behind it');
+  assert.deepEqual(h.reports.filter((r) => r.id === bad.id).map((r) => r.status), ['retry', 'retry', 'ok']);
+});
+
+test('the retry decision: attempts run out into the DLQ, a NonRetriableError goes there at once, the key continues', async () => {
+  const fn = handle('f', { retry: { attempts: 2, backoff: 'fixed', initialDelayMs: 10, maxDelayMs: 10 } });
+  const failing = event('a');
+  const never = event('b');
+  const after = [event('a'), event('b')];
+  const h = harness([fn], (e) => (e.id === failing.id ? { delayMs: 0, fail: 'boom' } : e.id === never.id ? { delayMs: 0, fail: 'never' } : { delayMs: 0 }));
+  h.worker.start();
+  h.publish(failing, never, ...after);
+  await waitFor(() => h.acked().length === 4, { timeoutMs: 10_000, message: 'all acked' });
+  await h.stop();
+  assert.deepEqual(h.reports.filter((r) => r.id === failing.id).map((r) => [r.status, r.attempt, r.reason]), [['retry', 1, undefined], ['dead-lettered', 2, 'failed']]);
+  assert.deepEqual(h.reports.filter((r) => r.id === never.id).map((r) => [r.status, r.attempt, r.reason]), [['dead-lettered', 1, 'non-retriable']]);
+  assert.deepEqual(after.map((e) => h.reports.find((r) => r.id === e.id)?.status), ['ok', 'ok']);
+  const dead = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.dead));
+  assert.equal(dead.length, 2);
+  const failures = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.failures));
+  assert.deepEqual(failures.map(([id, json]) => [id, (JSON.parse(json) as { attempts: number }).attempts]), [[failing.id, 1]], 'the failed attempt was made durable before the retry');
+});
+
+test("ordering 'partition' runs one event at a time across keys, in id order", async () => {
+  const h = harness([handle('f')], () => ({ delayMs: Math.floor(Math.random() * 3) }), { ordering: 'partition' });
+  const published = Array.from({ length: 60 }, (_, i) => event(`k${i % 7}`));
+  h.worker.start();
+  h.publish(...published);
+  await waitFor(() => h.acked().length === 60, { timeoutMs: 10_000, message: 'all acked' });
+  await h.stop();
+  assert.deepEqual(h.invocations.map((r) => r.id), published.map((e) => e.id));
+  assert.equal(h.maxInFlight(), 1);
+});
+
+test('a sequential group runs its members in order per event; the event is acked once both did', async () => {
+  const h = harness([handle('first'), handle('second')], () => ({ delayMs: 1 }));
+  const published = Array.from({ length: 20 }, (_, i) => event(`k${i % 4}`));
+  h.worker.start();
+  h.publish(...published);
+  await waitFor(() => h.acked().length === 20, { timeoutMs: 10_000, message: 'all acked' });
+  await h.stop();
+  for (const e of published) {
+    const [a, b] = ['first', 'second'].map((fn) => h.invocations.find((r) => r.fn === fn && r.id === e.id)!);
+    assert.ok(a!.end <= b!.start, `first before second for ${e.id}`);
+  }
+  const marks = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.marks));
+  assert.equal(marks.length, 40, 'each member marked its completion (several members share the cursor)');
+});
+
+test('stop: the chains in flight finish and commit, a key in backoff stays pending, events never started are handed over as such', async () => {
+  const fn = handle('f', { retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const stuck = event('s');
+  const h = harness([fn], (e) => (e.id === stuck.id ? { delayMs: 0, fail: 'boom' } : { delayMs: 200 }));
+  const behind = [event('s'), event('s')];
+  const slow = event('x');
+  h.worker.start();
+  h.publish(stuck, ...behind, slow);
+  await waitFor(() => h.reports.some((r) => r.id === stuck.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'in backoff, slow in flight' });
+  await h.stop();
+  assert.ok(h.acked().includes(slow.id), 'the chain in flight finished and was committed');
+  assert.ok(!h.acked().includes(stuck.id), 'the event in backoff stays pending for the next owner');
+  const released = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.released));
+  assert.deepEqual(released.sort(), behind.map((e) => e.id).sort(), 'the events behind it never started: their redelivery is not an attempt');
+});
+
+test('a malformed entry is dead-lettered for the members and acked without holding any key', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 0 }));
+  const ok = event('k');
+  h.worker.start();
+  h.publish({ id: '999-0', reason: 'missing field "type"', fields: [], type: null }, ok);
+  await waitFor(() => h.acked().length === 2, { timeoutMs: 5_000, message: 'both acked' });
+  await h.stop();
+  assert.deepEqual(h.reports.map((r) => [r.id, r.status]), [['999-0', 'dead-lettered'], [ok.id, 'ok']]);
+});
