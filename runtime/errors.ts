@@ -101,10 +101,11 @@ export class SandboxError extends FnrunError {
   }
 }
 
-/** An event (or an emit) is larger than the configured limit. */
+/** An event (or an emit) is larger than the configured limit: its data, key and headers together. */
 export class PayloadTooLargeError extends FnrunError {
-  constructor(sizeBytes: number, limitBytes: number) {
-    super('ERR_PAYLOAD_TOO_LARGE', `event data is ${sizeBytes} bytes, over the ${limitBytes}-byte limit (maxEventBytes)`);
+  /** @param problem - what is too big, as `eventSizeProblem` (events/wire.ts) says it */
+  constructor(problem: string) {
+    super('ERR_PAYLOAD_TOO_LARGE', `${problem} (maxEventBytes)`);
   }
 }
 
