@@ -159,7 +159,6 @@ function segmentMatches(seg: Segment, type: string, from: number, to: number): b
  * (pattern segments + 1) × (type segments + 1) cells plus the characters compared in them.
  */
 function matchesGlob({ segments, dp }: Glob, type: string): boolean {
-  if (type.length > MAX_EVENT_PATTERN_LENGTH) return false;
   steps += type.length + 1;
   let n = 0;
   starts[0] = 0;
@@ -212,8 +211,8 @@ function matchesGlob({ segments, dp }: Glob, type: string): boolean {
  * short-circuits to "always"; a glob pattern is matched in bounded work, never by backtracking:
  * at most 2 × (pattern length + 1) × (type length + 1) steps (~130,000 for 255 characters each),
  * and once per distinct type while the matcher remembers it ({@link MAX_GLOB_PATTERN_CHARS}
- * bounds the sum over a function's patterns). Types longer than 255 characters
- * (never valid) match only a lone `**`.
+ * bounds the sum over a function's patterns). A type longer than 255 characters (never valid: it
+ * comes only from a malformed entry) matches every pattern, without any work.
  *
  * @param meter for tests: receives the steps each call takes
  * @throws ConfigError when a pattern is invalid (manifests are validated before this is called)
@@ -231,12 +230,16 @@ export function compileEventMatcher(patterns: readonly string[], meter?: MatchMe
     if (pattern.includes('*')) globs.push(compileGlob(pattern));
     else exact.add(pattern);
   }
-  if (globs.length === 0) return (type) => exact.has(type);
+  // A type over the length limit is never a valid event type; it reaches a matcher only on a
+  // malformed entry, which then goes to every function's dead letters (as one without a type
+  // does): telling which function it was meant for could take work in proportion to its length.
+  const overlong = (type: string): boolean => type.length > MAX_EVENT_PATTERN_LENGTH;
+  if (globs.length === 0) return (type) => exact.has(type) || overlong(type);
   // A stream carries few distinct types: remembering the answers keeps the hot path a lookup.
   // Bounded, so a producer inventing types costs only the bounded matching of each.
   const seen = new Map<string, boolean>();
   return (type) => {
-    if (exact.has(type)) return true;
+    if (exact.has(type) || overlong(type)) return true;
     const known = seen.get(type);
     if (known !== undefined) return known;
     steps = 0;
