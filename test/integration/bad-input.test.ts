@@ -27,6 +27,7 @@ import {
   ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
   type DeadLetter, type InvocationRecord,
 } from '../../runtime/index.ts';
+import { runCli } from '../helpers/cli.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -319,10 +320,10 @@ describe('oversized events', () => {
     const before = await length();
     await assert.rejects(s.publisher.publish('entry.created', 'k', { blob: 'x'.repeat(2 * MiB) }), {
       name: 'PayloadTooLargeError', code: 'ERR_PAYLOAD_TOO_LARGE',
-      message: `event data is ${2 * MiB + 11} bytes, over the ${MiB}-byte limit (maxEventBytes)`,
+      message: `event is at least ${2 * MiB + 12} bytes (data at least ${2 * MiB + 11}, key 1), over the ${MiB}-byte limit (maxEventBytes)`,
     });
     // Counted in UTF-8 bytes, not characters: 400,000 × "€" is 1.2 MB.
-    await assert.rejects(s.publisher.publish('entry.created', 'k', '€'.repeat(400_000)), { code: 'ERR_PAYLOAD_TOO_LARGE', message: /event data is 1200002 bytes/ });
+    await assert.rejects(s.publisher.publish('entry.created', 'k', '€'.repeat(400_000)), { code: 'ERR_PAYLOAD_TOO_LARGE', message: /^event is 1200003 bytes \(data 1200002, key 1\)/ });
     // A batch is refused whole, before anything is appended.
     await assert.rejects(s.publisher.publishBatch([
       { type: 'entry.created', key: 'a', data: {} },
@@ -350,9 +351,32 @@ describe('oversized events', () => {
     assert.equal(record.status, 'dead-lettered');
     const letter = await letterOf(s, 'reader', id);
     assert.equal(letter.reason, 'malformed');
-    assert.equal(letter.error.message, `data is ${data.length} bytes, over the ${MiB}-byte limit`);
+    assert.equal(letter.error.message, `event is at least ${data.length + 1} bytes (data at least ${data.length}, key 1), over the ${MiB}-byte limit`);
     const kept = letter.rawFields![5]!;
     assert.ok(kept.length < 100_000 && kept.endsWith(`…[truncated ${data.length} chars]`), kept.slice(-60));
+    await goodStillWorks(s);
+  });
+});
+
+describe('oversized keys and headers', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('oversized-key', 'wire'); });
+  after(() => tearDown(s));
+
+  test('a 16 MiB key or headers XADDed by hand: malformed (they count toward maxEventBytes), dead-lettered, the runtime goes on', async () => {
+    const huge = 'k'.repeat(16 * MiB);
+    const keyId = (await s.client.xadd(s.stream, '*', 'type', 'entry.created', 'key', huge, 'data', '{}')) as string;
+    const headersId = (await s.client.xadd(s.stream, '*', 'type', 'entry.created', 'key', 'k', 'data', '{}', 'headers', JSON.stringify({ h: huge }))) as string;
+    for (const [id, reason] of [
+      [keyId, `event is at least ${huge.length + 2} bytes (data 2, key at least ${huge.length}), over the ${MiB}-byte limit`],
+      [headersId, `event is at least ${huge.length + 11} bytes (data 2, key 1, headers at least ${huge.length + 8}), over the ${MiB}-byte limit`],
+    ] as const) {
+      const record = await settled(s, 'reader', id);
+      assert.equal(record.status, 'dead-lettered');
+      const letter = await letterOf(s, 'reader', id);
+      assert.deepEqual([letter.reason, letter.error.message], ['malformed', reason]);
+      assert.ok(letter.rawFields!.every((f) => f.length < 100_000), 'raw fields are truncated');
+    }
     await goodStillWorks(s);
   });
 });
@@ -405,7 +429,7 @@ describe('handlers that misbehave', () => {
     ['hostile.recurse', { name: 'RangeError', message: 'Maximum call stack size exceeded' }],
     ['hostile.timer-string', { name: 'TypeError', message: 'setTimeout: the callback must be a function' }],
     ['hog.emit-huge', { name: 'RangeError', message: 'ctx.emit: the emits of one invocation exceed 4194304 characters' }],
-    ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event data is ${2 * MiB + 2} bytes, over the ${MiB}-byte limit (maxEventBytes)` }],
+    ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event is at least ${2 * MiB + 2} bytes (data at least ${2 * MiB + 2}), over the ${MiB}-byte limit (maxEventBytes)` }],
     ['hog.heap-bomb', { name: 'MemoryLimitError', message: /^exceeded memoryMb \(64 MiB\)/, kind: 'memory' }],
   ];
   for (const [type, error] of failures) {
@@ -474,6 +498,70 @@ describe('handlers that misbehave', () => {
 
   test('nothing is left pending in any consumer group', async () => {
     for (const group of ['fn:hostile', 'fn:hog', 'fn:escaper', 'fn:polluter', 'fn:good']) {
+      const [count] = (await s.client.xpending(s.stream, group)) as [number];
+      assert.equal(count, 0, group);
+    }
+  });
+});
+
+describe('hostile patterns, huge Web API inputs, crafted names', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('limits', 'limits'); });
+  after(() => tearDown(s));
+
+  test('patterns a backtracking matcher takes forever on, against 255-character types: matched in bounded work', async () => {
+    const matching = (await s.publisher.publish(`${'a'.repeat(254)}b`, 'p', {})).id;
+    const record = await settled(s, 'backtracker', matching);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    assert.deepEqual(record.logs?.map((l) => l.msg), ['got 255 characters']);
+    const others = [
+      (await s.publisher.publish('a'.repeat(255), 'p', {})).id,
+      (await s.publisher.publish(`${'a.'.repeat(127)}c`, 'p', {})).id,
+    ];
+    // Published after them on the one partition: every function has passed them.
+    await goodStillWorks(s);
+    assert.deepEqual(s.recorder.of('backtracker').filter((r) => others.includes(r.eventId)), []);
+  });
+
+  const rangeError = (what: string) => `RangeError: ${what}`;
+  const webCases: [kind: string, logged: string][] = [
+    ['url', rangeError(`URL: the input is ${18 + 4 * MiB} characters, over fnrun's limit of 65536`)],
+    ['url-base', rangeError("URL: the base is 70018 characters, over fnrun's limit of 65536")],
+    ['url-encoded', rangeError("URL: the URL would be 120018 characters once percent-encoded, over fnrun's limit of 65536")],
+    ['url-setter', rangeError("URL: the new value is 70000 characters, over fnrun's limit of 65536")],
+    ['url-href', rangeError("URL: the input is 70018 characters, over fnrun's limit of 65536")],
+    ['url-search-params', rangeError("URL: the new value is 70002 characters, over fnrun's limit of 65536")],
+    ['url-can-parse', rangeError("URL: the input is 70018 characters, over fnrun's limit of 65536")],
+    ['search-params', rangeError(`URLSearchParams: the query is ${16 * MiB + 4} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['text-encoder', rangeError(`TextEncoder.encode: the input is ${16 * MiB + 1} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['text-decoder', rangeError(`TextDecoder.decode: the input is ${16 * MiB + 1} bytes, over fnrun's limit of ${16 * MiB}`)],
+    ['btoa', rangeError(`btoa: the input is ${16 * MiB + 1} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['atob', rangeError(`atob: the input is ${16 * MiB + 4} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['fine', `returned [60022,${MiB},${MiB}]`],
+  ];
+  for (const [kind, logged] of webCases) {
+    test(`web-huge.${kind}: ${logged.slice(0, 60)}`, async () => {
+      const { id } = await s.publisher.publish(`web-huge.${kind}`, 'w', {});
+      const record = await settled(s, 'web-huge', id);
+      assert.equal(record.status, 'ok', JSON.stringify(record.error));
+      assert.deepEqual(record.logs?.map((l) => l.msg), [logged]);
+      await goodStillWorks(s);
+    });
+  }
+
+  test('a namespace that could collide with another namespace\'s keys is refused by the runtime, the publisher and the CLI', async () => {
+    const crafted = 'limits:{p0}';
+    const refused = { code: 'ERR_CONFIG', message: /^invalid namespace "limits:\{p0\}": it contains ":"; use 1 to 64 letters/ };
+    await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: crafted, logger: createJsonLogger('silent') }), refused);
+    await assert.rejects(Publisher.connect({ redis: env.redis.url, namespace: crafted }), refused);
+    const cli = await runCli(['emit', 'good.ping', '--key', 'k', '--namespace', crafted, '--redis', env.redis.url]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /--namespace "limits:\{p0\}" is invalid: it contains ":"/);
+    await goodStillWorks(s);
+  });
+
+  test('nothing is left pending in any consumer group', async () => {
+    for (const group of ['fn:backtracker', 'fn:web-huge', 'fn:good']) {
       const [count] = (await s.client.xpending(s.stream, group)) as [number];
       assert.equal(count, 0, group);
     }
