@@ -17,6 +17,7 @@ export const USER_ERROR_CODES = [
   'ERR_PARTITIONS_MISMATCH',
   'ERR_INVALID_EVENT',
   'ERR_NOT_FOUND',
+  'ERR_ENV_NOT_ALLOWED',
 ] as const;
 
 /** See {@link USER_ERROR_CODES}. */
@@ -143,5 +144,24 @@ export class InvalidEventError extends FnrunError {
 export class NotFoundError extends FnrunError {
   constructor(message: string) {
     super('ERR_NOT_FOUND', message);
+  }
+}
+
+/** A function's manifest declares environment variables the operator did not allow it to read. */
+export class EnvNotAllowedError extends FnrunError {
+  readonly function: string;
+  readonly names: readonly string[];
+  /** @param own - the names are fnrun's own (`FNRUN_*`), which no allow-list can grant */
+  constructor(fn: string, file: string, names: readonly string[], own: boolean) {
+    const list = names.join(', ');
+    const them = names.length > 1 ? 'them' : 'it';
+    super(
+      'ERR_ENV_NOT_ALLOWED',
+      own
+        ? `function "${fn}" (${file}) declares env ${list}: fnrun's own variables (FNRUN_*) are never visible to functions; remove ${them} from its env`
+        : `function "${fn}" (${file}) declares env ${list}, which the operator did not allow; start fnrun with ${names.map((n) => `--allow-env ${n}`).join(' ')} or define ${them} in an --env-file (library: allowEnv: [${names.map((n) => JSON.stringify(n)).join(', ')}])`,
+    );
+    this.function = fn;
+    this.names = names;
   }
 }

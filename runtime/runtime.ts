@@ -10,6 +10,7 @@ import { discoverFunctions } from './loading/discover.ts';
 import { FnrunError, ManifestError } from './errors.ts';
 import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
 import { loadFunction } from './loading/function-loader.ts';
+import { EnvAccess, type EnvPolicyOptions } from './loading/env-policy.ts';
 import type { SettleContext } from './worker/function-settler.ts';
 import { InflightTracker } from './worker/inflight.ts';
 import { InvokeCoalescer } from './worker/invoke-coalescer.ts';
@@ -30,7 +31,8 @@ import { WakeWatcher, type PartitionWaker } from './worker/wake/wake-watcher.ts'
 import { DEFAULT_MAX_EVENT_BYTES } from './events/wire.ts';
 import { crossSlotPipeline } from './redis/pipeline.ts';
 
-export interface RuntimeOptions {
+/** `env` and `allowEnv` (see {@link EnvPolicyOptions}) say which host variables functions may read. */
+export interface RuntimeOptions extends EnvPolicyOptions {
   /** Redis URL: `redis://`, `rediss://`, or a unix socket path. */
   redis: string;
   /** @defaultValue `'fnrun'` */
@@ -50,8 +52,6 @@ export interface RuntimeOptions {
   leases?: OwnershipOptions | boolean;
   /** @defaultValue JSON lines on stderr at `info` */
   logger?: Logger;
-  /** Where `ctx.env` values come from (only names a manifest declares are passed). @defaultValue `process.env` */
-  env?: Readonly<Record<string, string | undefined>>;
   /** Called after every invocation outcome (also retries and dead letters), on the hot path: keep it cheap. */
   onInvocation?: (record: InvocationRecord) => void;
   /** Prometheus metrics to record into (see `startHttpServer` for serving them). */
@@ -92,6 +92,7 @@ export class Runtime {
   /** Partitions worked on now, with their lease tokens ('' when unfenced). */
   private readonly owned = new Map<number, string>();
   private readonly ownership: PartitionOwnership | null;
+  private readonly envAccess: EnvAccess;
   /** Function changes apply one at a time, in call order. */
   private changes: Promise<unknown> = Promise.resolve();
   private state: 'new' | 'running' | 'stopped' = 'new';
@@ -99,6 +100,7 @@ export class Runtime {
 
   private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis | null, partitions: number, keys: Keys) {
     this.opts = opts;
+    this.envAccess = new EnvAccess(opts);
     this.redis = withScripts(redis);
     this.blocking = blocking;
     this.partitions = partitions;
@@ -184,7 +186,7 @@ export class Runtime {
     const loaded: FunctionHandle[] = [];
     for (const bundle of all) {
       try {
-        loaded.push(await loadFunction(this.sandbox, bundle, bundle.hash.slice(0, 12), this.opts.env ?? process.env));
+        loaded.push(await loadFunction(this.sandbox, bundle, bundle.hash.slice(0, 12), this.envAccess));
       } catch (error) {
         this.fail(bundle.name, bundle.entry, error);
       }
@@ -219,7 +221,7 @@ export class Runtime {
     return this.serial(async () => {
       const old = this.handles.get(bundle.name);
       if (old?.version === version) return old;
-      const handle = await loadFunction(this.sandbox, bundle, version, this.opts.env ?? process.env);
+      const handle = await loadFunction(this.sandbox, bundle, version, this.envAccess);
       try {
         planGroups([...[...this.handles.values()].filter((h) => h.name !== bundle.name), handle]);
       } catch (error) {

@@ -25,7 +25,7 @@ import type { Redis } from 'ioredis';
 import { bundleFunction } from '../../runtime/loading/bundler.ts';
 import {
   ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
-  type DeadLetter, type InvocationRecord,
+  type DeadLetter, type InvocationRecord, type RuntimeOptions,
 } from '../../runtime/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { Recorder } from '../helpers/recorder.ts';
@@ -47,11 +47,11 @@ interface Setup {
   stream: string;
 }
 
-async function setUp(namespace: string, folder: string): Promise<Setup> {
+async function setUp(namespace: string, folder: string, extra: Partial<RuntimeOptions> = {}): Promise<Setup> {
   const recorder = new Recorder();
   const runtime = await Runtime.create({
     redis: env.redis.url, namespace, partitions: 1, functionsDir: `${FIXTURES}${folder}`,
-    logger: createJsonLogger('silent'), onInvocation: recorder.record,
+    logger: createJsonLogger('silent'), onInvocation: recorder.record, ...extra,
   });
   await runtime.start([await bundleFunction({ name: 'good', entry: GOOD })]);
   const publisher = await Publisher.connect({ redis: env.redis.url, namespace });
@@ -136,6 +136,12 @@ describe('function files: every manifest field wrong in turn, and modules that c
     // Not manifests, but the same path: the file cannot be bundled or loaded.
     'config-getter-throws': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: no timeout for you\n +at get timeoutMs \(test\/fixtures\/bad-input\/manifests\/config-getter-throws\.ts:4:\d+\)/ },
     'empty': { code: 'ERR_SANDBOX_LOAD', reason: /the module exports nothing: export default a function/ },
+    // The runtime allows no host variable (no allowEnv), and fnrun's own are never visible.
+    'env-not-allowed': {
+      code: 'ERR_ENV_NOT_ALLOWED',
+      reason: /^function "(env-not-allowed|good)" \(.*manifests\/env-not-allowed\.ts\) declares env STRIPE_KEY, which the operator did not allow; start fnrun with --allow-env STRIPE_KEY or define it in an --env-file \(library: allowEnv: \["STRIPE_KEY"\]\)$/,
+    },
+    'env-fnrun': { code: 'ERR_ENV_NOT_ALLOWED', reason: /^function "(env-fnrun|good)" \(.*\) declares env FNRUN_REDIS_URL: fnrun's own variables \(FNRUN_\*\) are never visible to functions; remove it from its env$/ },
     'no-handler': { code: 'ERR_SANDBOX_LOAD', reason: /the module has no handler: export default a function/ },
     'top-level-throw': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: cannot start\n +at test\/fixtures\/bad-input\/manifests\/top-level-throw\.ts:4:\d+/ },
     'syntax-error': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/syntax-error\.ts:2:\d+: Expected "\}" but found ";"/ },
@@ -565,5 +571,40 @@ describe('hostile patterns, huge Web API inputs, crafted names', () => {
       const [count] = (await s.client.xpending(s.stream, group)) as [number];
       assert.equal(count, 0, group);
     }
+  });
+});
+
+describe('secrets: functions read only what the operator allows', () => {
+  let s: Setup;
+  const host = { STRIPE_KEY: 'sk_test_1', DATABASE_PASSWORD: 'hunter2', FNRUN_REDIS_URL: 'redis://:secret@db:6379' };
+  before(async () => { s = await setUp('secrets', 'secrets', { env: host, allowEnv: ['STRIPE_*', 'FNRUN_*'] }); });
+  after(() => tearDown(s));
+
+  test('an allowed name gets its value; a declared name without a value is absent', async () => {
+    const { id } = await s.publisher.publish('secrets.read', 's', {});
+    const record = await settled(s, 'stripe', id);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    assert.deepEqual(JSON.parse(record.logs![0]!.msg), { keys: ['STRIPE_KEY'], STRIPE_KEY: 'sk_test_1' });
+    await goodStillWorks(s);
+  });
+
+  test('a name the operator did not allow fails the load, naming the variable, the function and the flag', () => {
+    const failure = s.runtime.loadFailures.find((f) => f.name === 'greedy');
+    assert.ok(failure, 'greedy was refused');
+    assert.equal((failure.error as { code?: string }).code, 'ERR_ENV_NOT_ALLOWED');
+    assert.match(failure.error.message, /^function "greedy" \(.*greedy\.ts\) declares env DATABASE_PASSWORD, which the operator did not allow; start fnrun with --allow-env DATABASE_PASSWORD/);
+  });
+
+  test('FNRUN_* stays hidden even when the allow-list names it', () => {
+    const failure = s.runtime.loadFailures.find((f) => f.name === 'fnrun-url');
+    assert.ok(failure, 'fnrun-url was refused');
+    assert.match(failure.error.message, /declares env FNRUN_REDIS_URL: fnrun's own variables \(FNRUN_\*\) are never visible to functions/);
+    assert.deepEqual(s.runtime.functions.map((f) => f.name).sort(), ['good', 'stripe']);
+  });
+
+  test('an allow-list entry that matches no variable name is refused when the runtime is created', async () => {
+    await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: 'secrets', allowEnv: ['stripe_key'], logger: createJsonLogger('silent') }), {
+      code: 'ERR_CONFIG', message: /^invalid allowEnv entry "stripe_key": it contains "s"; environment variable names are upper-case/,
+    });
   });
 });
