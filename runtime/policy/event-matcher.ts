@@ -70,15 +70,19 @@ export function eventPatternProblem(pattern: string): string | undefined {
  * A compiled pattern segment. Matching never backtracks: a segment list is matched by a DP over
  * (pattern segment, type segment) pairs, and a glob segment by leftmost search of its pieces.
  */
-type Segment =
-  /** A name without `*`: that exact segment. */
-  | { kind: 'literal'; text: string }
-  /** `*`: any one segment. */
-  | { kind: 'one' }
-  /** `a*b*c`: the segment starts with `head`, ends with `tail`, and holds `middle` in order between. */
-  | { kind: 'glob'; head: string; middle: string[]; tail: string }
-  /** A run of `min` consecutive `**`: `min` or more segments. */
-  | { kind: 'many'; min: number };
+interface Segment {
+  /**
+   * `literal`: exactly `text`; `one` (`*`): any one segment; `glob` (`a*b*c`): starts with `head`,
+   * ends with `tail`, holds `middle` in order between; `many`: a run of `min` consecutive `**`,
+   * so `min` or more segments. One shape for all kinds keeps the matching loop monomorphic.
+   */
+  kind: 'literal' | 'one' | 'glob' | 'many';
+  text: string;
+  head: string;
+  middle: string[];
+  tail: string;
+  min: number;
+}
 
 /** A compiled glob pattern; `dp` when it has a `**` (the others match segment by segment). */
 interface Glob {
@@ -93,12 +97,12 @@ function compileGlob(pattern: string): Glob {
     if (text === '**') {
       // A run of k `**` is "k or more segments": one DP row instead of k.
       if (last?.kind === 'many') last.min++;
-      else out.push({ kind: 'many', min: 1 });
-    } else if (text === '*') out.push({ kind: 'one' });
-    else if (!text.includes('*')) out.push({ kind: 'literal', text });
+      else out.push({ kind: 'many', text: '', head: '', middle: [], tail: '', min: 1 });
+    } else if (text === '*') out.push({ kind: 'one', text: '', head: '', middle: [], tail: '', min: 0 });
+    else if (!text.includes('*')) out.push({ kind: 'literal', text, head: '', middle: [], tail: '', min: 0 });
     else {
       const pieces = text.split('*');
-      out.push({ kind: 'glob', head: pieces[0]!, middle: pieces.slice(1, -1).filter((p) => p !== ''), tail: pieces[pieces.length - 1]! });
+      out.push({ kind: 'glob', text: '', head: pieces[0]!, middle: pieces.slice(1, -1).filter((p) => p !== ''), tail: pieces[pieces.length - 1]!, min: 0 });
     }
   }
   return { segments: out, dp: out.some((s) => s.kind === 'many') };
@@ -155,8 +159,8 @@ function segmentMatches(seg: Segment, type: string, from: number, to: number): b
 /**
  * Whether `type` matches the compiled pattern. `row[j]` says the pattern segments so far match the
  * first j type segments; each pattern segment computes the next row in one pass over the type's
- * segments (a `many` row is a running OR), so the work is at most
- * (pattern segments + 1) × (type segments + 1) cells plus the characters compared in them.
+ * segments (a `many` row: everything from the first reachable cell + min on), so the work is at
+ * most (pattern segments + 1) × (type segments + 1) cells plus the characters compared in them.
  */
 function matchesGlob({ segments, dp }: Glob, type: string): boolean {
   steps += type.length + 1;
@@ -178,26 +182,29 @@ function matchesGlob({ segments, dp }: Glob, type: string): boolean {
   let next = rowB;
   row.fill(0, 0, n + 1);
   row[0] = 1;
-  for (const seg of segments) {
-    let any = 0;
+  // Cells before `lo` (the first reachable one) are all 0: rows are computed from there on.
+  let lo = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    steps += n + 1 - lo;
     if (seg.kind === 'many') {
-      let reachable = 0;
-      for (let j = 0; j <= n; j++) {
-        steps++;
-        if (j >= seg.min) reachable |= row[j - seg.min]!;
-        next[j] = reachable;
-        any |= reachable;
-      }
+      // "min or more segments": every cell from lo + min on is reachable, none before.
+      const from = lo + seg.min;
+      if (from > n) return false;
+      next.fill(0, 0, from);
+      next.fill(1, from, n + 1);
+      lo = from;
     } else {
-      next[0] = 0;
-      for (let j = 0; j < n; j++) {
+      next.fill(0, 0, lo + 1);
+      let first = -1;
+      for (let j = lo; j < n; j++) {
         const hit = row[j] === 1 && segmentMatches(seg, type, starts[j]!, starts[j + 1]! - 1) ? 1 : 0;
-        if (row[j] === 0) steps++;
         next[j + 1] = hit;
-        any |= hit;
+        if (hit === 1 && first < 0) first = j + 1;
       }
+      if (first < 0) return false;
+      lo = first;
     }
-    if (any === 0) return false;
     const swap = row;
     row = next;
     next = swap;

@@ -8,8 +8,9 @@
 export function installEncoding(g: Record<string, unknown>): void {
   const DOMExceptionCtor = g.DOMException as new (message: string, name: string) => Error;
   const fromCharCode = String.fromCharCode;
-  // A copy of MAX_WEB_INPUT_CHARS (shim-url.ts): this code cannot see module scope. Past it the
-  // pure-JS work below takes seconds: fail at once instead.
+  // The largest input, in UTF-16 units (bytes for decode): this work runs in the function's own
+  // isolate, under its timeout, but past 16 Mi it takes seconds: fail at once with a RangeError.
+  // (URLSearchParams' string form has the same cap, in shim-url.ts.)
   const MAX_INPUT = 16 * 1024 * 1024;
   const RangeErrorCtor = RangeError;
   function capped(length: number, what: string, unit: string): void {

@@ -22,19 +22,12 @@ export type UrlOp = (op: 0 | 1, a: string, b?: string, c?: string) => string[] |
  */
 export const MAX_URL_CHARS = 65_536;
 
-/**
- * The largest string (or byte) input of the Web APIs that run inside the isolate (TextEncoder,
- * TextDecoder, atob, btoa, URLSearchParams' string form): 16 Mi units. They cost only the
- * function's own time and memory, but past this they take seconds, so they fail at once with a
- * RangeError instead. installEncoding and installUrl have their own copies.
- */
-export const MAX_WEB_INPUT_CHARS = 16 * 1024 * 1024;
-
 /** Defines the URL and URLSearchParams globals. */
 export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
   const FIELDS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
   const SEARCH = 9;
-  // Copies of MAX_URL_CHARS and MAX_WEB_INPUT_CHARS: this code cannot see module scope.
+  // A copy of MAX_URL_CHARS: this code cannot see module scope. MAX_INPUT caps what runs in the
+  // isolate only (URLSearchParams' string form), as shim-encoding.ts does for its APIs.
   const MAX_URL = 65_536;
   const MAX_INPUT = 16 * 1024 * 1024;
   const RangeErrorCtor = RangeError;
