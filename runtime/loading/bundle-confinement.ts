@@ -57,8 +57,9 @@ export function allowedIn(project: string): (realPath: string) => boolean {
 
 /**
  * An esbuild plugin that fails the build on an import whose file (after symlinks) is outside
- * `project`, naming the import. Put it after plugins that own virtual modules (the SDK) and
- * before the others: it resolves each import through the rest of the chain, then checks the file.
+ * `project`, naming the import; it changes nothing else. Put it after plugins that own virtual
+ * modules (the SDK) and before the others: it resolves each import through the rest of the chain
+ * (esbuild caches the file system lookups), checks the file, and lets the chain go on.
  */
 export function confinementPlugin(project: string, nestedMarkers: readonly symbol[] = []): esbuild.Plugin {
   const allowed = allowedIn(project);
@@ -71,18 +72,17 @@ export function confinementPlugin(project: string, nestedMarkers: readonly symbo
         const r = await build.resolve(args.path, {
           kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, namespace: args.namespace, with: args.with, pluginData: CONFINED,
         });
-        if (r.errors.length > 0) return { errors: r.errors, warnings: r.warnings };
-        if (!r.external && r.namespace === 'file' && r.path !== '') {
-          const real = realpathOrSelf(r.path);
-          if (!allowed(real)) {
-            return {
-              errors: [{
-                text: `${JSON.stringify(args.path)} resolves to ${real}, outside the function's project (${project}); a function may import only files of its project and packages of its node_modules`,
-              }],
-            };
-          }
-        }
-        return { path: r.path, namespace: r.namespace, external: r.external, sideEffects: r.sideEffects, suffix: r.suffix, pluginData: r.pluginData, warnings: r.warnings };
+        // Allowed (or unresolvable): esbuild resolves it again as if this plugin were not there.
+        // Returning r's path instead would detach the file from its tsconfig.json (alwaysStrict,
+        // jsx, decorators…), which esbuild applies only to paths it resolved itself.
+        if (r.errors.length > 0 || r.external || r.namespace !== 'file' || r.path === '') return undefined;
+        const real = realpathOrSelf(r.path);
+        if (allowed(real)) return undefined;
+        return {
+          errors: [{
+            text: `${JSON.stringify(args.path)} resolves to ${real}, outside the function's project (${project}); a function may import only files of its project and packages of its node_modules`,
+          }],
+        };
       });
     },
   };

@@ -252,3 +252,14 @@ test('packages resolve from the project\'s node_modules and from node_modules ab
   // A sibling folder of the monorepo is not the project's.
   assert.match((await bundleError({ name: 'g', entry: path.join(svc, 'functions/g.ts'), root: svc })).message, /"\.\.\/\.\.\/other\/secret\.ts" resolves to .*apps\/other\/secret\.ts, outside the function's project \(.*apps\/svc\)/);
 });
+
+test('the check changes nothing else: the project\'s tsconfig.json still applies (alwaysStrict here)', async () => {
+  const project = await dirWith({
+    'package.json': '{"private":true}',
+    'tsconfig.json': '{"compilerOptions":{"alwaysStrict":true}}',
+    'functions/f.ts': 'export default function () { return (function () { return this; })() === undefined; }',
+  });
+  const bundle = await bundleFunction({ name: 'f', entry: path.join(project, 'functions/f.ts'), root: project });
+  assert.match(bundle.code, /"use strict"/);
+  assert.equal(load(bundle).default(), true, 'the function body is strict');
+});
