@@ -1,15 +1,14 @@
 /**
  * The Redis that `fnrun dev` starts when none is given: `redis-server` from PATH, listening on a
- * unix socket only (no port to collide with), with its AOF data under `.fnrun/redis/`, so events
- * survive a restart of `fnrun dev`.
+ * unix socket only (no port to collide with) in a private folder (see embedded-socket.ts), with
+ * its AOF data under `.fnrun/redis/`, so events survive a restart of `fnrun dev`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { FnrunError } from '../runtime/errors.ts';
 import { answersPing } from '../runtime/redis/redis.ts';
+import { checkSocket, findSocket, prepareSocket, releaseSocket } from './embedded-socket.ts';
 
 export interface EmbeddedRedis {
   url: string;
@@ -22,24 +21,17 @@ const MISSING = `redis-server was not found on PATH. fnrun dev starts one when n
 answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
 install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
 
-/**
- * Where the embedded Redis of `dataDir` listens. Unix socket paths are limited to ~107 bytes, so a
- * deep project folder gets its socket in the temp dir.
- */
-export function embeddedSocketPath(dataDir: string): string {
-  const local = path.join(dataDir, 'redis.sock');
-  if (Buffer.byteLength(local) < 100) return local;
-  return path.join(tmpdir(), `fnrun-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
-}
-
 async function answers(socketPath: string): Promise<boolean> {
-  return existsSync(socketPath) && answersPing({ path: socketPath });
+  return checkSocket(socketPath) === 'present' && answersPing({ path: socketPath });
 }
 
-/** Starts redis-server with its data in `dataDir` (created if needed). */
+/**
+ * Starts redis-server with its data in `dataDir` (created if needed, private to this user).
+ * @throws ConfigError when the folder or a socket already there belongs to another user
+ */
 export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
-  mkdirSync(dataDir, { recursive: true });
-  const socketPath = embeddedSocketPath(dataDir);
+  const socket = prepareSocket(dataDir);
+  const socketPath = socket.path;
   if (await answers(socketPath)) {
     throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
   }
@@ -57,6 +49,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
       c.once('spawn', () => resolve(c));
     });
   } catch (error) {
+    releaseSocket(dataDir, socket);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FnrunError('ERR_CONFIG', MISSING);
     throw error;
   }
@@ -64,6 +57,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   while (!(await answers(socketPath))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      releaseSocket(dataDir, socket);
       throw new FnrunError('ERR_REDIS', `the embedded redis-server did not start; see ${path.join(dataDir, 'redis.log')}`);
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -78,7 +72,7 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
         const force = setTimeout(() => child.kill('SIGKILL'), 5000);
         child.once('exit', () => { clearTimeout(force); resolve(); });
         child.kill('SIGTERM');
-      });
+      }).then(() => releaseSocket(dataDir, socket));
       return stopped;
     },
   };
@@ -89,10 +83,13 @@ export function embeddedDataDir(cwd = process.cwd()): string {
   return path.join(cwd, '.fnrun', 'redis');
 }
 
-/** The URL of this project's embedded Redis if `fnrun dev` is running it, else null. */
+/**
+ * The URL of this project's embedded Redis if `fnrun dev` is running it, else null.
+ * @throws ConfigError when its folder or socket belongs to another user
+ */
 export async function runningEmbeddedRedis(cwd = process.cwd()): Promise<string | null> {
-  const socketPath = embeddedSocketPath(embeddedDataDir(cwd));
-  return (await answers(socketPath)) ? `unix://${socketPath}` : null;
+  const socketPath = findSocket(embeddedDataDir(cwd));
+  return socketPath !== null && (await answersPing({ path: socketPath })) ? `unix://${socketPath}` : null;
 }
 
 /** True when a Redis answers PING on `host:port` within a short timeout. */

@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runningEmbeddedRedis } from './embedded-redis.ts';
 import { ConfigError } from '../runtime/errors.ts';
+import { namespaceProblem } from '../runtime/redis/keys.ts';
 
 export const COMMON_OPTIONS = {
   redis: { type: 'string' },
@@ -19,7 +20,8 @@ export const COMMON_HELP = `Common options:
                      (redis+sentinel://s1:26379,s2:26379/<master name>)
                      (default: $FNRUN_REDIS_URL, else the embedded Redis of a running
                      fnrun dev in this folder, else redis://127.0.0.1:6379)
-  --namespace NAME   key prefix shared by publishers and runtimes (default: fnrun)
+  --namespace NAME   key prefix shared by publishers and runtimes: letters, digits, . _ -
+                     (default: fnrun)
   --partitions N     partition count; must match the namespace's once it exists
   --json             machine-readable output
   -h, --help         this help`;
@@ -47,9 +49,12 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
   if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1)) {
     throw new ConfigError(`--partitions must be a positive integer, got ${JSON.stringify(values.partitions)}`);
   }
+  const namespace = (values.namespace as string | undefined) ?? 'fnrun';
+  const badNamespace = namespaceProblem(namespace);
+  if (badNamespace !== undefined) throw new ConfigError(`--namespace ${JSON.stringify(namespace)} is invalid: ${badNamespace}`);
   const common: CommonFlags = {
     redis: (values.redis as string | undefined) ?? env ?? null,
-    namespace: (values.namespace as string | undefined) ?? 'fnrun',
+    namespace,
     partitions,
     json: values.json === true,
     help: values.help === true,

@@ -17,6 +17,7 @@ export const USER_ERROR_CODES = [
   'ERR_PARTITIONS_MISMATCH',
   'ERR_INVALID_EVENT',
   'ERR_NOT_FOUND',
+  'ERR_ENV_NOT_ALLOWED',
 ] as const;
 
 /** See {@link USER_ERROR_CODES}. */
@@ -101,10 +102,11 @@ export class SandboxError extends FnrunError {
   }
 }
 
-/** An event (or an emit) is larger than the configured limit. */
+/** An event (or an emit) is larger than the configured limit: its data, key and headers together. */
 export class PayloadTooLargeError extends FnrunError {
-  constructor(sizeBytes: number, limitBytes: number) {
-    super('ERR_PAYLOAD_TOO_LARGE', `event data is ${sizeBytes} bytes, over the ${limitBytes}-byte limit (maxEventBytes)`);
+  /** @param problem - what is too big, as `eventSizeProblem` (events/wire.ts) says it */
+  constructor(problem: string) {
+    super('ERR_PAYLOAD_TOO_LARGE', `${problem} (maxEventBytes)`);
   }
 }
 
@@ -142,5 +144,24 @@ export class InvalidEventError extends FnrunError {
 export class NotFoundError extends FnrunError {
   constructor(message: string) {
     super('ERR_NOT_FOUND', message);
+  }
+}
+
+/** A function's manifest declares environment variables the operator did not allow it to read. */
+export class EnvNotAllowedError extends FnrunError {
+  readonly function: string;
+  readonly names: readonly string[];
+  /** @param own - the names are fnrun's own (`FNRUN_*`), which no allow-list can grant */
+  constructor(fn: string, file: string, names: readonly string[], own: boolean) {
+    const list = names.join(', ');
+    const them = names.length > 1 ? 'them' : 'it';
+    super(
+      'ERR_ENV_NOT_ALLOWED',
+      own
+        ? `function "${fn}" (${file}) declares env ${list}: fnrun's own variables (FNRUN_*) are never visible to functions; remove ${them} from its env`
+        : `function "${fn}" (${file}) declares env ${list}, which the operator did not allow; start fnrun with ${names.map((n) => `--allow-env ${n}`).join(' ')} or define ${them} in an --env-file (library: allowEnv: [${names.map((n) => JSON.stringify(n)).join(', ')}])`,
+    );
+    this.function = fn;
+    this.names = names;
   }
 }

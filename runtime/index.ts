@@ -2,6 +2,7 @@
  * fnrun's public API. Import from `fnrun` (this file); nothing else is public.
  */
 export { Runtime, type RuntimeOptions, type LoadFailure } from './runtime.ts';
+export type { EnvPolicyOptions } from './loading/env-policy.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type EventInput } from './events/publisher.ts';
 export { DeadLetterQueue, REPLAY_OF_HEADER } from './dead-letters/dead-letters.ts';
 export { Registry, type StoredVersion, type FunctionSummary, type DeployResult } from './deploy/registry.ts';
@@ -21,7 +22,7 @@ export { DEFAULT_MAX_EVENT_BYTES } from './events/wire.ts';
 export { createJsonLogger, type Logger } from './logger.ts';
 export {
   FnrunError, ManifestError, BundleError, ConfigError, SandboxError, PayloadTooLargeError, NotReplicatedError,
-  PartitionsMismatchError, InvalidEventError, NotFoundError, type ErrorCode,
+  PartitionsMismatchError, InvalidEventError, NotFoundError, EnvNotAllowedError, type ErrorCode,
 } from './errors.ts';
 export type { FnEvent, Manifest, RetryPolicy, Emit, SerializedError } from './types.ts';
 export { defineFunction, type Context, type Handler, type FunctionConfig, type FunctionDefinition } from './sdk.ts';

@@ -8,6 +8,7 @@ import { FnrunError } from './errors.ts';
 import { trimStream, type RetentionPolicy } from './events/retention.ts';
 import type { FunctionBundle } from './loading/bundler.ts';
 import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
+import { EnvAccess, type EnvPolicyOptions } from './loading/env-policy.ts';
 import { FunctionSet, type LoadFailure } from './loading/function-set.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import type { RuntimeMetrics } from './ops/metrics.ts';
@@ -39,7 +40,7 @@ export type { LoadFailure } from './loading/function-set.ts';
  * process.once('SIGTERM', () => void runtime.stop());
  * ```
  */
-export interface RuntimeOptions {
+export interface RuntimeOptions extends EnvPolicyOptions {
   /** Redis URL: `redis://`, `rediss://`, a unix socket path, `redis+cluster://…`, `redis+sentinel://…`. */
   redis: string;
   /** @defaultValue `'fnrun'` */
@@ -65,8 +66,6 @@ export interface RuntimeOptions {
   leases?: OwnershipOptions | boolean;
   /** @defaultValue JSON lines on stderr at `info` */
   logger?: Logger;
-  /** Where `ctx.env` values come from (only names a manifest declares are passed). @defaultValue `process.env` */
-  env?: Readonly<Record<string, string | undefined>>;
   /** Called after every invocation outcome (also retries and dead letters), on the hot path: keep it cheap. */
   onInvocation?: (record: InvocationRecord) => void;
   /** Prometheus metrics to record into (see `startHttpServer` for serving them). */
@@ -131,7 +130,7 @@ export class Runtime {
     this.#set = new FunctionSet({
       sandbox: this.#sandbox,
       idle: (id) => this.#inflight.idle(id),
-      env: opts.env ?? process.env,
+      envAccess: new EnvAccess(opts),
       logger: this.logger,
       apply: (plan) => this.#pool.apply(plan),
     });

@@ -13,6 +13,7 @@ import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
 import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
+import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
@@ -30,9 +31,10 @@ Options:
   --log pretty|json  output format (default: pretty)
 ${HTTP_HELP}
 ${RETENTION_HELP}
+${ENV_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -45,6 +47,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const format = (values.log as string | undefined) ?? 'pretty';
   if (format !== 'pretty' && format !== 'json') throw new ConfigError(`--log must be pretty or json, got ${JSON.stringify(format)}`);
   const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
+  // Before anything starts: a bad --env-file or --allow-env is a one-line error.
+  const operatorEnv = envPolicy(values);
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const json = format === 'json';
 
@@ -68,6 +72,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
       ...(common.partitions ? { partitions: common.partitions } : {}),
       metrics,
       ...withRetention(retentionPolicy(values)),
+      ...operatorEnv,
       logger: json ? pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true })) : quietRuntimeLogger(write),
       // In JSON mode handler logs are already lines of their own (from the logger).
       onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {

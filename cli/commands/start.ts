@@ -8,6 +8,7 @@ import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
 import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
+import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';
 import { Registry } from '../../runtime/deploy/registry.ts';
 import { RegistryFollower } from '../../runtime/drivers/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -29,9 +30,10 @@ Options:
   --batch-size N     entries per read and per sandbox call (default 100)
 ${HTTP_HELP}
 ${RETENTION_HELP}
+${ENV_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 30_000;
@@ -49,6 +51,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   };
   const leaseTtlMs = number('lease-ttl', 10_000);
   const batchSize = number('batch-size', 100);
+  const operatorEnv = envPolicy(values);
   const redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
   const port = httpPort(values);
   // pino, synchronous to stdout: the last lines before an exit are not lost.
@@ -64,6 +67,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     logger,
     metrics,
     ...withRetention(retentionPolicy(values)),
+    ...operatorEnv,
   });
   const registryRedis = await connectRedis(redisUrl, 'fnrun-registry');
   const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);

@@ -9,6 +9,7 @@ import { bundleFunction, type FunctionBundle } from '../loading/bundler.ts';
 import { discoverFunctions } from '../loading/discover.ts';
 import { BundleError, ConfigError, FnrunError, ManifestError, type ManifestIssue } from '../errors.ts';
 import { loadFunction } from '../loading/function-loader.ts';
+import { EnvAccess } from '../loading/env-policy.ts';
 import { validateGroups } from '../loading/manifest.ts';
 import type { FunctionSummary, Registry } from './registry.ts';
 import { SandboxHost } from '../sandbox/host/host.ts';
@@ -100,8 +101,9 @@ async function build(sandbox: SandboxHost, name: string, entry: string, root: st
   const file = path.relative(root, entry).split(path.sep).join('/');
   try {
     const bundle = { ...(await bundleFunction({ name, entry, root })), entry: file };
-    // No host environment: validation must not depend on (or see) the deploying machine's.
-    const handle = await loadFunction(sandbox, bundle, `deploy-${bundle.hash.slice(0, 12)}`, {});
+    // No host environment: validation must not depend on (or see) the deploying machine's, and
+    // which names a function may read is for the operator of `fnrun start` to allow.
+    const handle = await loadFunction(sandbox, bundle, `deploy-${bundle.hash.slice(0, 12)}`, EnvAccess.forValidation());
     await sandbox.unload(handle.sandboxId);
     return { bundle, manifest: handle.manifest };
   } catch (error) {

@@ -9,14 +9,16 @@ import { partitionFor } from '../policy/partitioner.ts';
 import { connectionEpoch, connectRedis, masterNodes } from '../redis/redis.ts';
 import { withScripts, type ScriptedRedis } from '../redis/scripts.ts';
 import { isEventType } from '../policy/event-matcher.ts';
-import { DEFAULT_MAX_EVENT_BYTES, encodeFields, utf8Length } from './wire.ts';
+import { DEFAULT_MAX_EVENT_BYTES, encodeFields, eventSizeProblem } from './wire.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
 
 /** Options of one publish. */
 export interface PublishOptions {
   /**
-   * Makes the publish idempotent: a second publish with the same dedupe id (and the same key)
-   * within `dedupeWindowMs` appends nothing and returns the first event's id.
+   * Makes the publish idempotent: a second publish of the same type and key with the same dedupe
+   * id within `dedupeWindowMs` appends nothing and returns the first event's id. The scope is
+   * (type, key, dedupe id): events of other types or keys never drop each other. A keyless event
+   * with a dedupe id goes to the partition of its dedupe id (so a retry reaches the same one).
    */
   dedupeId?: string;
   headers?: Record<string, string>;
@@ -92,16 +94,22 @@ export function encodeEvent(
     throw new InvalidEventError(`event data is not JSON-serialisable: ${(error as Error).message}`);
   }
   if (dataText === undefined) throw new InvalidEventError(`event data of type ${typeof input.data} is not JSON-serialisable`);
-  const size = utf8Length(dataText, maxEventBytes);
-  if (size > maxEventBytes) throw new PayloadTooLargeError(size, maxEventBytes);
-  const partition = input.key === null ? Math.floor(Math.random() * partitions) : partitionFor(input.key, partitions);
-  const pk = keys.partition(partition);
   const headers = extraHeaders ? { ...input.headers, ...extraHeaders } : input.headers;
+  const headersText = headers && Object.keys(headers).length > 0 ? JSON.stringify(headers) : null;
+  const tooBig = eventSizeProblem(dataText, input.key, headersText, maxEventBytes);
+  if (tooBig !== null) throw new PayloadTooLargeError(tooBig);
+  const dedupeId = input.dedupeId;
+  if (dedupeId !== undefined && typeof dedupeId !== 'string') throw new InvalidEventError(`dedupeId must be a string, got ${typeof dedupeId}`);
+  // A keyless event goes to any partition, but a retried publish with a dedupe id must reach the
+  // same one for the dedupe to work: its partition follows from the id.
+  const routing = input.key ?? dedupeId;
+  const partition = routing === undefined ? Math.floor(Math.random() * partitions) : partitionFor(routing, partitions);
+  const pk = keys.partition(partition);
   return {
     partition,
     stream: pk.events,
     fields: encodeFields(input.type, input.key, dataText, time, headers, null, hops),
-    dedupeKey: input.dedupeId === undefined ? null : pk.dedupe(input.dedupeId),
+    dedupeKey: dedupeId === undefined ? null : pk.eventDedupe(input.type, input.key, dedupeId),
   };
 }
 

@@ -41,9 +41,28 @@ export function isMalformed(entry: DecodedEntry): entry is MalformedEntry {
   return (entry as MalformedEntry).reason !== undefined;
 }
 
-/** Byte length of a string as UTF-8, skipping the count when it cannot matter. */
-export function utf8Length(text: string, limit: number): number {
-  return text.length * 3 <= limit ? text.length : Buffer.byteLength(text, 'utf8');
+/**
+ * Why an event is too big, or `null`: its data, key and headers (what a handler receives) count
+ * toward `limit` (`maxEventBytes`) together, as UTF-8. Cheap whatever the sizes: a part longer in
+ * UTF-16 units than the limit is over it without counting (UTF-8 never takes fewer bytes), so a
+ * huge key or header costs no pass over it; only parts under the limit are counted.
+ */
+export function eventSizeProblem(dataText: string, key: string | null, headersText: string | null, limit: number): string | null {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most events need no counting at all.
+  if ((dataText.length + (key?.length ?? 0) + (headersText?.length ?? 0)) * 3 <= limit) return null;
+  let total = 0;
+  let atLeast = false;
+  const parts: string[] = [];
+  for (const [name, text] of [['data', dataText], ['key', key], ['headers', headersText]] as const) {
+    if (text === null) continue;
+    const over = text.length > limit;
+    const bytes = over ? text.length : Buffer.byteLength(text, 'utf8');
+    atLeast ||= over;
+    total += bytes;
+    parts.push(`${name} ${over ? 'at least ' : ''}${bytes}`);
+  }
+  if (total <= limit) return null;
+  return `event is ${atLeast ? 'at least ' : ''}${total} bytes (${parts.join(', ')}), over the ${limit}-byte limit`;
 }
 
 /** Field list for XADD. */
@@ -91,8 +110,9 @@ export function decodeEntry(id: string, fields: string[] | null, maxEventBytes: 
   if (type === null) return bad('missing field "type"');
   if (!isEventType(type)) return bad(`invalid event type ${JSON.stringify(type.slice(0, 100))}: expected dotted names of [A-Za-z0-9_-]`);
   if (dataText === null) return bad('missing field "data"');
-  const size = utf8Length(dataText, maxEventBytes);
-  if (size > maxEventBytes) return bad(`data is ${size} bytes, over the ${maxEventBytes}-byte limit`);
+  // Before any parsing: a producer's 180 MB key must cost no more than a length check.
+  const tooBig = eventSizeProblem(dataText, key, headersText, maxEventBytes);
+  if (tooBig !== null) return bad(tooBig);
   try {
     JSON.parse(dataText);
   } catch (error) {

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
+import { confinementPlugin, projectRootOf } from './bundle-confinement.ts';
 
 /** What to bundle. */
 export interface BundleInput {
@@ -111,7 +112,8 @@ function buildOptions(input: BundleInput): esbuild.BuildOptions & { write: false
     // Libraries branch on it, and `process` does not exist in the sandbox.
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'silent',
-    plugins: [sdkPlugin, builtinsPlugin],
+    // The SDK is virtual; everything else must resolve inside the function's project.
+    plugins: [sdkPlugin, confinementPlugin(projectRootOf(input.entry, input.root ?? path.dirname(path.dirname(path.resolve(input.entry)))), [CHECKING]), builtinsPlugin],
   };
 }
 
@@ -157,7 +159,8 @@ function toBundle(input: BundleInput, result: esbuild.BuildResult & { outputFile
  * Bundles one function with esbuild.
  *
  * @throws BundleError with the first error's `file:line:column` (1-based column) and the count of
- * the others; importing a Node built-in is such an error
+ * the others; importing a Node built-in, or a file outside the function's project (see
+ * bundle-confinement.ts), is such an error
  */
 export async function bundleFunction(input: BundleInput): Promise<FunctionBundle> {
   let result;

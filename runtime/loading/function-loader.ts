@@ -7,16 +7,17 @@ import { compileEventMatcher } from '../policy/event-matcher.ts';
 import type { FunctionHandle } from './function-handle.ts';
 import { parseManifest, MANIFEST_DEFAULTS } from './manifest.ts';
 import type { SandboxHost } from '../sandbox/host/host.ts';
+import type { EnvAccess } from './env-policy.ts';
 
 /** Every load gets its own sandbox id, so unloading an old copy can never hit a newer load of the same version. */
 let loads = 0;
 
-/** Loads `bundle` under `version`; throws ManifestError or SandboxError (code ERR_SANDBOX_LOAD). */
+/** Loads `bundle` under `version`; throws ManifestError, EnvNotAllowedError or SandboxError (code ERR_SANDBOX_LOAD). */
 export async function loadFunction(
   sandbox: SandboxHost,
   bundle: FunctionBundle,
   version: string,
-  envSource: Readonly<Record<string, string | undefined>>,
+  envAccess: EnvAccess,
 ): Promise<FunctionHandle> {
   const instance = ++loads;
   const probeId = `${bundle.name}@${version}#manifest-${instance}`;
@@ -28,11 +29,7 @@ export async function loadFunction(
     await sandbox.unload(probeId);
   }
   const manifest = parseManifest(bundle.entry, raw);
-  const env: Record<string, string> = {};
-  for (const name of manifest.env) {
-    const value = envSource[name];
-    if (value !== undefined) env[name] = value;
-  }
+  const env = envAccess.resolve(bundle.name, bundle.entry, manifest.env);
   const sandboxId = `${bundle.name}@${version}#${instance}`;
   await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb, instances: manifest.instances }, env });
   return {

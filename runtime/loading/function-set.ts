@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import type { SandboxHost } from '../sandbox/host/host.ts';
 import { bundleFunction, type FunctionBundle } from './bundler.ts';
 import { discoverFunctions } from './discover.ts';
+import type { EnvAccess } from './env-policy.ts';
 import type { FunctionHandle } from './function-handle.ts';
 import { loadFunction } from './function-loader.ts';
 import { planGroups, type ConsumerGroup } from './group-plan.ts';
@@ -25,8 +26,8 @@ export interface FunctionSetOptions {
   sandbox: SandboxHost;
   /** Resolves once no chain runs on a sandbox id. */
   idle(sandboxId: string): Promise<void>;
-  /** Where `ctx.env` values come from (only names a manifest declares are passed). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** Which host variables functions may read (the operator's allow-list). */
+  envAccess: EnvAccess;
   logger: Logger;
   /** Makes the workers match a new plan. */
   apply(plan: ConsumerGroup[]): Promise<void>;
@@ -77,7 +78,7 @@ export class FunctionSet {
     const loaded: FunctionHandle[] = [];
     for (const bundle of all) {
       try {
-        loaded.push(await loadFunction(this.#o.sandbox, bundle, bundle.hash.slice(0, 12), this.#o.env));
+        loaded.push(await loadFunction(this.#o.sandbox, bundle, bundle.hash.slice(0, 12), this.#o.envAccess));
       } catch (error) {
         this.#fail(bundle.name, bundle.entry, error);
       }
@@ -106,7 +107,7 @@ export class FunctionSet {
     return this.#serial(async () => {
       const old = this.#handles.get(bundle.name);
       if (old?.version === version) return old;
-      const handle = await loadFunction(this.#o.sandbox, bundle, version, this.#o.env);
+      const handle = await loadFunction(this.#o.sandbox, bundle, version, this.#o.envAccess);
       try {
         planGroups([...[...this.#handles.values()].filter((h) => h.name !== bundle.name), handle]);
       } catch (error) {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ManifestError, type ManifestIssue } from '../errors.ts';
-import { eventPatternProblem } from '../policy/event-matcher.ts';
+import { eventPatternProblem, eventPatternsProblem } from '../policy/event-matcher.ts';
 import type { GroupMode, GroupSpec, Manifest } from '../types.ts';
 
 /** Every manifest default, in one place. */
@@ -88,7 +88,10 @@ const stateShape = {
 };
 
 const manifestShape = {
-  events: z.array(eventPattern, { error: EVENTS_EXPECTED }).min(1, { error: EVENTS_EXPECTED }).transform((e) => [...new Set(e)]),
+  events: z.array(eventPattern, { error: EVENTS_EXPECTED }).min(1, { error: EVENTS_EXPECTED }).transform((e) => [...new Set(e)]).check((ctx) => {
+    const problem = eventPatternsProblem(ctx.value);
+    if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: `too many event-type patterns: ${problem}` });
+  }),
   group: z
     .preprocess((v) => (typeof v === 'string' ? { name: v } : v), z.strictObject(groupShape, { error: GROUP_EXPECTED }))
     .nullish()

@@ -5,6 +5,8 @@
  * bookkeeping and dead letters live in one slot and one Lua script or MULTI can touch them together.
  * The namespace prefix stays outside the tag: it separates apps, the tag only picks the slot.
  */
+import { ConfigError } from '../errors.ts';
+
 export interface PartitionKeys {
   /** The partition's event stream. */
   readonly events: string;
@@ -14,7 +16,14 @@ export interface PartitionKeys {
   done(group: string, fn: string): string;
   /** Stream: the dead letters of `fn` from this partition. */
   deadLetters(fn: string): string;
-  /** String: the stream id a dedupe id was published as, kept for the dedupe window. */
+  /**
+   * String: the stream id an event published with a dedupe id was given, kept for the dedupe
+   * window. Scoped per (type, key): two events of other types or keys never drop each other. The
+   * scope is JSON, so no type, key or id can imitate another's (the type has no `"`; JSON escapes
+   * the rest), and it comes after the partition tag, so braces in it pick no slot.
+   */
+  eventDedupe(type: string, key: string | null, dedupeId: string): string;
+  /** String: as {@link eventDedupe}, for fnrun's own relays, whose ids (`outbox:<p>:<id>`) are unique per partition. */
   dedupe(dedupeId: string): string;
   /** String `<member>|<epoch>` with a TTL: who owns the partition; the fencing token. */
   readonly lease: string;
@@ -39,6 +48,22 @@ export interface PartitionKeys {
   statePattern(fn: string): string;
 }
 
+const NAMESPACE_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Why `namespace` cannot name a namespace, or `undefined`. Every key starts with `<namespace>:`
+ * and a partition's hash tag follows, so a namespace holding `:` or braces could build the keys
+ * of another namespace (`a:{p0}` + `:events` is a key of namespace `a`) and a SCAN pattern char
+ * would match other namespaces' keys: only letters, digits, `.`, `_` and `-` are accepted.
+ */
+export function namespaceProblem(namespace: string): string | undefined {
+  if (NAMESPACE_RE.test(namespace)) return undefined;
+  if (namespace.length === 0) return 'it is empty';
+  if (namespace.length > 64) return `it is ${namespace.length} characters long, over 64`;
+  const bad = [...namespace].find((c) => !/[A-Za-z0-9._-]/.test(c))!;
+  return `it contains ${JSON.stringify(bad)}; use 1 to 64 letters, digits, ".", "_" or "-" (no braces, colons, whitespace or control characters: they would let its keys collide with another namespace's)`;
+}
+
 /** Key builder for one namespace. */
 export class Keys {
   readonly namespace: string;
@@ -48,7 +73,10 @@ export class Keys {
   readonly members: string;
   private readonly partitions: PartitionKeys[] = [];
 
+  /** @throws ConfigError when `namespace` is not a valid namespace name (see {@link namespaceProblem}) */
   constructor(namespace: string) {
+    const problem = namespaceProblem(namespace);
+    if (problem !== undefined) throw new ConfigError(`invalid namespace ${JSON.stringify(namespace)}: ${problem}`);
     this.namespace = namespace;
     this.meta = `${namespace}:meta`;
     this.members = `${namespace}:members`;
@@ -64,6 +92,7 @@ export class Keys {
         attempts: (fn) => `${prefix}:attempts:${fn}`,
         done: (group, fn) => `${prefix}:done:${group}:${fn}`,
         deadLetters: (fn) => `${prefix}:dlq:${fn}`,
+        eventDedupe: (type, key, dedupeId) => `${prefix}:dedupe:${JSON.stringify([type, key, dedupeId])}`,
         dedupe: (dedupeId) => `${prefix}:dedupe:${dedupeId}`,
         lease: `${prefix}:lease`,
         leaseEpoch: `${prefix}:lease-epoch`,

@@ -25,8 +25,9 @@ import type { Redis } from 'ioredis';
 import { bundleFunction } from '../../runtime/loading/bundler.ts';
 import {
   ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
-  type DeadLetter, type InvocationRecord,
+  type DeadLetter, type InvocationRecord, type RuntimeOptions,
 } from '../../runtime/index.ts';
+import { runCli } from '../helpers/cli.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -46,11 +47,11 @@ interface Setup {
   stream: string;
 }
 
-async function setUp(namespace: string, folder: string): Promise<Setup> {
+async function setUp(namespace: string, folder: string, extra: Partial<RuntimeOptions> = {}): Promise<Setup> {
   const recorder = new Recorder();
   const runtime = await Runtime.create({
     redis: env.redis.url, namespace, partitions: 1, functionsDir: `${FIXTURES}${folder}`,
-    logger: createJsonLogger('silent'), onInvocation: recorder.record,
+    logger: createJsonLogger('silent'), onInvocation: recorder.record, ...extra,
   });
   await runtime.start([await bundleFunction({ name: 'good', entry: GOOD })]);
   const publisher = await Publisher.connect({ redis: env.redis.url, namespace });
@@ -135,6 +136,12 @@ describe('function files: every manifest field wrong in turn, and modules that c
     // Not manifests, but the same path: the file cannot be bundled or loaded.
     'config-getter-throws': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: no timeout for you\n +at get timeoutMs \(test\/fixtures\/bad-input\/manifests\/config-getter-throws\.ts:4:\d+\)/ },
     'empty': { code: 'ERR_SANDBOX_LOAD', reason: /the module exports nothing: export default a function/ },
+    // The runtime allows no host variable (no allowEnv), and fnrun's own are never visible.
+    'env-not-allowed': {
+      code: 'ERR_ENV_NOT_ALLOWED',
+      reason: /^function "(env-not-allowed|good)" \(.*manifests\/env-not-allowed\.ts\) declares env STRIPE_KEY, which the operator did not allow; start fnrun with --allow-env STRIPE_KEY or define it in an --env-file \(library: allowEnv: \["STRIPE_KEY"\]\)$/,
+    },
+    'env-fnrun': { code: 'ERR_ENV_NOT_ALLOWED', reason: /^function "(env-fnrun|good)" \(.*\) declares env FNRUN_REDIS_URL: fnrun's own variables \(FNRUN_\*\) are never visible to functions; remove it from its env$/ },
     'no-handler': { code: 'ERR_SANDBOX_LOAD', reason: /the module has no handler: export default a function/ },
     'top-level-throw': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: cannot start\n +at test\/fixtures\/bad-input\/manifests\/top-level-throw\.ts:4:\d+/ },
     'syntax-error': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/syntax-error\.ts:2:\d+: Expected "\}" but found ";"/ },
@@ -319,10 +326,10 @@ describe('oversized events', () => {
     const before = await length();
     await assert.rejects(s.publisher.publish('entry.created', 'k', { blob: 'x'.repeat(2 * MiB) }), {
       name: 'PayloadTooLargeError', code: 'ERR_PAYLOAD_TOO_LARGE',
-      message: `event data is ${2 * MiB + 11} bytes, over the ${MiB}-byte limit (maxEventBytes)`,
+      message: `event is at least ${2 * MiB + 12} bytes (data at least ${2 * MiB + 11}, key 1), over the ${MiB}-byte limit (maxEventBytes)`,
     });
     // Counted in UTF-8 bytes, not characters: 400,000 × "€" is 1.2 MB.
-    await assert.rejects(s.publisher.publish('entry.created', 'k', '€'.repeat(400_000)), { code: 'ERR_PAYLOAD_TOO_LARGE', message: /event data is 1200002 bytes/ });
+    await assert.rejects(s.publisher.publish('entry.created', 'k', '€'.repeat(400_000)), { code: 'ERR_PAYLOAD_TOO_LARGE', message: /^event is 1200003 bytes \(data 1200002, key 1\)/ });
     // A batch is refused whole, before anything is appended.
     await assert.rejects(s.publisher.publishBatch([
       { type: 'entry.created', key: 'a', data: {} },
@@ -350,9 +357,32 @@ describe('oversized events', () => {
     assert.equal(record.status, 'dead-lettered');
     const letter = await letterOf(s, 'reader', id);
     assert.equal(letter.reason, 'malformed');
-    assert.equal(letter.error.message, `data is ${data.length} bytes, over the ${MiB}-byte limit`);
+    assert.equal(letter.error.message, `event is at least ${data.length + 1} bytes (data at least ${data.length}, key 1), over the ${MiB}-byte limit`);
     const kept = letter.rawFields![5]!;
     assert.ok(kept.length < 100_000 && kept.endsWith(`…[truncated ${data.length} chars]`), kept.slice(-60));
+    await goodStillWorks(s);
+  });
+});
+
+describe('oversized keys and headers', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('oversized-key', 'wire'); });
+  after(() => tearDown(s));
+
+  test('a 16 MiB key or headers XADDed by hand: malformed (they count toward maxEventBytes), dead-lettered, the runtime goes on', async () => {
+    const huge = 'k'.repeat(16 * MiB);
+    const keyId = (await s.client.xadd(s.stream, '*', 'type', 'entry.created', 'key', huge, 'data', '{}')) as string;
+    const headersId = (await s.client.xadd(s.stream, '*', 'type', 'entry.created', 'key', 'k', 'data', '{}', 'headers', JSON.stringify({ h: huge }))) as string;
+    for (const [id, reason] of [
+      [keyId, `event is at least ${huge.length + 2} bytes (data 2, key at least ${huge.length}), over the ${MiB}-byte limit`],
+      [headersId, `event is at least ${huge.length + 11} bytes (data 2, key 1, headers at least ${huge.length + 8}), over the ${MiB}-byte limit`],
+    ] as const) {
+      const record = await settled(s, 'reader', id);
+      assert.equal(record.status, 'dead-lettered');
+      const letter = await letterOf(s, 'reader', id);
+      assert.deepEqual([letter.reason, letter.error.message], ['malformed', reason]);
+      assert.ok(letter.rawFields!.every((f) => f.length < 100_000), 'raw fields are truncated');
+    }
     await goodStillWorks(s);
   });
 });
@@ -405,7 +435,7 @@ describe('handlers that misbehave', () => {
     ['hostile.recurse', { name: 'RangeError', message: 'Maximum call stack size exceeded' }],
     ['hostile.timer-string', { name: 'TypeError', message: 'setTimeout: the callback must be a function' }],
     ['hog.emit-huge', { name: 'RangeError', message: 'ctx.emit: the emits of one invocation exceed 4194304 characters' }],
-    ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event data is ${2 * MiB + 2} bytes, over the ${MiB}-byte limit (maxEventBytes)` }],
+    ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event is at least ${2 * MiB + 2} bytes (data at least ${2 * MiB + 2}), over the ${MiB}-byte limit (maxEventBytes)` }],
     ['hog.heap-bomb', { name: 'MemoryLimitError', message: /^exceeded memoryMb \(64 MiB\)/, kind: 'memory' }],
   ];
   for (const [type, error] of failures) {
@@ -478,5 +508,104 @@ describe('handlers that misbehave', () => {
       const [count] = (await s.client.xpending(s.stream, group)) as [number];
       assert.equal(count, 0, group);
     }
+  });
+});
+
+describe('hostile patterns, huge Web API inputs, crafted names', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('limits', 'limits'); });
+  after(() => tearDown(s));
+
+  test('patterns a backtracking matcher takes forever on, against 255-character types: matched in bounded work', async () => {
+    const matching = (await s.publisher.publish(`${'a'.repeat(254)}b`, 'p', {})).id;
+    const record = await settled(s, 'backtracker', matching);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    assert.deepEqual(record.logs?.map((l) => l.msg), ['got 255 characters']);
+    const others = [
+      (await s.publisher.publish('a'.repeat(255), 'p', {})).id,
+      (await s.publisher.publish(`${'a.'.repeat(127)}c`, 'p', {})).id,
+    ];
+    // Published after them on the one partition: every function has passed them.
+    await goodStillWorks(s);
+    assert.deepEqual(s.recorder.of('backtracker').filter((r) => others.includes(r.eventId)), []);
+  });
+
+  const rangeError = (what: string) => `RangeError: ${what}`;
+  const webCases: [kind: string, logged: string][] = [
+    ['url', rangeError(`URL: the input is ${18 + 4 * MiB} characters, over fnrun's limit of 65536`)],
+    ['url-base', rangeError("URL: the base is 70018 characters, over fnrun's limit of 65536")],
+    ['url-encoded', rangeError("URL: the URL would be 120018 characters once percent-encoded, over fnrun's limit of 65536")],
+    ['url-setter', rangeError("URL: the new value is 70000 characters, over fnrun's limit of 65536")],
+    ['url-href', rangeError("URL: the input is 70018 characters, over fnrun's limit of 65536")],
+    ['url-search-params', rangeError("URL: the new value is 70002 characters, over fnrun's limit of 65536")],
+    ['url-can-parse', rangeError("URL: the input is 70018 characters, over fnrun's limit of 65536")],
+    ['search-params', rangeError(`URLSearchParams: the query is ${16 * MiB + 4} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['text-encoder', rangeError(`TextEncoder.encode: the input is ${16 * MiB + 1} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['text-decoder', rangeError(`TextDecoder.decode: the input is ${16 * MiB + 1} bytes, over fnrun's limit of ${16 * MiB}`)],
+    ['btoa', rangeError(`btoa: the input is ${16 * MiB + 1} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['atob', rangeError(`atob: the input is ${16 * MiB + 4} characters, over fnrun's limit of ${16 * MiB}`)],
+    ['fine', `returned [60022,${MiB},${MiB}]`],
+  ];
+  for (const [kind, logged] of webCases) {
+    test(`web-huge.${kind}: ${logged.slice(0, 60)}`, async () => {
+      const { id } = await s.publisher.publish(`web-huge.${kind}`, 'w', {});
+      const record = await settled(s, 'web-huge', id);
+      assert.equal(record.status, 'ok', JSON.stringify(record.error));
+      assert.deepEqual(record.logs?.map((l) => l.msg), [logged]);
+      await goodStillWorks(s);
+    });
+  }
+
+  test('a namespace that could collide with another namespace\'s keys is refused by the runtime, the publisher and the CLI', async () => {
+    const crafted = 'limits:{p0}';
+    const refused = { code: 'ERR_CONFIG', message: /^invalid namespace "limits:\{p0\}": it contains ":"; use 1 to 64 letters/ };
+    await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: crafted, logger: createJsonLogger('silent') }), refused);
+    await assert.rejects(Publisher.connect({ redis: env.redis.url, namespace: crafted }), refused);
+    const cli = await runCli(['emit', 'good.ping', '--key', 'k', '--namespace', crafted, '--redis', env.redis.url]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /--namespace "limits:\{p0\}" is invalid: it contains ":"/);
+    await goodStillWorks(s);
+  });
+
+  test('nothing is left pending in any consumer group', async () => {
+    for (const group of ['fn:backtracker', 'fn:web-huge', 'fn:good']) {
+      const [count] = (await s.client.xpending(s.stream, group)) as [number];
+      assert.equal(count, 0, group);
+    }
+  });
+});
+
+describe('secrets: functions read only what the operator allows', () => {
+  let s: Setup;
+  const host = { STRIPE_KEY: 'sk_test_1', DATABASE_PASSWORD: 'hunter2', FNRUN_REDIS_URL: 'redis://:secret@db:6379' };
+  before(async () => { s = await setUp('secrets', 'secrets', { env: host, allowEnv: ['STRIPE_*', 'FNRUN_*'] }); });
+  after(() => tearDown(s));
+
+  test('an allowed name gets its value; a declared name without a value is absent', async () => {
+    const { id } = await s.publisher.publish('secrets.read', 's', {});
+    const record = await settled(s, 'stripe', id);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    assert.deepEqual(JSON.parse(record.logs![0]!.msg), { keys: ['STRIPE_KEY'], STRIPE_KEY: 'sk_test_1' });
+    await goodStillWorks(s);
+  });
+
+  test('a name the operator did not allow fails the load, naming the variable, the function and the flag', () => {
+    const failure = s.runtime.loadFailures.find((f) => f.name === 'greedy');
+    assert.ok(failure, 'greedy was refused');
+    assert.equal((failure.error as { code?: string }).code, 'ERR_ENV_NOT_ALLOWED');
+    assert.match(failure.error.message, /^function "greedy" \(.*greedy\.ts\) declares env DATABASE_PASSWORD, which the operator did not allow; start fnrun with --allow-env DATABASE_PASSWORD/);
+  });
+
+  test('FNRUN_* stays hidden even when the allow-list names it', () => {
+    const failure = s.runtime.loadFailures.find((f) => f.name === 'fnrun-url');
+    assert.ok(failure, 'fnrun-url was refused');
+    assert.match(failure.error.message, /declares env FNRUN_REDIS_URL: fnrun's own variables \(FNRUN_\*\) are never visible to functions/);
+    assert.deepEqual(s.runtime.functions.map((f) => f.name).sort(), ['good', 'stripe']);
+  });
+
+  test('an allow-list entry that matches no variable name is refused when the runtime is created', async () => {
+    await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: 'secrets', allowEnv: ['stripe_key'], logger: createJsonLogger('silent') }), {
+      code: 'ERR_CONFIG', message: /^invalid allowEnv entry "stripe_key": it contains "s"; environment variable names are upper-case/,
+    });
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -182,4 +182,84 @@ test('FunctionBuilder rebuilds incrementally with the same output as bundleFunct
     await builder.dispose();
   }
   await assert.rejects(builder.build(), /disposed/);
+});
+
+const PROJECT = fileURLToPath(new URL('../fixtures/bundler-project/', import.meta.url));
+const inProject = (name: string) => ({ name, entry: path.join(PROJECT, 'functions', `${name}.ts`), root: PROJECT });
+
+test('a function imports whatever its own project holds: code, text, JSON', async () => {
+  const mod = load(await bundleFunction(inProject('inside')));
+  const out = mod.default();
+  assert.equal(out.greeting, 'hello from lib');
+  assert.equal(out.notes, 'a text file of the project\n');
+  assert.deepEqual(JSON.parse(JSON.stringify(out.data)), { inside: true });
+  assert.match(out.raw, /export const greeting/);
+});
+
+test('an import outside the project fails the build, naming it and where it is imported, whatever the loader', async () => {
+  const cases: [name: string, line: number, imported: string, resolved: string][] = [
+    ['reads-passwd', 2, '/etc/passwd', '/etc/passwd'],
+    ['climbs-out', 2, '../../../../runtime/sdk.ts', path.resolve(PROJECT, '../../../runtime/sdk.ts')],
+    ['json-outside', 2, '../../../../package.json', path.resolve(PROJECT, '../../../package.json')],
+    ['text-outside', 2, '../../bundler/functions/README.md', path.resolve(PROJECT, '../bundler/functions/README.md')],
+  ];
+  for (const [name, line, imported, resolved] of cases) {
+    const error = await bundleError(inProject(name));
+    assert.equal(error.location?.replace(/:\d+$/, ''), `functions/${name}.ts:${line}`, name);
+    assert.ok(
+      error.message.includes(`${JSON.stringify(imported)} resolves to ${resolved}, outside the function's project (${PROJECT.replace(/\/$/, '')}); a function may import only files of its project and packages of its node_modules`),
+      `${name}: ${error.message}`,
+    );
+  }
+});
+
+test('symlinks are followed: one pointing out of the project is refused, one inside is fine', async () => {
+  const outside = await dirWith({ 'secret.txt': 'the deploying machine\'s secret', 'lib.ts': 'export const x = 1;' });
+  const project = await dirWith({
+    'package.json': '{"private":true}',
+    'functions/link-out.ts': "import s from '../linked.txt';\nexport default () => s;",
+    'functions/dir-out.ts': "import { x } from '../linked-dir/lib.ts';\nexport default () => x;",
+    'functions/link-in.ts': "import { y } from '../alias.ts';\nexport default () => y;",
+    'real.ts': 'export const y = 2;',
+  });
+  await symlink(path.join(outside, 'secret.txt'), path.join(project, 'linked.txt'));
+  await symlink(outside, path.join(project, 'linked-dir'));
+  await symlink(path.join(project, 'real.ts'), path.join(project, 'alias.ts'));
+  const build = (name: string) => ({ name, entry: path.join(project, 'functions', `${name}.ts`), root: project });
+  for (const [name, real] of [['link-out', 'secret.txt'], ['dir-out', 'lib.ts']] as const) {
+    const error = await bundleError(build(name));
+    assert.match(error.message, new RegExp(`resolves to ${path.join(outside, real).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside the function's project`), name);
+  }
+  assert.equal(load(await bundleFunction(build('link-in'))).default(), 2);
+  // The entry itself, a symlink to a file outside: refused too.
+  await symlink(path.join(outside, 'lib.ts'), path.join(project, 'functions', 'entry-out.ts'));
+  assert.match((await bundleError(build('entry-out'))).message, /outside the function's project/);
+});
+
+test('packages resolve from the project\'s node_modules and from node_modules above it (hoisted installs)', async () => {
+  const mono = await dirWith({
+    'node_modules/hoisted/package.json': '{"name":"hoisted","main":"index.js"}',
+    'node_modules/hoisted/index.js': 'exports.h = "hoisted";',
+    'apps/svc/package.json': '{"private":true}',
+    'apps/svc/node_modules/local/package.json': '{"name":"local","main":"index.js"}',
+    'apps/svc/node_modules/local/index.js': 'exports.l = "local";',
+    'apps/svc/functions/f.ts': "import { h } from 'hoisted';\nimport { l } from 'local';\nexport default () => h + ' ' + l;",
+    'apps/other/secret.ts': 'export const s = "other app";',
+    'apps/svc/functions/g.ts': "import { s } from '../../other/secret.ts';\nexport default () => s;",
+  });
+  const svc = path.join(mono, 'apps/svc');
+  assert.equal(load(await bundleFunction({ name: 'f', entry: path.join(svc, 'functions/f.ts'), root: svc })).default(), 'hoisted local');
+  // A sibling folder of the monorepo is not the project's.
+  assert.match((await bundleError({ name: 'g', entry: path.join(svc, 'functions/g.ts'), root: svc })).message, /"\.\.\/\.\.\/other\/secret\.ts" resolves to .*apps\/other\/secret\.ts, outside the function's project \(.*apps\/svc\)/);
+});
+
+test('the check changes nothing else: the project\'s tsconfig.json still applies (alwaysStrict here)', async () => {
+  const project = await dirWith({
+    'package.json': '{"private":true}',
+    'tsconfig.json': '{"compilerOptions":{"alwaysStrict":true}}',
+    'functions/f.ts': 'export default function () { return (function () { return this; })() === undefined; }',
+  });
+  const bundle = await bundleFunction({ name: 'f', entry: path.join(project, 'functions/f.ts'), root: project });
+  assert.match(bundle.code, /"use strict"/);
+  assert.equal(load(bundle).default(), true, 'the function body is strict');
 });

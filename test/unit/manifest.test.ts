@@ -117,6 +117,17 @@ test('events is required and must be a non-empty array', () => {
   assert.deepEqual(issuesOf({ events: 'post.created' }), { events: `expected ${expected}, got "post.created"` });
 });
 
+test('a function lists at most 256 patterns, and its globs 1,024 characters in all (matching cost is bounded per function)', () => {
+  const names = Array.from({ length: 257 }, (_, i) => `e.n${i}`);
+  assert.deepEqual(issuesOf({ events: names }), { events: 'too many event-type patterns: 257 patterns, over the limit of 256; use globs such as "post.*"' });
+  assert.equal(parseManifest('f.ts', { events: names.slice(0, 256) }).events.length, 256);
+  const globs = Array.from({ length: 6 }, (_, i) => `${'*a'.repeat(100)}.x${i}`); // 203 characters each
+  assert.deepEqual(issuesOf({ events: globs }), {
+    events: 'too many event-type patterns: the patterns with "*" have 1218 characters in all, over the limit of 1024; list exact names or use fewer, shorter globs',
+  });
+  assert.equal(parseManifest('f.ts', { events: globs.slice(0, 5) }).events.length, 5);
+});
+
 test('a config that is not an object says what it should be', () => {
   assert.match(issuesOf(undefined)['']!, /^missing; expected an object such as \{ events/);
   assert.match(issuesOf([1])['']!, /got \[1\]$/);

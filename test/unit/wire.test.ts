@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
-import { decodeEntry, encodeFields, eventJson, isMalformed } from '../../runtime/events/wire.ts';
+import { decodeEntry, encodeFields, eventJson, eventSizeProblem, isMalformed } from '../../runtime/events/wire.ts';
 
 test('encode then decode round-trips an event', () => {
   const fields = encodeFields('post.created', 'thread-42', '{"a":1}', 1700000000000, { trace: 'x' });
@@ -31,6 +31,24 @@ test('malformed entries carry a reason', () => {
   assert.match(reason(['type', 'a', 'data', '"ééé"'], 4), /over the 4-byte limit/);
   assert.match(reason(['type', 'a', 'data', '1', 'headers', '{"a":1}']), /headers/);
   assert.match(reason(null), /deleted/);
+});
+
+test('the key and the headers count toward maxEventBytes with the data, in UTF-8 bytes', () => {
+  const reason = (fields: string[], max: number) => {
+    const d = decodeEntry('1-0', fields, max);
+    return isMalformed(d) ? d.reason : 'ok';
+  };
+  assert.equal(reason(['type', 'a', 'key', 'k'.repeat(40), 'data', '"x"', 'headers', '{"h":"v"}'], 52), 'ok');
+  assert.equal(reason(['type', 'a', 'key', 'k'.repeat(41), 'data', '"x"', 'headers', '{"h":"v"}'], 52), 'event is 53 bytes (data 3, key 41, headers 9), over the 52-byte limit');
+  assert.equal(reason(['type', 'a', 'key', 'é'.repeat(10), 'data', '1'], 20), 'event is 21 bytes (data 1, key 20), over the 20-byte limit');
+  assert.equal(reason(['type', 'a', 'data', '1', 'headers', `{"h":"${'v'.repeat(30)}"}`], 30), 'event is at least 39 bytes (data 1, headers at least 38), over the 30-byte limit');
+});
+
+test('eventSizeProblem counts nothing for small events and never walks a part over the limit', () => {
+  assert.equal(eventSizeProblem('{}', 'k', null, 1024), null);
+  // 180 MB of key: over the limit by its length alone; the count is a lower bound, said as such.
+  const key = 'k'.repeat(180 * 1024 * 1024);
+  assert.equal(eventSizeProblem('{}', key, null, 1024 * 1024), `event is at least ${key.length + 2} bytes (data 2, key at least ${key.length}), over the 1048576-byte limit`);
 });
 
 test('stream ids compare numerically, not as strings', () => {

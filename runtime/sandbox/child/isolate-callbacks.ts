@@ -4,7 +4,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import ivm from 'isolated-vm';
-import type { UrlOp } from '../isolate/shim-url.ts';
+import { MAX_URL_CHARS, type UrlOp } from '../isolate/shim-url.ts';
 
 const URL_SETTERS = new Set(['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash']);
 
@@ -12,12 +12,20 @@ function components(u: URL): string[] {
   return [u.href, u.origin, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname, u.search, u.hash];
 }
 
+// The shim refuses longer inputs before calling (shim-url.ts); checked here too, since this runs
+// on the child's main thread. A too-long result is not copied back: its length is.
+const tooLong = (s: string | undefined): boolean => s !== undefined && s.length > MAX_URL_CHARS;
+
 const urlOp: UrlOp = (op, a, b, c) => {
+  if (tooLong(a) || tooLong(b) || tooLong(c)) return null;
   try {
-    if (op === 0) return components(new URL(a, b));
-    const u = new URL(a);
-    if (b !== undefined && URL_SETTERS.has(b)) (u as unknown as Record<string, string>)[b] = String(c);
-    return components(u);
+    let u: URL;
+    if (op === 0) u = new URL(a, b);
+    else {
+      u = new URL(a);
+      if (b !== undefined && URL_SETTERS.has(b)) (u as unknown as Record<string, string>)[b] = String(c);
+    }
+    return u.href.length > MAX_URL_CHARS ? [String(u.href.length)] : components(u);
   } catch {
     return null;
   }

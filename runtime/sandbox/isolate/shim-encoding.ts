@@ -8,6 +8,14 @@
 export function installEncoding(g: Record<string, unknown>): void {
   const DOMExceptionCtor = g.DOMException as new (message: string, name: string) => Error;
   const fromCharCode = String.fromCharCode;
+  // The largest input, in UTF-16 units (bytes for decode): this work runs in the function's own
+  // isolate, under its timeout, but past 16 Mi it takes seconds: fail at once with a RangeError.
+  // (URLSearchParams' string form has the same cap, in shim-url.ts.)
+  const MAX_INPUT = 16 * 1024 * 1024;
+  const RangeErrorCtor = RangeError;
+  function capped(length: number, what: string, unit: string): void {
+    if (length > MAX_INPUT) throw new RangeErrorCtor(`${what}: the input is ${length} ${unit}, over fnrun's limit of ${MAX_INPUT}`);
+  }
 
   /** Encodes `s` into `dest`; stops before a code point that does not fit (as `encodeInto` requires). */
   function encodeInto(s: string, dest: Uint8Array): { read: number; written: number } {
@@ -53,6 +61,7 @@ export function installEncoding(g: Record<string, unknown>): void {
     }
     encode(input: unknown = ''): Uint8Array {
       const s = String(input);
+      capped(s.length, 'TextEncoder.encode', 'characters');
       const buf = new Uint8Array(s.length * 3);
       return buf.slice(0, encodeInto(s, buf).written);
     }
@@ -92,6 +101,7 @@ export function installEncoding(g: Record<string, unknown>): void {
     decode(input?: unknown, options?: { stream?: boolean }): string {
       if (options?.stream) throw new TypeError('TextDecoder: streaming decode is not supported in fnrun');
       const b = bytesOf(input);
+      capped(b.length, 'TextDecoder.decode', 'bytes');
       const units: number[] = [];
       let out = '';
       let cp = 0;
@@ -161,29 +171,52 @@ export function installEncoding(g: Record<string, unknown>): void {
   const B64_INDEX = new Int16Array(128).fill(-1);
   for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 
+  /** Collects char codes and turns them into a string 8 Ki at a time (no string per character). */
+  function chunkedString(): { push(c: number): void; done(): string } {
+    const units: number[] = [];
+    let out = '';
+    return {
+      push(c: number): void {
+        units.push(c);
+        if (units.length >= 8192) {
+          out += fromCharCode.apply(null, units);
+          units.length = 0;
+        }
+      },
+      done(): string {
+        return out + fromCharCode.apply(null, units);
+      },
+    };
+  }
+
   function btoa(data: unknown): string {
     if (arguments.length === 0) throw new TypeError('btoa requires 1 argument');
     const s = String(data);
-    let out = '';
-    for (let i = 0; i < s.length; i += 3) {
+    capped(s.length, 'btoa', 'characters');
+    const out = chunkedString();
+    const n = s.length;
+    for (let i = 0; i < n; i += 3) {
       const a = s.charCodeAt(i);
-      const b = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-      const c = i + 2 < s.length ? s.charCodeAt(i + 2) : 0;
+      const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      const c = i + 2 < n ? s.charCodeAt(i + 2) : 0;
       if (a > 0xff || b > 0xff || c > 0xff) throw new DOMExceptionCtor('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
-      out += B64.charAt(a >> 2) + B64.charAt(((a & 3) << 4) | (b >> 4));
-      out += i + 1 < s.length ? B64.charAt(((b & 15) << 2) | (c >> 6)) : '=';
-      out += i + 2 < s.length ? B64.charAt(c & 63) : '=';
+      out.push(B64.charCodeAt(a >> 2));
+      out.push(B64.charCodeAt(((a & 3) << 4) | (b >> 4)));
+      out.push(i + 1 < n ? B64.charCodeAt(((b & 15) << 2) | (c >> 6)) : 61 /* = */);
+      out.push(i + 2 < n ? B64.charCodeAt(c & 63) : 61);
     }
-    return out;
+    return out.done();
   }
 
   function atob(data: unknown): string {
     if (arguments.length === 0) throw new TypeError('atob requires 1 argument');
-    let s = String(data).replace(/[\t\n\f\r ]/g, '');
+    const raw = String(data);
+    capped(raw.length, 'atob', 'characters');
+    let s = raw.replace(/[\t\n\f\r ]/g, '');
     if (s.length % 4 === 0) s = s.replace(/==?$/, '');
     const invalid = (): Error => new DOMExceptionCtor('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
     if (s.length % 4 === 1) throw invalid();
-    let out = '';
+    const out = chunkedString();
     let bits = 0;
     let acc = 0;
     for (let i = 0; i < s.length; i++) {
@@ -194,10 +227,10 @@ export function installEncoding(g: Record<string, unknown>): void {
       bits += 6;
       if (bits >= 8) {
         bits -= 8;
-        out += fromCharCode((acc >> bits) & 0xff);
+        out.push((acc >> bits) & 0xff);
       }
     }
-    return out;
+    return out.done();
   }
 
   for (const [name, value] of [

@@ -1,20 +1,49 @@
 /**
  * URL and URLSearchParams inside the isolate. Parsing goes to the host's WHATWG URL through a sync
  * callback (`urlOp`, ~50 µs a call) so the semantics are Node's; URLSearchParams is pure JS.
+ * What crosses is capped ({@link MAX_URL_CHARS}) before it crosses: the host parses on the sandbox
+ * process's main thread, which must never be held for long by one function.
  *
  * Runs INSIDE the isolate: shipped as source, so it must stay self-contained. Expects TextDecoder.
  */
 
 /**
  * `urlOp(0, input, base)` parses; `urlOp(1, href, field, value)` applies a setter. Both return the
- * components in URL_FIELDS order, or null when the input is not a valid URL.
+ * components in URL_FIELDS order, null when the input is not a valid URL (or over
+ * {@link MAX_URL_CHARS}), or `[length]` when the resulting href would be over it (not copied back).
  */
 export type UrlOp = (op: 0 | 1, a: string, b?: string, c?: string) => string[] | null;
+
+/**
+ * The longest URL, in UTF-16 units, as given and as its href. Parsing runs on the sandbox
+ * process's main thread, which every isolate's host calls wait on: one call must stay short
+ * (~2 ms at this size, percent-encoding included, against ~0.5 s for 4 MiB). Browsers' own limit
+ * is 2 MiB; servers and proxies refuse far less (8–16 KiB). installUrl has its own copy.
+ */
+export const MAX_URL_CHARS = 65_536;
 
 /** Defines the URL and URLSearchParams globals. */
 export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
   const FIELDS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
   const SEARCH = 9;
+  // A copy of MAX_URL_CHARS: this code cannot see module scope. MAX_INPUT caps what runs in the
+  // isolate only (URLSearchParams' string form), as shim-encoding.ts does for its APIs.
+  const MAX_URL = 65_536;
+  const MAX_INPUT = 16 * 1024 * 1024;
+  const RangeErrorCtor = RangeError;
+
+  /** `s`, or a RangeError before it crosses to the host when it is too long for a URL. */
+  function short(s: string, what: string): string {
+    if (s.length > MAX_URL) throw new RangeErrorCtor(`URL: the ${what} is ${s.length} characters, over fnrun's limit of ${MAX_URL}`);
+    return s;
+  }
+
+  /** Calls the host with inputs that are short enough, and turns a too-long result into a RangeError. */
+  function op(kind: 0 | 1, a: string, b: string | undefined, c: string | undefined, what: string): string[] | null {
+    const r = urlOp(kind, short(a, what), b === undefined ? undefined : short(b, kind === 0 ? 'base' : what), c === undefined ? undefined : short(c, 'new value'));
+    if (r !== null && r.length === 1) throw new RangeErrorCtor(`URL: the URL would be ${r[0]} characters once percent-encoded, over fnrun's limit of ${MAX_URL}`);
+    return r;
+  }
   const decoder = new (g.TextDecoder as new () => { decode(b: Uint8Array): string })();
   const encoder = new (g.TextEncoder as new () => { encode(s: string): Uint8Array })();
   const lists = new WeakMap<object, [string, string][]>();
@@ -72,7 +101,11 @@ export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
             list.push([String(p[0]), String(p[1])]);
           }
         } else for (const k of Object.keys(init)) list.push([k, String((init as Record<string, unknown>)[k])]);
-      } else list = parseQuery(String(init));
+      } else {
+        const query = String(init);
+        if (query.length > MAX_INPUT) throw new RangeErrorCtor(`URLSearchParams: the query is ${query.length} characters, over fnrun's limit of ${MAX_INPUT}`);
+        list = parseQuery(query);
+      }
       lists.set(this, list);
     }
     get size(): number {
@@ -142,12 +175,13 @@ export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
     #params: URLSearchParams | null = null;
     constructor(url: unknown, base?: unknown) {
       if (arguments.length === 0) throw new TypeError('URL: 1 argument required');
-      const c = urlOp(0, String(url), base === undefined ? undefined : String(base));
-      if (c === null) throw new TypeError(`Invalid URL: ${String(url)}`);
+      const input = String(url);
+      const c = op(0, input, base === undefined ? undefined : String(base), undefined, 'input');
+      if (c === null) throw new TypeError(`Invalid URL: ${input.length > 200 ? `${input.slice(0, 200)}…` : input}`);
       this.#c = c;
     }
     static canParse(url: unknown, base?: unknown): boolean {
-      return urlOp(0, String(url), base === undefined ? undefined : String(base)) !== null;
+      return op(0, String(url), base === undefined ? undefined : String(base), undefined, 'input') !== null;
     }
     static parse(url: unknown, base?: unknown): URL | null {
       return URL.canParse(url, base) ? new URL(url, base) : null;
@@ -156,7 +190,7 @@ export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
       if (this.#params === null) {
         const params = new URLSearchParams(this.#c[SEARCH]);
         owners.set(params, (q) => {
-          this.#c = urlOp(1, this.#c[0] as string, 'search', q) ?? this.#c;
+          this.#c = op(1, this.#c[0] as string, 'search', q, 'href') ?? this.#c;
         });
         this.#params = params;
       }
@@ -185,9 +219,10 @@ export function installUrl(g: Record<string, unknown>, urlOp: UrlOp): void {
             name === 'origin'
               ? undefined
               : function (this: URL, value: unknown) {
-                  if (name !== 'href') return this.#update(urlOp(1, this.#c[0] as string, name, String(value)));
-                  const c = urlOp(0, String(value));
-                  if (c === null) throw new TypeError(`Invalid URL: ${String(value)}`);
+                  if (name !== 'href') return this.#update(op(1, this.#c[0] as string, name, String(value), 'href'));
+                  const input = String(value);
+                  const c = op(0, input, undefined, undefined, 'input');
+                  if (c === null) throw new TypeError(`Invalid URL: ${input.length > 200 ? `${input.slice(0, 200)}…` : input}`);
                   this.#update(c);
                 },
         });
