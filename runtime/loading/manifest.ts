@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ManifestError, type ManifestIssue } from '../errors.ts';
 import { eventPatternProblem } from '../policy/event-matcher.ts';
+import { parseAllowEntry } from '../policy/network-policy.ts';
 import type { GroupMode, GroupSpec, Manifest } from '../types.ts';
 
 /** Every manifest default, in one place. */
@@ -30,6 +31,17 @@ export const MANIFEST_DEFAULTS = Object.freeze({
   env: Object.freeze([] as string[]),
   /** Where a new function's cursor starts. @defaultValue `'latest'` */
   startFrom: 'latest' as 'latest' | 'earliest',
+  /**
+   * Outbound fetch. @defaultValue no network (`allow: []`); when allowed: response bodies up to
+   * 10 MiB, request bodies up to 10 MiB, 5 redirects, 16 requests in flight per function instance
+   */
+  network: Object.freeze({
+    allow: Object.freeze([] as string[]),
+    maxResponseBytes: 10 * 1024 * 1024,
+    maxRequestBytes: 10 * 1024 * 1024,
+    maxRedirects: 5,
+    maxConcurrent: 16,
+  }),
 });
 
 // Zod messages below hold only the "expected …" part; toIssue() adds what was got.
@@ -68,6 +80,24 @@ const retryShape = {
   maxDelayMs: intIn(0, 3_600_000, 'milliseconds').default(MANIFEST_DEFAULTS.retry.maxDelayMs),
 };
 
+const ALLOW_EXPECTED = 'a host such as "api.example.com", "*.example.org", "127.0.0.1:9000" or "[::1]:3000"';
+const allowEntry = z.string({ error: ALLOW_EXPECTED }).check((ctx) => {
+  const rule = parseAllowEntry(ctx.value);
+  if (typeof rule === 'string') ctx.issues.push({ code: 'custom', input: ctx.value, message: `invalid entry ${JSON.stringify(ctx.value)}: ${rule}` });
+});
+const MAX_BODY_BYTES = 512 * 1024 * 1024;
+
+const networkShape = {
+  allow: z
+    .array(allowEntry, { error: 'an array of hosts such as ["api.example.com", "*.example.org"]' })
+    .default(() => [...MANIFEST_DEFAULTS.network.allow])
+    .transform((a) => [...new Set(a)]),
+  maxResponseBytes: intIn(0, MAX_BODY_BYTES, 'bytes').default(MANIFEST_DEFAULTS.network.maxResponseBytes),
+  maxRequestBytes: intIn(0, MAX_BODY_BYTES, 'bytes').default(MANIFEST_DEFAULTS.network.maxRequestBytes),
+  maxRedirects: intIn(0, 20).default(MANIFEST_DEFAULTS.network.maxRedirects),
+  maxConcurrent: intIn(1, 256).default(MANIFEST_DEFAULTS.network.maxConcurrent),
+};
+
 const manifestShape = {
   events: z.array(eventPattern, { error: EVENTS_EXPECTED }).min(1, { error: EVENTS_EXPECTED }).transform((e) => [...new Set(e)]),
   group: z
@@ -100,6 +130,9 @@ const manifestShape = {
     .default(() => [...MANIFEST_DEFAULTS.env])
     .transform((e) => [...new Set(e)]),
   startFrom: z.enum(['latest', 'earliest'], { error: '"latest" or "earliest"' }).default(MANIFEST_DEFAULTS.startFrom),
+  network: z
+    .strictObject(networkShape, { error: '{ allow: ["api.example.com", …], maxResponseBytes?, maxRequestBytes?, maxRedirects?, maxConcurrent? }' })
+    .prefault({}),
 };
 
 // Typed as ZodType<Manifest> so that the compiler checks the parse output against types.ts.
@@ -112,6 +145,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(manifestShape),
   retry: Object.keys(retryShape),
   group: Object.keys(groupShape),
+  network: Object.keys(networkShape),
 };
 
 /**
