@@ -7,7 +7,8 @@
  * - `/bytes?n=N`: N bytes with a Content-Length; `/gzip`: gzip-encoded JSON;
  * - `/stream`: 64 KiB chunks without end until the client goes away (counted in `streamsCut`);
  * - `/hang`: no answer until `release()` (requests counted in `hanging`; ones the client
- *   dropped first in `hangsCut`).
+ *   dropped first in `hangsCut`);
+ * - `/stats`: JSON `{ hanging, hangsCut, streamsCut }`, for code that cannot see this object.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -81,6 +82,9 @@ function route(req: IncomingMessage, res: ServerResponse, body: Buffer, state: T
     };
     res.on('close', () => state.streamsCut++);
     pump();
+  } else if (path === '/stats') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ hanging: state.hanging, hangsCut: state.hangsCut, streamsCut: state.streamsCut }));
   } else if (path === '/hang') {
     state.hanging++;
     hung.add(res);
