@@ -133,8 +133,20 @@ export function installHeaders(g: Record<string, unknown>): HeadersKit {
   Object.defineProperty(g, 'Headers', { value: Headers, writable: true, configurable: true, enumerable: false });
   return {
     Headers,
-    list: (h) => (h instanceof Headers ? listOf(h).map(([n, v]): [string, string] => [n, v]) : []),
+    // Loops, not array methods: user code may have replaced Array.prototype.map (see shim.ts).
+    list: (h) => {
+      const out: [string, string][] = [];
+      if (!(h instanceof Headers)) return out;
+      const l = listOf(h);
+      for (let i = 0; i < l.length; i++) out[i] = [(l[i] as [string, string])[0], (l[i] as [string, string])[1]];
+      return out;
+    },
     fromPairs: make,
-    has: (h, n) => h instanceof Headers && listOf(h).some(([k]) => k === n),
+    has: (h, n) => {
+      if (!(h instanceof Headers)) return false;
+      const l = listOf(h);
+      for (let i = 0; i < l.length; i++) if ((l[i] as [string, string])[0] === n) return true;
+      return false;
+    },
   };
 }
