@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -286,6 +286,34 @@ describe('https', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pooled connections', () => {
+  test('an idempotent request on a pooled connection the server reset goes again on a fresh one; a POST does not', async () => {
+    // Answers the first request of each connection (keep-alive) and resets the connection on the second.
+    let connections = 0;
+    const server = createNetServer((socket) => {
+      connections++;
+      let requests = 0;
+      socket.on('data', (chunk: Buffer) => {
+        if (!chunk.includes('\r\n\r\n')) return;
+        if (++requests === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+        else socket.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const e = executor({ allow: [`127.0.0.1:${port}`] });
+      const url = `http://127.0.0.1:${port}/`;
+      assert.equal(text(await e.execute(req(url))), 'ok');
+      assert.equal(text(await e.execute(req(url))), 'ok', 'the GET went again on a new connection');
+      assert.equal(connections, 2);
+      await failure(e.execute(req(url, { method: 'POST', body: new Uint8Array(1) })), 'network', /fetch to "127\.0\.0\.1" failed: .*ECONNRESET/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

@@ -89,7 +89,9 @@ export class FetchExecutor {
   constructor(policy: NetworkPolicy, options: FetchExecutorOptions = {}) {
     this.#policy = policy;
     this.#resolve = createResolve(options.resolver);
-    const common = { keepAlive: true, maxSockets: policy.maxConcurrent, scheduling: 'lifo' as const };
+    // Idle pooled sockets close after 4 s, before the 5 s keep-alive timeout common on servers
+    // (Node's included), so a request rarely meets a socket the server is closing.
+    const common = { keepAlive: true, maxSockets: policy.maxConcurrent, scheduling: 'lifo' as const, timeout: 4_000 };
     // `ca` replaces Node's bundled roots, so they are passed along.
     const ca = options.ca === undefined ? undefined : [...(typeof options.ca === 'string' ? [options.ca] : options.ca)];
     this.#agents = { http: new http.Agent(common), https: new https.Agent({ ...common, ...(ca ? { ca: [...tls.rootCertificates, ...ca] } : {}) }) };

@@ -46,8 +46,15 @@ export interface HopOptions {
 
 const NO_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);
 
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const STALE_SOCKET_CODES: ReadonlySet<unknown> = new Set(['ECONNRESET', 'EPIPE']);
+
 /** Sends one request and reads its response; rejects with a {@link FetchError}. */
 export function sendHop(hop: HopRequest, options: HopOptions): Promise<HopResponse> {
+  return sendOnce(hop, options, IDEMPOTENT.has(hop.method));
+}
+
+function sendOnce(hop: HopRequest, options: HopOptions, mayRetry: boolean): Promise<HopResponse> {
   const { target, addresses, body } = hop;
   const { signal, maxResponseBytes } = options;
   const host = target.host;
@@ -94,7 +101,18 @@ export function sendHop(hop: HopRequest, options: HopOptions): Promise<HopRespon
     } catch (e) {
       return finish(new FetchError('invalid', `fetch to "${host}": ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
     }
-    req.on('error', (e) => finish(networkError(host, e)));
+    req.on('error', (e) => {
+      // A pooled connection the server closed while idle fails at once, before any answer: an
+      // idempotent request then goes once more on a fresh connection (as undici does).
+      const r = req;
+      if (mayRetry && res === null && r?.reusedSocket === true && STALE_SOCKET_CODES.has((e as { code?: unknown }).code) && !settled) {
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        sendOnce(hop, options, false).then(resolve, reject);
+        return;
+      }
+      finish(networkError(host, e));
+    });
     req.on('response', (response) => {
       res = response;
       const status = response.statusCode ?? 0;
