@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,6 +126,21 @@ describe('allowed hosts', () => {
     assert.equal(json(r).headers.host, `pinned.test:${a.port}`);
     const asked = dns.queries.filter((q) => q.startsWith('pinned.test ')).slice(before);
     assert.deepEqual(asked.sort(), ['pinned.test A', 'pinned.test AAAA']);
+  });
+
+  test('an IPv6 literal listed in brackets', async () => {
+    const server = createHttpServer((rq, rs) => rs.end(`v6 ${rq.headers.host}`));
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const e = executor({ allow: [`[::1]:${port}`] });
+      assert.equal(text(await e.execute(req(`http://[::1]:${port}/`))), `v6 [::1]:${port}`);
+      assert.equal(text(await e.execute(req(`http://[0:0::1]:${port}/`))), `v6 [::1]:${port}`);
+      await failure(e.execute(req(`http://127.0.0.1:${port}/`)), 'refused', /not in this function's network\.allow/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('localhost resolves to loopback without DNS when listed literally', async () => {
