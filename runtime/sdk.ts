@@ -79,6 +79,28 @@ export interface FunctionConfig {
   maxHops?: number;
   /** Per-key state options. @defaultValue `{ ttlMs: null }` (state never expires) */
   state?: { ttlMs?: number | null };
+  /**
+   * Outbound `fetch`. Without it the function has no network at all.
+   * @defaultValue `{ allow: [], maxResponseBytes: 10485760, maxRequestBytes: 10485760, maxRedirects: 5, maxConcurrent: 16 }`
+   */
+  network?: {
+    /**
+     * Hosts `fetch` may reach, each with an optional `:port` (none: 80 for http, 443 for https):
+     * `'api.example.com'`; `'*.example.org'` (any subdomain, not `example.org` itself);
+     * `'203.0.113.7'`, `'[2001:db8::1]:8443'`; `'localhost:8080'`. A listed name that resolves
+     * to a private, loopback or link-local address is still refused unless that IP is listed too.
+     * @defaultValue `[]` (no network)
+     */
+    allow?: readonly string[];
+    /** Larger response bodies (after decompression) fail the fetch, 0 to 536870912. @defaultValue `10485760` (10 MiB) */
+    maxResponseBytes?: number;
+    /** Larger request bodies fail the fetch before it is sent, 0 to 536870912. @defaultValue `10485760` (10 MiB) */
+    maxRequestBytes?: number;
+    /** Redirects followed per fetch, each re-checked against `allow`, 0 to 20. @defaultValue `5` */
+    maxRedirects?: number;
+    /** Requests in flight at once per function instance, 1 to 256; more wait their turn. @defaultValue `16` */
+    maxConcurrent?: number;
+  };
 }
 
 /** A function in the `defineFunction` form: its manifest and its handler in one object. */

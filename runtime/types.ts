@@ -34,6 +34,23 @@ export interface GroupSpec {
   order: number;
 }
 
+/**
+ * A function's outbound network access (`network` in its manifest), defaults applied. An empty
+ * `allow` (the default) means no network at all. Entry syntax: runtime/policy/network-policy.ts.
+ */
+export interface NetworkConfig {
+  /** Hosts the function may fetch: `api.example.com`, `*.example.org`, `127.0.0.1:9000`, `[::1]:3000`, `localhost:8080`. */
+  allow: string[];
+  /** A response body past this fails the fetch (counted after decompression). */
+  maxResponseBytes: number;
+  /** A request body past this fails the fetch before anything is sent. */
+  maxRequestBytes: number;
+  /** Redirects followed per fetch (each hop re-checked); one more fails it. */
+  maxRedirects: number;
+  /** Requests in flight at once per function instance (isolate); more wait for a free slot. */
+  maxConcurrent: number;
+}
+
 /** A validated manifest with every default applied. */
 export interface Manifest {
   events: string[];
@@ -56,6 +73,7 @@ export interface Manifest {
   /** An event emitted this many generations deep is dead-lettered with reason `loop` instead of run. */
   maxHops: number;
   state: { ttlMs: number | null };
+  network: NetworkConfig;
 }
 
 /** What a handler emitted; published atomically with the invocation's completion. */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ManifestError, type ManifestIssue } from '../errors.ts';
 import { eventPatternProblem, eventPatternsProblem } from '../policy/event-matcher.ts';
+import { parseAllowEntry } from '../policy/network-policy.ts';
 import type { GroupMode, GroupSpec, Manifest } from '../types.ts';
 
 /** Every manifest default, in one place. */
@@ -44,6 +45,17 @@ export const MANIFEST_DEFAULTS = Object.freeze({
   maxHops: 16,
   /** Per-key state: `ttlMs` lets a key's state expire that long after its last write. @defaultValue `{ ttlMs: null }` */
   state: Object.freeze({ ttlMs: null as number | null }),
+  /**
+   * Outbound fetch. @defaultValue no network (`allow: []`); when allowed: response bodies up to
+   * 10 MiB, request bodies up to 10 MiB, 5 redirects, 16 requests in flight per function instance
+   */
+  network: Object.freeze({
+    allow: Object.freeze([] as string[]),
+    maxResponseBytes: 10 * 1024 * 1024,
+    maxRequestBytes: 10 * 1024 * 1024,
+    maxRedirects: 5,
+    maxConcurrent: 16,
+  }),
 });
 
 // Zod messages below hold only the "expected …" part; toIssue() adds what was got.
@@ -85,6 +97,24 @@ const retryShape = {
 const stateShape = {
   ttlMs: z.int({ error: 'a positive whole number of milliseconds, or null for no expiry' }).min(1_000, { error: 'at least 1000 milliseconds, or null for no expiry' })
     .nullish().transform((v) => v ?? MANIFEST_DEFAULTS.state.ttlMs),
+};
+
+const ALLOW_EXPECTED = 'a host such as "api.example.com", "*.example.org", "127.0.0.1:9000" or "[::1]:3000"';
+const allowEntry = z.string({ error: ALLOW_EXPECTED }).check((ctx) => {
+  const rule = parseAllowEntry(ctx.value);
+  if (typeof rule === 'string') ctx.issues.push({ code: 'custom', input: ctx.value, message: `invalid entry ${JSON.stringify(ctx.value)}: ${rule}` });
+});
+const MAX_BODY_BYTES = 512 * 1024 * 1024;
+
+const networkShape = {
+  allow: z
+    .array(allowEntry, { error: 'an array of hosts such as ["api.example.com", "*.example.org"]' })
+    .default(() => [...MANIFEST_DEFAULTS.network.allow])
+    .transform((a) => [...new Set(a)]),
+  maxResponseBytes: intIn(0, MAX_BODY_BYTES, 'bytes').default(MANIFEST_DEFAULTS.network.maxResponseBytes),
+  maxRequestBytes: intIn(0, MAX_BODY_BYTES, 'bytes').default(MANIFEST_DEFAULTS.network.maxRequestBytes),
+  maxRedirects: intIn(0, 20).default(MANIFEST_DEFAULTS.network.maxRedirects),
+  maxConcurrent: intIn(1, 256).default(MANIFEST_DEFAULTS.network.maxConcurrent),
 };
 
 const manifestShape = {
@@ -129,6 +159,9 @@ const manifestShape = {
   state: z
     .strictObject(stateShape, { error: '{ ttlMs?: number | null }' })
     .prefault({}),
+  network: z
+    .strictObject(networkShape, { error: '{ allow: ["api.example.com", …], maxResponseBytes?, maxRequestBytes?, maxRedirects?, maxConcurrent? }' })
+    .prefault({}),
 };
 
 // Typed as ZodType<Manifest> so that the compiler checks the parse output against types.ts.
@@ -142,6 +175,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   retry: Object.keys(retryShape),
   group: Object.keys(groupShape),
   state: Object.keys(stateShape),
+  network: Object.keys(networkShape),
 };
 
 /**

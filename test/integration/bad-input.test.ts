@@ -119,6 +119,7 @@ describe('function files: every manifest field wrong in turn, and modules that c
     'env-string': bad('env', 'expected an array of environment variable names such as ["API_TOKEN"], got "API_TOKEN"'),
     'env-name': bad('env[0]', 'expected an environment variable name such as "API_TOKEN" ([A-Z_][A-Z0-9_]*), got "api-token"'),
     'start-from': bad('startFrom', 'expected "latest" or "earliest", got "beginning"'),
+    'network-allow': bad('network.allow[0]', 'invalid entry "https://api.example.com/v1": write the host without a scheme, e.g. "api.example.com" (http and https are both allowed)'),
     'group-number': bad('group', 'expected a group name such as "billing", or { name, mode?: "sequential" | "parallel", order?: number }, got 42'),
     'group-name': bad('group.name', 'expected a group name (lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters), got "Billing Team"'),
     'group-mode': bad('group.mode', 'expected "sequential" or "parallel", got "concurrent"'),

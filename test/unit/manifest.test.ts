@@ -33,6 +33,7 @@ test('a minimal manifest gets every default', () => {
     instances: 1,
     maxHops: 16,
     state: { ttlMs: null },
+    network: { allow: [], maxResponseBytes: 10 * 1024 * 1024, maxRequestBytes: 10 * 1024 * 1024, maxRedirects: 5, maxConcurrent: 16 },
   } satisfies Manifest);
 });
 
@@ -140,7 +141,58 @@ test('unknown fields are errors, with the closest known field suggested', () => 
     TimeoutMs: 'unknown field; did you mean "timeoutMs"?',
     'retry.backof': 'unknown field; did you mean "backoff"?',
     'group.extra': 'unknown field; known fields: name, mode, order',
-    zzz: 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom, ordering, concurrency, instances, maxHops, state',
+    zzz: 'unknown field; known fields: events, group, retry, deadLetter, timeoutMs, memoryMb, maxEventAgeMs, env, startFrom, ordering, concurrency, instances, maxHops, state, network',
+  });
+});
+
+test('network: defaults to no network, and keeps a valid allow-list and limits (deduplicated)', () => {
+  const none = parseManifest('f.ts', { events: ['a'] }).network;
+  assert.deepEqual(none.allow, []);
+  assert.deepEqual({ ...none, allow: [...none.allow] }, { ...MANIFEST_DEFAULTS.network, allow: [] });
+  const m = parseManifest('f.ts', {
+    events: ['a'],
+    network: { allow: ['api.example.com', '*.example.org', '127.0.0.1:9000', 'localhost:8080', '[::1]:3000', '::1', 'api.example.com'], maxResponseBytes: 1024, maxRequestBytes: 0, maxRedirects: 0, maxConcurrent: 1 },
+  } satisfies FunctionConfig);
+  assert.deepEqual(m.network, {
+    allow: ['api.example.com', '*.example.org', '127.0.0.1:9000', 'localhost:8080', '[::1]:3000', '::1'],
+    maxResponseBytes: 1024, maxRequestBytes: 0, maxRedirects: 0, maxConcurrent: 1,
+  });
+  assert.deepEqual(parseManifest('f.ts', { events: ['a'], network: {} }).network.allow, []);
+});
+
+test('network: each bad entry and limit is named with the fix', () => {
+  const issues = issuesOf({
+    events: ['a'],
+    network: {
+      allow: ['https://api.example.com/v1', '*', 'api.*.com', '*.com', 'host:0', 'host:http', '[::1', '127.1', 'a b', '', 3, 'bücher.de', '::1:zz'],
+      maxResponseBytes: -1, maxRedirects: 21, maxConcurrent: 0, maxRequestBytes: 1.5, alow: [],
+    },
+  });
+  assert.deepEqual(issues, {
+    'network.allow[0]': 'invalid entry "https://api.example.com/v1": write the host without a scheme, e.g. "api.example.com" (http and https are both allowed)',
+    'network.allow[1]': 'invalid entry "*": a lone "*" would allow every host; list the hosts, or a domain as "*.example.org"',
+    'network.allow[2]': 'invalid entry "api.*.com": "*" may only be the whole first label, as in "*.example.org"',
+    'network.allow[3]': 'invalid entry "*.com": "*.com" would cover a whole top-level domain; use a domain such as "*.example.org"',
+    'network.allow[4]': 'invalid entry "host:0": the port must be a number from 1 to 65535, got "0"',
+    'network.allow[5]': 'invalid entry "host:http": the port must be a number from 1 to 65535, got "http"',
+    'network.allow[6]': 'invalid entry "[::1": an IPv6 address in brackets must look like "[::1]" or "[::1]:3000"',
+    'network.allow[7]': 'invalid entry "127.1": "127.1" is neither a host name nor an IPv4 address in dotted decimal (such as 127.0.0.1)',
+    'network.allow[8]': 'invalid entry "a b": the entry contains whitespace',
+    'network.allow[9]': 'invalid entry "": the entry is empty; write a host such as "api.example.com", "*.example.org", "127.0.0.1:9000" or "[::1]:3000"',
+    'network.allow[10]': 'expected a host such as "api.example.com", "*.example.org", "127.0.0.1:9000" or "[::1]:3000", got 3',
+    'network.allow[11]': 'invalid entry "bücher.de": write an internationalised name in its punycode form ("xn--…")',
+    'network.allow[12]': 'invalid entry "::1:zz": "::1:zz" is not an IPv6 address; with a port, write it in brackets: "[::1]:3000"',
+    'network.maxResponseBytes': 'expected a whole number of bytes from 0 to 536870912, got -1',
+    'network.maxRequestBytes': 'expected a whole number of bytes from 0 to 536870912, got 1.5',
+    'network.maxRedirects': 'expected an integer from 0 to 20, got 21',
+    'network.maxConcurrent': 'expected an integer from 1 to 256, got 0',
+    'network.alow': 'unknown field; did you mean "allow"?',
+  });
+  assert.deepEqual(issuesOf({ events: ['a'], network: ['api.example.com'] }), {
+    network: 'expected { allow: ["api.example.com", …], maxResponseBytes?, maxRequestBytes?, maxRedirects?, maxConcurrent? }, got ["api.example.com"]',
+  });
+  assert.deepEqual(issuesOf({ events: ['a'], network: { allow: 'api.example.com' } }), {
+    'network.allow': 'expected an array of hosts such as ["api.example.com", "*.example.org"], got "api.example.com"',
   });
 });
 
