@@ -40,7 +40,7 @@ export interface GroupSpec {
  */
 export interface NetworkConfig {
   /** Hosts the function may fetch: `api.example.com`, `*.example.org`, `127.0.0.1:9000`, `[::1]:3000`, `localhost:8080`. */
-  allow: string[];
+  allow: readonly string[];
   /** A response body past this fails the fetch (counted after decompression). */
   maxResponseBytes: number;
   /** A request body past this fails the fetch before anything is sent. */
@@ -104,14 +104,18 @@ export interface SerializedError {
   kind: 'handler' | 'non-retriable' | 'timeout' | 'memory' | 'crash';
 }
 
-/** One outbound request an invocation made (see README "Network"). */
+/** One outbound request an invocation made (see README "Network (fetch)"). */
 export interface FetchRecord {
+  /** The first URL's host ('' when the URL did not parse). Unbounded: metrics label by `rule`. */
   host: string;
-  method: string;
-  /** HTTP status, or 0 when the request failed (refused, aborted, network error). */
-  status: number;
-  /** Why it failed, when it did: `refused`, `aborted`, `timeout`, `too-large`, `network`. */
-  error?: string;
+  /** The `network.allow` entry that allowed the first URL; null when it was refused. */
+  rule: string | null;
+  /** The final HTTP status; null when the fetch failed. */
+  status: number | null;
+  /** Why it failed (`refused`, `aborted`, `timeout`, `too-large`, `network` …); null when a response came back. */
+  error: string | null;
+  redirects: number;
+  /** Wall time including DNS, queueing for a slot and every hop, in ms (fractional). */
   durationMs: number;
 }
 

@@ -24,14 +24,14 @@ export async function loadFunction(
   const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
   let raw: unknown;
   try {
-    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb, instances: 1 }, env: {} }));
+    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb, instances: 1 }, network: MANIFEST_DEFAULTS.network, env: {} }));
   } finally {
     await sandbox.unload(probeId);
   }
   const manifest = parseManifest(bundle.entry, raw);
   const env = envAccess.resolve(bundle.name, bundle.entry, manifest.env);
   const sandboxId = `${bundle.name}@${version}#${instance}`;
-  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb, instances: manifest.instances }, env });
+  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb, instances: manifest.instances }, network: manifest.network, env });
   return {
     name: bundle.name,
     version,

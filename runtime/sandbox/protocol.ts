@@ -7,7 +7,7 @@
  * function version, run one after another inside an isolate; many chains run at once, interleaved
  * at their awaits. Each event's result travels back as soon as it is known.
  */
-import type { SandboxLimits, SerializedError } from '../types.ts';
+import type { NetworkConfig, SandboxLimits, SerializedError } from '../types.ts';
 
 /** One function version to load into its own isolate(s). */
 export interface LoadSpec {
@@ -22,6 +22,8 @@ export interface LoadSpec {
   /** The name the bundle is compiled under, e.g. `fnrun:///functions/hello.js`; it appears in stacks. */
   filename: string;
   limits: SandboxLimits;
+  /** The manifest's `network`: what `fetch` may reach (nothing by default). */
+  network: NetworkConfig;
   /** Values exposed, frozen, as `ctx.env`. */
   env: Record<string, string>;
 }

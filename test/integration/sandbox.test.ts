@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { SandboxError } from '../../runtime/errors.ts';
 import { SandboxHost, type LoadSpec } from '../../runtime/sandbox/host/host.ts';
-import type { InvocationResult, SandboxLimits } from '../../runtime/types.ts';
+import { MANIFEST_DEFAULTS } from '../../runtime/loading/manifest.ts';
+import type { InvocationResult, NetworkConfig, SandboxLimits } from '../../runtime/types.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sandbox/', import.meta.url));
 const FAST: SandboxLimits = { timeoutMs: 300, memoryMb: 32, instances: 1 };
@@ -34,7 +35,7 @@ function invoke(host: SandboxHost, fnId: string, items: string, count: number, o
   });
 }
 
-async function bundle(name: string, limits: SandboxLimits = FAST, id = `${name}@1`): Promise<LoadSpec> {
+async function bundle(name: string, limits: SandboxLimits = FAST, id = `${name}@1`, network: NetworkConfig = MANIFEST_DEFAULTS.network): Promise<LoadSpec> {
   const out = await esbuild.build({
     entryPoints: [`${FIXTURES}${name}.ts`],
     bundle: true,
@@ -51,7 +52,7 @@ async function bundle(name: string, limits: SandboxLimits = FAST, id = `${name}@
     assert.ok(f, `esbuild produced no ${ext}`);
     return f.text;
   };
-  return { id, name, code: file('.js'), sourceMap: file('.js.map'), filename: `fnrun:///functions/${name}.js`, limits, env: { REGION: 'eu-west' } };
+  return { id, name, code: file('.js'), sourceMap: file('.js.map'), filename: `fnrun:///functions/${name}.js`, limits, network, env: { REGION: 'eu-west' } };
 }
 
 function batch(...items: { data: unknown; attempt?: number; key?: string }[]): string {

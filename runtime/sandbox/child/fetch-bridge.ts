@@ -1,111 +1,52 @@
 /**
- * The sandbox-process side of the isolate's `fetch` (isolate/shim-fetch.ts): the two host
- * functions the shim holds, `fetchStart` (an ivm.Reference, applied with `result: { promise:
- * true }`) and `fetchAbort` (an ignored ivm.Callback). One FetchBridgeHost per isolate, released
- * with it. What arrives from the isolate is untrusted and validated here before the executor
- * sees it.
+ * The sandbox-process side of the isolate's `fetch` (isolate/shim-fetch.ts): a fetch is one of the
+ * shim's host operations (host-ops.ts); what arrives from the isolate is untrusted and validated
+ * here before the executor sees it, and the answer goes back as the operation's result, resuming
+ * the isolate inside a timed call like every other entry.
  */
-import ivm from 'isolated-vm';
 import { FetchError } from './fetch-error.ts';
 import type { FetchExecutor, FetchRecord, FetchRequestData } from './fetch-executor.ts';
-
-/** The invocation a fetch belongs to, as the child tracks it. */
-export interface FetchScope {
-  /** Fires when the invocation ends or is abandoned (timeout, isolate disposal): its fetches abort. */
-  signal: AbortSignal;
-  /** Epoch ms: the invocation's deadline; its fetches fail with a TimeoutError then. */
-  deadline: number;
-}
-
-/** What the bridge needs from the child. */
-export interface FetchBridgeOptions {
-  /** The scope of a running invocation by the id the shim passes (FetchOwner.id), or null when it is over. */
-  scopeOf(invocationId: number): FetchScope | null;
-  /** Called once per fetch, success or failure (metrics, the dev invocation line). */
-  onRecord?(invocationId: number, record: FetchRecord): void;
-}
-
-type Answer = ivm.Copy<[string, ArrayBuffer | null]>;
 
 const MAX_URL_CHARS = 65_536;
 const MAX_HEADERS = 1_000;
 const MAX_HEADER_CHARS = 256 * 1024;
 const REDIRECT_MODES: ReadonlySet<unknown> = new Set(['follow', 'manual', 'error']);
 
-/** Holds the references the shim's bridge needs, for one isolate. */
-export class FetchBridgeHost {
-  /** Pass as `bridge.fetchStart`: `(invocationId, requestId, requestJson, body) => Promise<[responseJson, body]>`. */
-  readonly fetchStart: ivm.Reference<(invocationId: number, requestId: number, json: string, body: ArrayBuffer | null) => Promise<Answer>>;
-  /** Pass as `bridge.fetchAbort`. */
-  readonly fetchAbort: ivm.Callback<(requestId: number) => void>;
-  readonly #open = new Map<number, AbortController>();
-  /** Aborts that arrived before their start (ids above every started one): honoured on start. */
-  readonly #abortedEarly = new Set<number>();
-  #highestStarted = 0;
-  #released = false;
+/** What a fetch runs under: the invocation's end (or the handler's own abort) and its deadline. */
+export interface FetchScope {
+  /** Fires when the invocation ends or is abandoned (timeout, isolate disposal): the fetch aborts. */
+  signal: AbortSignal;
+  /** Epoch ms: the invocation's deadline; the fetch fails with a TimeoutError then. */
+  deadline: number;
+}
 
-  constructor(executor: FetchExecutor, options: FetchBridgeOptions) {
-    this.fetchStart = new ivm.Reference((invocationId: number, requestId: number, json: string, body: ArrayBuffer | null) =>
-      this.#start(executor, options, invocationId, requestId, json, body),
-    );
-    this.fetchAbort = new ivm.Callback((requestId: number) => this.#abort(requestId), { ignored: true });
-  }
+/** The answer that goes back into the isolate: the response head as JSON text, and the body bytes. */
+export interface FetchAnswer {
+  head: string;
+  body: ArrayBuffer | null;
+}
 
-  /** Fetches in flight. */
-  get open(): number {
-    return this.#open.size;
-  }
-
-  /** Aborts every fetch in flight (the isolate is being disposed or recreated). */
-  abortAll(): void {
-    for (const c of this.#open.values()) c.abort();
-    this.#open.clear();
-    this.#abortedEarly.clear();
-  }
-
-  /** Aborts everything and releases the references. Idempotent. */
-  release(): void {
-    this.abortAll();
-    if (this.#released) return;
-    this.#released = true;
-    this.fetchStart.release();
-  }
-
-  #abort(requestId: number): void {
-    const open = this.#open.get(requestId);
-    if (open !== undefined) open.abort();
-    else if (requestId > this.#highestStarted) this.#abortedEarly.add(requestId);
-  }
-
-  async #start(executor: FetchExecutor, options: FetchBridgeOptions, invocationId: number, requestId: number, json: string, body: ArrayBuffer | null): Promise<Answer> {
-    if (requestId > this.#highestStarted) this.#highestStarted = requestId;
-    if (this.#abortedEarly.delete(requestId)) return failed(new FetchError('aborted', 'fetch was aborted'));
-    const scope = options.scopeOf(invocationId);
-    if (scope === null) return failed(new FetchError('aborted', 'fetch was aborted: its invocation has ended'));
-    const request = parseRequest(json, body);
-    if (typeof request === 'string') return failed(new FetchError('invalid', `fetch: ${request}`));
-    const controller = new AbortController();
-    this.#open.set(requestId, controller);
-    try {
-      const response = await executor.execute(request, {
-        signal: AbortSignal.any([controller.signal, scope.signal]),
-        deadline: scope.deadline,
-        onRecord: (record) => options.onRecord?.(invocationId, record),
-      });
-      const head = JSON.stringify({ ok: true, status: response.status, statusText: response.statusText, headers: response.headers, url: response.url, redirected: response.redirected });
-      const b = response.body;
-      const buffer = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
-      return new ivm.ExternalCopy<[string, ArrayBuffer | null]>([head, buffer]).copyInto({ release: true });
-    } catch (e) {
-      return failed(e instanceof FetchError ? e : new FetchError('network', `fetch failed: ${e instanceof Error ? e.message : String(e)}`));
-    } finally {
-      this.#open.delete(requestId);
-    }
+/**
+ * Runs one request an isolate asked for (`json` and `body` as the shim sent them: untrusted,
+ * validated here) and returns what goes back; never rejects: a failure is an answer
+ * `{"ok":false,"kind","message"}` the shim turns into the right rejection.
+ */
+export async function runFetch(executor: FetchExecutor, json: string, body: ArrayBuffer | null, scope: FetchScope, onRecord: (record: FetchRecord) => void): Promise<FetchAnswer> {
+  const request = parseRequest(json, body);
+  if (typeof request === 'string') return failed(new FetchError('invalid', `fetch: ${request}`));
+  try {
+    const response = await executor.execute(request, { signal: scope.signal, deadline: scope.deadline, onRecord });
+    const head = JSON.stringify({ ok: true, status: response.status, statusText: response.statusText, headers: response.headers, url: response.url, redirected: response.redirected });
+    const b = response.body;
+    const buffer = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    return { head, body: buffer };
+  } catch (e) {
+    return failed(e instanceof FetchError ? e : new FetchError('network', `fetch failed: ${e instanceof Error ? e.message : String(e)}`));
   }
 }
 
-function failed(error: FetchError): Answer {
-  return new ivm.ExternalCopy<[string, ArrayBuffer | null]>([JSON.stringify({ ok: false, kind: error.kind, message: error.message }), null]).copyInto({ release: true });
+function failed(error: FetchError): FetchAnswer {
+  return { head: JSON.stringify({ ok: false, kind: error.kind, message: error.message }), body: null };
 }
 
 /** The request the shim sent, checked field by field; a string says what is wrong. */

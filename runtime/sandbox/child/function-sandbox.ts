@@ -12,7 +12,12 @@ import { SandboxError } from '../../errors.ts';
 import type { SerializedError } from '../../types.ts';
 import { TOP_LEVEL_TIMEOUT_MS, WEDGE_GRACE_MS, type ChainSpec, type Culprit, type LoadSpec, type ResultPart } from '../protocol.ts';
 import { SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
-import { YIELDED, type ShimLimits } from '../isolate/shim.ts';
+import { YIELDED, type ShimApi, type ShimLimits } from '../isolate/shim.ts';
+import ivm from 'isolated-vm';
+import { compileNetworkPolicy } from '../../policy/network-policy.ts';
+import { runFetch, type FetchAnswer } from './fetch-bridge.ts';
+import { FetchExecutor } from './fetch-executor.ts';
+import { fetchExecutorOptions } from './fetch-options.ts';
 import { HostOps } from './host-ops.ts';
 import { IsolateInstance, type CallOutcome, type CodeCache } from './isolate-instance.ts';
 import { recentRss } from './rss-sample.ts';
@@ -37,6 +42,8 @@ interface ChainRun {
   itemStartedAtMs: number;
   yielded: boolean;
   cancelling: boolean;
+  /** Fetch records (JSON texts) of the running event, sent with its result. */
+  fetches: string[] | null;
 }
 
 const HEAP_SAMPLE_MS = 250;
@@ -60,6 +67,7 @@ export class FunctionSandbox {
   #heapSampledAt = 0;
   readonly #killedAt = new Map<IsolateInstance, number>();
   readonly #budgetMs: number;
+  #executor: FetchExecutor | null = null;
 
   private constructor(spec: LoadSpec, deps: SandboxDeps) {
     this.spec = spec;
@@ -67,8 +75,14 @@ export class FunctionSandbox {
     this.#mapper = new StackMapper(spec.filename, spec.sourceMap);
     this.#budgetMs = Math.max(1, Math.min(10, spec.limits.timeoutMs / 4));
     this.#ops = new HostOps({
-      resume: (instance, id, ok, payload) => void instance.call('resume', [id, ok, payload, this.#budgetMs]).then((o) => this.#afterCall(instance, o, null)),
+      resume: (instance, id, ok, payload, bytes) => {
+        const args: Parameters<ShimApi['resume']> = bytes === undefined
+          ? [id, ok, payload, this.#budgetMs]
+          : [id, ok, payload, this.#budgetMs, new ivm.ExternalCopy(bytes).copyInto({ release: true }) as unknown as ArrayBuffer];
+        void instance.call('resume', args).then((o) => this.#afterCall(instance, o, null));
+      },
       readState: (cid, key) => deps.readState(spec.id, cid, key),
+      fetch: (cid, json, body, signal) => this.#fetch(cid, json, body, signal),
     });
   }
 
@@ -96,7 +110,7 @@ export class FunctionSandbox {
       let best = this.#instances[0]!;
       for (const inst of this.#instances) if (inst.chains < best.chains) best = inst;
       best.chains++;
-      this.#chains.set(c.cid, { cid: c.cid, count: c.count, instance: best, next: 0, itemStartedAt: performance.now(), itemStartedAtMs: Date.now(), yielded: false, cancelling: false });
+      this.#chains.set(c.cid, { cid: c.cid, count: c.count, instance: best, next: 0, itemStartedAt: performance.now(), itemStartedAtMs: Date.now(), yielded: false, cancelling: false, fetches: null });
       let list = byInstance.get(best);
       if (list === undefined) byInstance.set(best, (list = []));
       list.push(c);
@@ -141,7 +155,8 @@ export class FunctionSandbox {
     let final: string;
     let failed = json.startsWith('{"status":"error"');
     if (failed && json.includes('"kind":"skip"')) final = SKIPPED_JSON;
-    else final = finishResultJson(failed ? this.#mapStack(json) : json, durationMs, null);
+    else final = finishResultJson(failed ? this.#mapStack(json) : json, durationMs, chain.fetches === null ? null : `[${chain.fetches.join(',')}]`);
+    chain.fetches = null;
     this.#deps.emit([cid, index, final]);
     chain.next++;
     chain.itemStartedAt = t;
@@ -153,8 +168,21 @@ export class FunctionSandbox {
     if (chain.next >= chain.count) this.#endChain(chain);
   }
 
-  opStart(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string): void {
-    this.#ops.start(instance, id, cid, kind, arg);
+  opStart(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer): void {
+    this.#ops.start(instance, id, cid, kind, arg, bytes);
+  }
+
+  /** A request of chain `cid`'s running event: bounded by that event's deadline, recorded with its result. */
+  #fetch(cid: number, json: string, body: ArrayBuffer | null, signal: AbortSignal): Promise<FetchAnswer> {
+    const chain = this.#chains.get(cid);
+    const deadline = (chain?.itemStartedAtMs ?? Date.now()) + this.spec.limits.timeoutMs;
+    const index = chain?.next ?? 0;
+    this.#executor ??= new FetchExecutor(compileNetworkPolicy(this.spec.network), fetchExecutorOptions());
+    return runFetch(this.#executor, json, body, { signal, deadline }, (record) => {
+      const c = this.#chains.get(cid);
+      if (c === undefined || c.next !== index) return; // that event is over; its result is gone
+      (c.fetches ??= []).push(JSON.stringify(record));
+    });
   }
 
   opCancel(instance: IsolateInstance, id: number): void {
@@ -232,6 +260,7 @@ export class FunctionSandbox {
 
   dispose(): void {
     this.#disposed = true;
+    this.#executor?.close();
     for (const chain of [...this.#chains.values()]) this.#failChain(chain.cid, chain.count, chain.next, 'crash', `${this.spec.id} was unloaded while it ran`);
     this.#chains.clear();
     for (const inst of this.#instances.splice(0)) {
@@ -345,7 +374,7 @@ export class FunctionSandbox {
     const spec = this.spec;
     const instance = new IsolateInstance(spec, {
       report: (inst, cid, index, json) => this.report(inst, cid, index, json),
-      opStart: (inst, id, cid, kind, arg) => this.opStart(inst, id, cid, kind, arg),
+      opStart: (inst, id, cid, kind, arg, bytes) => this.opStart(inst, id, cid, kind, arg, bytes),
       opCancel: (inst, id) => this.opCancel(inst, id),
       catastrophic: (inst, message) => {
         const kind = /out.of.memory/i.test(message) ? 'memory' : 'crash';

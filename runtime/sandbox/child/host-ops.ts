@@ -4,6 +4,7 @@
  * function's timeout, so the continuation it runs is bounded like any other entry. An operation
  * whose invocation ended (or whose isolate died) is cancelled and never resumes anything.
  */
+import type { FetchAnswer } from './fetch-bridge.ts';
 import type { IsolateInstance } from './isolate-instance.ts';
 
 /** One operation in progress. */
@@ -14,10 +15,12 @@ interface Pending {
 
 /** What the operations need from their sandbox. */
 export interface HostOpsDeps {
-  /** Resumes operation `id` in `instance` with its outcome (`payload`: JSON text). */
-  resume(instance: IsolateInstance, id: number, ok: boolean, payload: string): void;
+  /** Resumes operation `id` in `instance` with its outcome (`payload`: JSON text; `bytes` for a fetch). */
+  resume(instance: IsolateInstance, id: number, ok: boolean, payload: string, bytes?: ArrayBuffer): void;
   /** The state of event key `key` in chain `cid`, as JSON text (`{ name: jsonText }`), from the parent. */
   readState(cid: number, key: string): Promise<string>;
+  /** Runs a request of chain `cid`'s running invocation; aborted with `signal`. */
+  fetch(cid: number, json: string, body: ArrayBuffer | null, signal: AbortSignal): Promise<FetchAnswer>;
 }
 
 const MAX_SLEEP_MS = 2_147_483_647;
@@ -30,13 +33,13 @@ export class HostOps {
     this.#deps = deps;
   }
 
-  start(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string): void {
+  start(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer): void {
     let ops = this.#pending.get(instance);
     if (ops === undefined) this.#pending.set(instance, (ops = new Map()));
-    const done = (ok: boolean, payload: string) => {
+    const done = (ok: boolean, payload: string, body?: ArrayBuffer) => {
       if (ops.get(id) !== pending) return;
       ops.delete(id);
-      this.#deps.resume(instance, id, ok, payload);
+      this.#deps.resume(instance, id, ok, payload, body);
     };
     let pending: Pending;
     switch (kind) {
@@ -51,6 +54,13 @@ export class HostOps {
           (json) => done(true, json),
           (e: unknown) => done(false, JSON.stringify({ name: 'Error', message: `ctx.state: cannot read the state: ${(e as Error).message}` })),
         );
+        break;
+      }
+      case 'fetch': {
+        const controller = new AbortController();
+        pending = { cid, cancel: () => controller.abort() };
+        // Always answered with bytes (empty on a failure): the shim expects [head, body].
+        this.#deps.fetch(cid, arg, bytes ?? null, controller.signal).then((a) => done(true, a.head, a.body ?? new ArrayBuffer(0)));
         break;
       }
       default:

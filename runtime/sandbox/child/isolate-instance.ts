@@ -22,7 +22,7 @@ const shimCache: CodeCache = {};
 /** What the shim tells the child (see ShimBridge). */
 export interface InstanceEvents {
   report(instance: IsolateInstance, cid: number, index: number, json: string): void;
-  opStart(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string): void;
+  opStart(instance: IsolateInstance, id: number, cid: number, kind: string, arg: string, bytes: ArrayBuffer | undefined): void;
   opCancel(instance: IsolateInstance, id: number): void;
   catastrophic(instance: IsolateInstance, message: string): void;
 }
@@ -60,7 +60,7 @@ export class IsolateInstance {
     // Ignored mode: the isolate thread does not wait for the main thread (~1 µs instead of ~50 µs).
     this.#callbacks = [
       new ivm.Callback((cid: number, index: number, json: string) => events.report(this, cid, index, json), { ignored: true }),
-      new ivm.Callback((id: number, cid: number, kind: string, arg: string) => events.opStart(this, id, cid, kind, arg), { ignored: true }),
+      new ivm.Callback((id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer) => events.opStart(this, id, cid, kind, arg, bytes), { ignored: true }),
       new ivm.Callback((id: number) => events.opCancel(this, id), { ignored: true }),
     ];
   }

@@ -14,10 +14,14 @@
  * `bootstrap` and the helpers it is given run INSIDE the isolate (shipped with `toString()`), so
  * they must stay self-contained; they are TypeScript only so that they are type-checked.
  */
+import { installAbort } from './shim-abort.ts';
 import { createFormatter } from './shim-console.ts';
 import { installEncoding } from './shim-encoding.ts';
+import { installFetch, type FetchBridge } from './shim-fetch.ts';
+import { installHeaders } from './shim-headers.ts';
 import { createOutput, type OutputLimits, type OutputOwner } from './shim-output.ts';
 import { createState, type StateHolder, type StateLimits, type StateOwner } from './shim-state.ts';
+import { installRequestResponse } from './shim-request-response.ts';
 import { installTimers } from './shim-timers.ts';
 import { installUrl, type UrlOp } from './shim-url.ts';
 import { installWeb } from './shim-web.ts';
@@ -40,8 +44,8 @@ export interface ShimLimits extends OutputLimits, StateLimits {
 export interface ShimBridge {
   /** Ignored (fire-and-forget) callback: one event's result, or YIELDED. */
   report(cid: number, index: number, json: string): void;
-  /** Ignored callback: start host operation `id` for chain `cid` (`sleep` ms, `state`, `fetch` …). */
-  opStart(id: number, cid: number, kind: string, arg: string): void;
+  /** Ignored callback: start host operation `id` for chain `cid` (`sleep` ms, `state`, `fetch` with its body bytes). */
+  opStart(id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer): void;
   opCancel(id: number): void;
   /** Shared with the child: [cid, index, startedAt ms] of the invocation user code runs for now. */
   progress: Float64Array;
@@ -61,6 +65,10 @@ export interface ShimLib {
   installUrl: typeof installUrl;
   installWeb: typeof installWeb;
   installTimers: typeof installTimers;
+  installAbort: typeof installAbort;
+  installHeaders: typeof installHeaders;
+  installRequestResponse: typeof installRequestResponse;
+  installFetch: typeof installFetch;
 }
 
 /** What the child calls. Each call gets a timeout; `budgetMs` is how long it may keep starting work. */
@@ -71,8 +79,8 @@ export interface ShimApi {
   start(chainsJson: string, budgetMs: number): void;
   /** Continues chains that yielded (`cids`: comma-separated; only primitives cross into an isolate cheaply). */
   next(cids: string, budgetMs: number): void;
-  /** Settles host operation `id`: ok with its payload, or failed with `{name, message}` JSON. */
-  resume(id: number, ok: boolean, payload: string, budgetMs: number): void;
+  /** Settles host operation `id`: ok with its payload (and bytes, for a fetch), or failed with `{name, message}` JSON. */
+  resume(id: number, ok: boolean, payload: string, budgetMs: number, bytes?: ArrayBuffer): void;
   /** Fails the running invocation of chain `cid` (a timeout the child saw) and ends the chain. */
   cancel(cid: number, name: string, kind: string, message: string): void;
 }
@@ -99,6 +107,9 @@ interface Invocation extends OutputOwner, StateOwner {
   ops: Set<number> | null;
   startedAt: number;
   holder: StateHolder | null;
+  /** Open fetches (shim-fetch.ts) and the invocation's number (unused by the child: ops carry the chain). */
+  fetches: Set<number> | null;
+  id: number;
 }
 
 interface Op { inv: Invocation; resolve(v: unknown): void; reject(e: unknown): void }
@@ -145,12 +156,36 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   lib.installEncoding(g);
   lib.installUrl(g, bridge.urlOp);
   lib.installTimers<Invocation>(g, startOp, cancelOp, () => owner, fail);
+  lib.installAbort<Invocation>(g, () => owner, fail);
+  const headersKit = lib.installHeaders(g);
+  const bodiesKit = lib.installRequestResponse(g, headersKit);
+  // A fetch is a host operation like a timer: its answer resumes the isolate in a timed call.
+  const fetchOps = new Map<number, number>();
+  const fetchBridge: FetchBridge = {
+    fetchStart: {
+      apply: (_recv, [, requestId, json, body]) => {
+        const inv = owner;
+        if (inv === null || inv.done) return PromiseCtor.resolve([stringify({ ok: false, kind: 'aborted', message: 'fetch was aborted: its invocation has ended' }), null]);
+        const op = startOp(inv, 'fetch', json, body ?? undefined);
+        fetchOps.set(requestId, op.id);
+        const forget = () => { fetchOps.delete(requestId); };
+        op.promise.then(forget, forget);
+        return op.promise;
+      },
+    },
+    fetchAbort: (requestId) => {
+      const opId = fetchOps.get(requestId);
+      if (opId !== undefined) cancelOp(opId);
+    },
+  };
+  const endFetch = lib.installFetch<Invocation>(g, fetchBridge, () => owner, { headers: headersKit, bodies: bodiesKit });
 
-  function startOp(inv: Invocation, kind: string, arg: string): { id: number; promise: Promise<unknown> } {
+  function startOp(inv: Invocation, kind: string, arg: string, bytes?: ArrayBuffer): { id: number; promise: Promise<unknown> } {
     const id = ++opSeq;
     const promise = new PromiseCtor<unknown>((resolve, reject) => ops.set(id, { inv, resolve, reject }));
     (inv.ops ??= new Set()).add(id);
-    opStart(id, inv.chain.cid, kind, arg);
+    if (bytes === undefined) opStart(id, inv.chain.cid, kind, arg);
+    else opStart(id, inv.chain.cid, kind, arg, bytes);
     return { id, promise };
   }
 
@@ -215,6 +250,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       const inv: Invocation = {
         chain, index: chain.index, logs: '', logCount: 0, logChars: 0, logsCut: false, emits: '', emitCount: 0, emitChars: 0,
         writes: null, writeChars: 0, failed: false, failure: undefined, verdict: null, abort: null, ops: null, done: false, startedAt: now(), holder: null,
+        fetches: null, id: chain.cid,
       };
       chain.current = inv;
       const item = chain.items[chain.index] as Item;
@@ -249,6 +285,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   function complete(inv: Invocation): boolean {
     if (inv.done) return false;
     inv.done = true;
+    endFetch(inv);
     if (inv.ops !== null) for (const id of inv.ops) cancelOp(id);
     if (owner === inv) owner = null;
     const chain = inv.chain;
@@ -347,7 +384,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     }
   }
 
-  function resume(id: number, ok: boolean, payload: string, budgetMs: number): void {
+  function resume(id: number, ok: boolean, payload: string, budgetMs: number, bytes?: ArrayBuffer): void {
     const op = ops.get(id);
     if (op === undefined) return; // cancelled meanwhile
     ops.delete(id);
@@ -355,7 +392,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     if (op.inv.done) return;
     beginTask(budgetMs);
     enter(op.inv);
-    if (ok) op.resolve(payload);
+    if (ok) op.resolve(bytes === undefined ? payload : [payload, bytes]);
     else {
       const e = parse(payload) as { name: string; message: string };
       const error = e.name === 'TypeError' ? new TypeError(e.message) : new Error(e.message);
@@ -443,6 +480,10 @@ const lib = {
   installUrl: ${installUrl.toString()},
   installWeb: ${installWeb.toString()},
   installTimers: ${installTimers.toString()},
+  installAbort: ${installAbort.toString()},
+  installHeaders: ${installHeaders.toString()},
+  installRequestResponse: ${installRequestResponse.toString()},
+  installFetch: ${installFetch.toString()},
 };
 return (${bootstrap.toString()})({ report, opStart, opCancel, progress: new Float64Array(progress), urlOp, randomBytes, functionName, envJson, limitsJson }, lib);
 })`;
