@@ -18,9 +18,9 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given and none
-answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
-install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
+const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given. Install it
+(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or pass
+--redis redis://host:port (or set FNRUN_REDIS_URL).`;
 
 /**
  * Where the embedded Redis of `dataDir` listens. Unix socket paths are limited to ~107 bytes, so a
@@ -93,9 +93,4 @@ export function embeddedDataDir(cwd = process.cwd()): string {
 export async function runningEmbeddedRedis(cwd = process.cwd()): Promise<string | null> {
   const socketPath = embeddedSocketPath(embeddedDataDir(cwd));
   return (await answers(socketPath)) ? `unix://${socketPath}` : null;
-}
-
-/** True when a Redis answers PING on `host:port` within a short timeout. */
-export function redisAnswers(host: string, port: number): Promise<boolean> {
-  return answersPing({ host, port }, 300);
 }
