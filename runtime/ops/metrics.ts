@@ -160,7 +160,8 @@ export class RuntimeMetrics {
     for (const status of STATUSES) this.invocations.inc({ function: fn, status }, 0);
     for (const kind of ERROR_KINDS) this.errors.inc({ function: fn, kind }, 0);
     for (const reason of DEAD_LETTER_REASONS) this.deadLetters.inc({ function: fn, reason }, 0);
-    this.duration.zero({ function: fn });
+    // zero() would reset a histogram that already has observations (record() caches it first).
+    if (!this.cache.has(fn)) this.duration.zero({ function: fn });
   }
 }
 
