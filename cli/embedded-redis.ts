@@ -17,9 +17,9 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given and none
-answers on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew
-install redis), or pass --redis redis://host:port (or set FNRUN_REDIS_URL).`;
+const MISSING = `redis-server was not found on PATH. fnrun dev starts one when no Redis is given. Install it
+(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or pass
+--redis redis://host:port (or set FNRUN_REDIS_URL).`;
 
 async function answers(socketPath: string): Promise<boolean> {
   return checkSocket(socketPath) === 'present' && answersPing({ path: socketPath });
@@ -90,9 +90,4 @@ export function embeddedDataDir(cwd = process.cwd()): string {
 export async function runningEmbeddedRedis(cwd = process.cwd()): Promise<string | null> {
   const socketPath = findSocket(embeddedDataDir(cwd));
   return socketPath !== null && (await answersPing({ path: socketPath })) ? `unix://${socketPath}` : null;
-}
-
-/** True when a Redis answers PING on `host:port` within a short timeout. */
-export function redisAnswers(host: string, port: number): Promise<boolean> {
-  return answersPing({ host, port }, 300);
 }

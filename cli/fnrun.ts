@@ -5,6 +5,8 @@
  * is a bug and prints its stack (exit 70).
  */
 import { isExpectedError } from '../runtime/errors.ts';
+import { formatExpectedError } from './error-message.ts';
+import { escapeControl, escapeControlLines } from './escape.ts';
 import { Output } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
@@ -41,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    process.stderr.write(`fnrun: unknown command "${name}"\n\n${HELP}\n`);
+    process.stderr.write(`fnrun: unknown command "${escapeControl(name)}"\n\n${HELP}\n`);
     return 1;
   }
   return (await command.load()).run(rest, new Output());
@@ -51,10 +53,10 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (isExpectedError(error)) {
-    process.stderr.write(`fnrun: ${error.message}\n`);
+    process.stderr.write(`fnrun: ${formatExpectedError(error)}\n`);
     process.exitCode = 1;
   } else {
-    process.stderr.write(`fnrun: internal error (please report it):\n${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`fnrun: internal error (please report it):\n${escapeControlLines((error as Error)?.stack ?? String(error))}\n`);
     process.exitCode = 70;
   }
 }

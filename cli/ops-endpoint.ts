@@ -21,5 +21,7 @@ export function httpPort(values: Record<string, unknown>): number | null {
 }
 
 export function serveOps(runtime: Runtime, metrics: RuntimeMetrics, port: number, host: string | undefined): Promise<HttpEndpoint> {
+  // The runtime could do this itself where it attaches its metrics source (runtime.ts).
+  metrics.observe(runtime);
   return startHttpServer({ port, ...(host ? { host } : {}), metrics, notReady: () => runtime.notReady() });
 }

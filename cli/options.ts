@@ -11,6 +11,7 @@ export const COMMON_OPTIONS = {
   namespace: { type: 'string' },
   partitions: { type: 'string' },
   json: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -24,6 +25,7 @@ export const COMMON_HELP = `Common options:
                      (default: fnrun)
   --partitions N     partition count; must match the namespace's once it exists
   --json             machine-readable output
+  --no-color         no colours (also: NO_COLOR=1); colours are on only on a terminal
   -h, --help         this help`;
 
 export interface CommonFlags {
@@ -32,6 +34,8 @@ export interface CommonFlags {
   namespace: string;
   partitions: number | undefined;
   json: boolean;
+  /** --no-color was given (see color.ts for NO_COLOR and FORCE_COLOR). */
+  noColor: boolean;
   help: boolean;
 }
 
@@ -57,6 +61,7 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
     namespace,
     partitions,
     json: values.json === true,
+    noColor: values['no-color'] === true,
     help: values.help === true,
   };
   return { common, values, positionals: parsed.positionals };
@@ -67,5 +72,19 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
  * `fnrun dev` runs for this folder, else the conventional local one.
  */
 export async function clientRedisUrl(common: CommonFlags): Promise<string> {
-  return common.redis ?? (await runningEmbeddedRedis()) ?? 'redis://127.0.0.1:6379';
+  return common.redis ?? (await runningEmbeddedRedis()) ?? defaultRedisUrl();
+}
+
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+let defaulted: string | null = null;
+
+/** The Redis used when none was given or found; remembered, so that an error can say it was a default. */
+export function defaultRedisUrl(): string {
+  defaulted = DEFAULT_REDIS_URL;
+  return DEFAULT_REDIS_URL;
+}
+
+/** The default address, when this command fell back to it (see {@link defaultRedisUrl}); else null. */
+export function redisDefaultedTo(): string | null {
+  return defaulted;
 }

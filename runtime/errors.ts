@@ -124,12 +124,36 @@ export class NotReplicatedError extends FnrunError {
 
 /** The namespace was created with another partition count. */
 export class PartitionsMismatchError extends FnrunError {
+  readonly namespace: string;
+  /** The count stored in Redis: the one to pass. */
+  readonly stored: number;
+  readonly configured: number;
   constructor(namespace: string, stored: number, configured: number) {
     super(
       'ERR_PARTITIONS_MISMATCH',
       `namespace "${namespace}" has ${stored} partitions in Redis but ${configured} were configured; ` +
         `pass partitions: ${stored} (or omit it), or use another namespace`,
     );
+    this.namespace = namespace;
+    this.stored = stored;
+    this.configured = configured;
+  }
+}
+
+/** Why a first connection to Redis failed (see {@link RedisConnectError}). */
+export type RedisConnectFailure = 'refused' | 'dns' | 'timeout' | 'auth' | 'no-socket' | 'tls' | 'other';
+
+/**
+ * The first connection to Redis failed: nothing listens there, the host does not resolve, no
+ * answer in time, or the credentials were refused. `address` is the URL without its password.
+ */
+export class RedisConnectError extends FnrunError {
+  readonly address: string;
+  readonly failure: RedisConnectFailure;
+  constructor(address: string, failure: RedisConnectFailure, detail: string, options?: { cause?: unknown }) {
+    super('ERR_REDIS', `cannot reach Redis at ${address}: ${detail}`, options);
+    this.address = address;
+    this.failure = failure;
   }
 }
 

@@ -6,9 +6,11 @@ import { ConfigError } from '../../runtime/errors.ts';
 import { deployFunctions, type DeployRow } from '../../runtime/deploy/deployer.ts';
 import { Keys } from '../../runtime/redis/keys.ts';
 import { resolvePartitions } from '../../runtime/redis/namespace.ts';
+import { redactRedisUrl } from '../../runtime/redis/connect-failure.ts';
 import { connectRedis } from '../../runtime/redis/redis.ts';
 import { Registry } from '../../runtime/deploy/registry.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
+import { noFunctionsHint, requireFunctionsDir } from '../functions-dir.ts';
 import type { Output } from '../output.ts';
 import { formatTable } from '../table.ts';
 
@@ -37,15 +39,18 @@ export async function run(argv: string[], out: Output): Promise<number> {
   if (positionals.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])} (use --only FN to pick functions)`);
   const only = ((values.only as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   const dryRun = values['dry-run'] === true;
-  const redis = await connectRedis(await clientRedisUrl(common), 'fnrun-cli');
+  const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
+  requireFunctionsDir(dir);
+  const url = await clientRedisUrl(common);
+  const redis = await connectRedis(url, 'fnrun-cli');
   try {
     const keys = new Keys(common.namespace);
     // A real deploy creates each function's consumer groups (its cursor starts at the deploy), so
     // it fixes a new namespace's partition count, as fnrun start and publishers would.
     const partitions = dryRun ? null : await resolvePartitions(redis, keys, common.partitions);
-    const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
     const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
-    out.result(rows, report(rows, dryRun));
+    const target = `namespace "${keys.namespace}" of the Redis at ${redactRedisUrl(url)}`;
+    out.result(rows, rows.length === 0 ? noFunctionsHint(dir) : `${report(rows, dryRun)}\n${dryRun ? 'checked against' : 'deployed to'} ${target}`);
     return rows.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {
     redis.disconnect();
@@ -53,7 +58,6 @@ export async function run(argv: string[], out: Output): Promise<number> {
 }
 
 function report(rows: DeployRow[], dryRun: boolean): string {
-  if (rows.length === 0) return 'no functions found';
   const version = (r: DeployRow) => {
     const from = r.from === null ? '-' : String(r.from);
     if (r.status === 'failed') return from;

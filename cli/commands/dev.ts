@@ -4,11 +4,17 @@
 import path from 'node:path';
 import { ConfigError, FnrunError } from '../../runtime/errors.ts';
 import { DevSession } from '../../runtime/drivers/dev-session.ts';
-import { embeddedDataDir, redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../embedded-redis.ts';
+import { embeddedDataDir, startEmbeddedRedis, type EmbeddedRedis } from '../embedded-redis.ts';
 import { pino } from 'pino';
-import type { Logger } from '../../runtime/logger.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
+import { colorEnabled, palette } from '../color.ts';
+import { watchPresence } from '../dev-presence.ts';
+import { devLogFormat, quietRuntimeLogger } from '../dev-output.ts';
+import { escapeControlLines, jsonLine } from '../escape.ts';
+import { escapedStdout } from '../log-destination.ts';
+import { noFunctionsHint, requireFunctionsDir } from '../functions-dir.ts';
+import { redactRedisUrl } from '../../runtime/redis/connect-failure.ts';
 import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
 import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
@@ -18,17 +24,18 @@ import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 
-export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL|embedded] [--log pretty|json]
+export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL] [--log pretty|json]
 
 Runs every function in --dir and reloads one when you save it. A build error or a bad manifest
 is printed and the previous version keeps running. Prints one line per invocation.
 
-Redis: --redis, else $FNRUN_REDIS_URL, else 127.0.0.1:6379 if it answers, else an embedded
-redis-server (from PATH) with its data in .fnrun/ (--redis embedded forces that).
+Redis: --redis, else $FNRUN_REDIS_URL, else this project's own embedded redis-server (from PATH,
+data in .fnrun/redis/): a shared Redis is used only when you name it. The first line says which
+Redis and namespace are in use; fnrun emit, dlq and status run in this folder find the embedded one.
 
 Options:
   --dir DIR          the functions folder (default: ./functions)
-  --log pretty|json  output format (default: pretty)
+  --log pretty|json  output format (default: pretty); --json is --log json
 ${HTTP_HELP}
 ${RETENTION_HELP}
 ${ENV_HELP}
@@ -44,18 +51,18 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values } = parseCommand(argv, OPTIONS, false);
   out.json = common.json;
   if (common.help) return out.help(HELP);
-  const format = (values.log as string | undefined) ?? 'pretty';
-  if (format !== 'pretty' && format !== 'json') throw new ConfigError(`--log must be pretty or json, got ${JSON.stringify(format)}`);
+  const format = devLogFormat(values.log as string | undefined, common.json);
   const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
+  requireFunctionsDir(dir);
   // Before anything starts: a bad --env-file or --allow-env is a one-line error.
   const operatorEnv = envPolicy(values);
   const write = (line: string) => process.stdout.write(`${line}\n`);
   const json = format === 'json';
+  const paint = palette(!json && colorEnabled(process.stdout, common.noColor));
 
   let embedded: EmbeddedRedis | null = null;
-  let redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
-  const wantsEmbedded = common.redis === 'embedded' || (common.redis === null && !(await redisAnswers('127.0.0.1', 6379)));
-  if (wantsEmbedded) {
+  let redisUrl = common.redis ?? '';
+  if (common.redis === null || common.redis === 'embedded') {
     embedded = await startEmbeddedRedis(embeddedDataDir());
     redisUrl = embedded.url;
   }
@@ -65,6 +72,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let endpoint: HttpEndpoint | null = null;
   let runtime: Runtime | null = null;
   let session: DevSession | null = null;
+  let presence: { stop(): Promise<void> } | null = null;
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -73,25 +81,30 @@ export async function run(argv: string[], out: Output): Promise<number> {
       metrics,
       ...withRetention(retentionPolicy(values)),
       ...operatorEnv,
-      logger: json ? pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true })) : quietRuntimeLogger(write),
+      logger: json ? pino({ base: { pid: process.pid } }, escapedStdout()) : quietRuntimeLogger(write, paint),
       // In JSON mode handler logs are already lines of their own (from the logger).
-      onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
+      onInvocation: json ? ({ logs: _logs, ...r }) => write(jsonLine({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
         // A handler's logs first, then the outcome line that closes the invocation.
-        if (r.logs) for (const l of r.logs) write(formatLog(r.function, l.level, l.msg, l.time));
-        write(formatInvocation(r));
+        if (r.logs) for (const l of r.logs) write(formatLog(r.function, l.level, l.msg, l.time, paint));
+        write(formatInvocation(r, paint));
       },
     });
     await runtime.start();
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
-    const notice = (data: object, text: string) => write(json ? JSON.stringify({ time: Date.now(), ...data }) : text);
-    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
-      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
+    const notice = (data: object, text: string, tone?: 'red' | 'yellow') => write(json ? jsonLine({ time: Date.now(), ...data }) : (tone ? paint[tone] : String)(escapeControlLines(text)));
+    const shownUrl = redactRedisUrl(redisUrl);
+    notice({ kind: 'started', redis: shownUrl, embedded: embedded !== null, namespace: common.namespace, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
+      `fnrun dev · ${dir} · Redis ${shownUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · namespace ${common.namespace} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
+    presence = await watchPresence(redisUrl, runtime.keys, (message) => notice({ kind: 'warning', message }, `warning: ${message}`, 'yellow'));
     session = new DevSession(runtime, dir, {
-      loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms },
-        `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
+      loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms, unchanged: info.unchanged === true },
+        info.unchanged
+          ? `${fn.name} builds again; its running version ${fn.version} is unchanged`
+          : `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
       failed: (name, file, error) => notice({ kind: 'error', function: name, file, code: (error as FnrunError).code, message: error.message },
-        `✖ ${name}: ${error.message}${name !== '(functions)' && runtimeHas(runtime, name) ? `\n  (the previous version of ${name} keeps running)` : ''}`),
+        `✖ ${name}: ${error.message}${name !== '(functions)' && runtimeHas(runtime, name) ? `\n  (the previous version of ${name} keeps running)` : ''}`, 'red'),
       removed: (name) => notice({ kind: 'removed', function: name }, `removed ${name}`),
+      empty: () => notice({ kind: 'empty', dir, message: noFunctionsHint(dir) }, noFunctionsHint(dir), 'yellow'),
     });
     await session.start();
     await untilShutdownSignal();
@@ -99,6 +112,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     forceExitAfter(SHUTDOWN_LIMIT_MS, 'dev', ' (a handler still running?)');
     return 0;
   } finally {
+    await presence?.stop();
     await endpoint?.close();
     await session?.stop();
     await runtime?.stop();
@@ -108,14 +122,4 @@ export async function run(argv: string[], out: Output): Promise<number> {
 
 function runtimeHas(runtime: Runtime | null, name: string): boolean {
   return runtime?.functions.some((f) => f.name === name) ?? false;
-}
-
-/** Invocation lines already say what happened; the runtime's own lines show only problems. */
-function quietRuntimeLogger(write: (line: string) => void): Logger {
-  const line = (level: string) => (obj: object, msg?: string) => {
-    if ('eventId' in obj && !('err' in obj)) return; // handler logs and outcomes are printed per invocation
-    const err = (obj as { err?: Error }).err;
-    write(`${level}: ${msg ?? ''}${err ? ` — ${err.message}` : ''}`);
-  };
-  return { debug: () => {}, info: () => {}, warn: line('warn'), error: line('error') };
 }

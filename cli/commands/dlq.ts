@@ -1,27 +1,33 @@
 /**
  * `fnrun dlq list [FN] | show FN ID | replay FN ID|--all | purge FN [ID]`.
  */
-import { ConfigError } from '../../runtime/errors.ts';
+import { ConfigError, NotFoundError } from '../../runtime/errors.ts';
 import { DeadLetterQueue } from '../../runtime/dead-letters/dead-letters.ts';
 import type { DeadLetter } from '../../runtime/dead-letters/dead-letter-record.ts';
 import { Keys } from '../../runtime/redis/keys.ts';
 import { resolvePartitions } from '../../runtime/redis/namespace.ts';
 import { connectRedis } from '../../runtime/redis/redis.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
+import { escapeControl, escapeControlLines, jsonLine } from '../escape.ts';
+import { requireKnownFunction } from '../known-functions.ts';
 import type { Output } from '../output.ts';
 
 export const HELP = `Usage: fnrun dlq list [FN] [--limit N]
        fnrun dlq show FN ID
        fnrun dlq replay FN ID | fnrun dlq replay FN --all
-       fnrun dlq purge FN [ID]
+       fnrun dlq purge FN [ID] --yes
 
 Dead letters: events a function failed on its last attempt, expired or malformed entries. IDs
 look like 3:1732300000000-0 (partition:entry). Replay sends the event back to that one function
-only; the other functions do not see it again.
+only; the other functions do not see it again. Purge deletes them for good.
 
+Options:
+  --limit N          list at most N dead letters, oldest first (default 100)
+  --all              replay: every dead letter of FN
+  --yes              purge: confirm; without it nothing is deleted
 ${COMMON_HELP}`;
 
-const OPTIONS = { all: { type: 'boolean' }, limit: { type: 'string' } } as const;
+const OPTIONS = { all: { type: 'boolean' }, limit: { type: 'string' }, yes: { type: 'boolean' } } as const;
 
 export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values, positionals } = parseCommand(argv, OPTIONS);
@@ -37,15 +43,24 @@ export async function run(argv: string[], out: Output): Promise<number> {
       if (what === undefined) throw new ConfigError(`fnrun dlq ${action}: missing ${name} (see fnrun dlq --help)`);
       return what;
     };
+    // An id that is not found may be a mistyped function name: say that instead.
+    const orUnknownFunction = <T>(name: string, work: Promise<T>): Promise<T> => work.catch(async (error: unknown) => {
+      if (error instanceof NotFoundError) await requireKnownFunction(redis, keys, name);
+      throw error;
+    });
     switch (action) {
       case 'list': {
         const limit = values.limit === undefined ? 100 : Number(values.limit);
+        if (!Number.isSafeInteger(limit) || limit < 1) throw new ConfigError(`--limit must be a positive integer, got ${JSON.stringify(values.limit)}`);
         const letters = await dlq.list(fn, { limit });
-        out.result(letters, letters.length === 0 ? 'no dead letters' : letters.map(summary).join('\n'));
+        // None for a name nobody runs is a typo, not good news.
+        if (letters.length === 0 && fn !== undefined) await requireKnownFunction(redis, keys, fn);
+        out.result(letters, letters.length === 0 ? `no dead letters${fn === undefined ? '' : ` for ${fn}`}` : letters.map(summary).join('\n'));
         return 0;
       }
       case 'show': {
-        const letter = await dlq.show(need(fn, 'FN'), need(id, 'ID'));
+        const name = need(fn, 'FN');
+        const letter = await orUnknownFunction(name, dlq.show(name, need(id, 'ID')));
         out.result(letter, details(letter));
         return 0;
       }
@@ -53,16 +68,22 @@ export async function run(argv: string[], out: Output): Promise<number> {
         const name = need(fn, 'FN');
         if (values.all) {
           const count = await dlq.replayAll(name);
+          if (count === 0) await requireKnownFunction(redis, keys, name);
           out.result({ replayed: count }, `replayed ${count} dead letters to ${name}`);
         } else {
-          const eventId = await dlq.replay(name, need(id, 'ID or --all'));
+          const eventId = await orUnknownFunction(name, dlq.replay(name, need(id, 'ID or --all')));
           out.result({ replayed: 1, eventId }, `replayed to ${name} as event ${eventId}`);
         }
         return 0;
       }
       case 'purge': {
-        const count = await dlq.purge(need(fn, 'FN'), id);
-        out.result({ purged: count }, `purged ${count} dead letters of ${fn}`);
+        const name = need(fn, 'FN');
+        if (values.yes !== true) {
+          throw new ConfigError(`fnrun dlq purge deletes ${id === undefined ? `every dead letter of ${name}` : `dead letter ${id}`} for good; run it again with --yes to confirm (nothing was deleted)`);
+        }
+        const count = await dlq.purge(name, id);
+        if (count === 0) await requireKnownFunction(redis, keys, name);
+        out.result({ purged: count }, `purged ${count} dead letters of ${name}`);
         return 0;
       }
       default:
@@ -75,17 +96,21 @@ export async function run(argv: string[], out: Output): Promise<number> {
 
 function summary(l: DeadLetter): string {
   const when = new Date(l.deadAt).toISOString();
-  return `${l.id}  ${l.function}  ${l.event?.type ?? '(malformed)'}  key=${l.event?.key ?? '-'}  ${l.reason} after ${l.attempts} attempt(s)  ${when}  ${l.error.name}: ${l.error.message}`;
+  return `${l.id}  ${escapeControl(l.function)}  ${eventType(l)}  key=${escapeControl(l.event?.key ?? '-')}  ${l.reason} after ${l.attempts} attempt(s)  ${when}  ${escapeControl(`${l.error.name}: ${l.error.message}`)}`;
 }
 
 function details(l: DeadLetter): string {
   return [
     `id:          ${l.id}`,
-    `function:    ${l.function} (version ${l.version})`,
-    `event:       ${l.eventId} ${l.event?.type ?? '(malformed)'} key=${l.event?.key ?? '-'}`,
+    `function:    ${escapeControl(l.function)} (version ${escapeControl(l.version)})`,
+    `event:       ${l.eventId} ${eventType(l)} key=${escapeControl(l.event?.key ?? '-')}`,
     `reason:      ${l.reason} after ${l.attempts} attempt(s)`,
     `failed:      first ${new Date(l.firstFailureAt).toISOString()}, last ${new Date(l.lastFailureAt).toISOString()}`,
-    `data:        ${l.event ? JSON.stringify(l.event.data) : JSON.stringify(l.rawFields)}`,
-    `error:       ${l.error.stack || `${l.error.name}: ${l.error.message}`}`,
+    `data:        ${l.event ? jsonLine(l.event.data) : jsonLine(l.rawFields)}`,
+    `error:       ${escapeControlLines(l.error.stack || `${l.error.name}: ${l.error.message}`)}`,
   ].join('\n');
+}
+
+function eventType(l: DeadLetter): string {
+  return l.event?.type == null ? '(malformed)' : escapeControl(l.event.type);
 }

@@ -5,6 +5,11 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../../runtime/errors.ts';
 import { Publisher, type EventInput } from '../../runtime/events/publisher.ts';
+import { Keys } from '../../runtime/redis/keys.ts';
+import { connectRedis } from '../../runtime/redis/redis.ts';
+import { escapeControl } from '../escape.ts';
+import { fsUserError } from '../fs-errors.ts';
+import { namespaceWarning } from '../namespace-warning.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 
@@ -13,7 +18,14 @@ export const HELP = `Usage: fnrun emit TYPE [--key KEY] [--data JSON] [--dedupe-
 
 Publishes an event and prints its id and partition. With --file, publishes one event per line,
 each a JSON object {"type", "key", "data"} (key may be null or absent), in pipelined batches.
+Publishing to a namespace where no function is deployed and no runtime has run prints a warning
+(the event waits in its stream until a function subscribes).
 
+Options:
+  --key KEY          the partition key (events of one key are handled in order); default: none
+  --data JSON        the event's data, as JSON (default: null)
+  --dedupe-id ID     publish at most once per ID within the dedupe window (10 minutes)
+  --file FILE        publish every line of FILE (newline-delimited JSON) instead of one event
 ${COMMON_HELP}`;
 
 const OPTIONS = {
@@ -29,43 +41,59 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values, positionals } = parseCommand(argv, OPTIONS);
   out.json = common.json;
   if (common.help) return out.help(HELP);
-  const publisher = await Publisher.connect({ redis: await clientRedisUrl(common), namespace: common.namespace, ...(common.partitions ? { partitions: common.partitions } : {}) });
+  const file = values.file as string | undefined;
+  const [type, ...rest] = positionals;
+  if (file !== undefined && positionals.length > 0) throw new ConfigError('give either TYPE or --file, not both');
+  if (file === undefined && (type === undefined || rest.length > 0)) throw new ConfigError('usage: fnrun emit TYPE [--key KEY] [--data JSON] (see --help)');
+  const data = file === undefined ? parseJson(values.data as string | undefined ?? 'null', '--data') : null;
+  const url = await clientRedisUrl(common);
+  const redis = await connectRedis(url, 'fnrun-cli');
   try {
-    if (values.file !== undefined) {
-      if (positionals.length > 0) throw new ConfigError('give either TYPE or --file, not both');
-      const count = await emitFile(publisher, values.file as string);
+    const keys = new Keys(common.namespace);
+    // Asked before publishing (the first publish creates the namespace), told after it worked.
+    const warning = await namespaceWarning(redis, keys, url);
+    const warn = () => { if (warning !== null) process.stderr.write(`fnrun: warning: ${escapeControl(warning)}\n`); };
+    const publisher = await Publisher.connect({ redis, namespace: common.namespace, ...(common.partitions ? { partitions: common.partitions } : {}) });
+    if (file !== undefined) {
+      const count = await emitFile(publisher, file);
       out.result({ published: count }, `published ${count} events`);
+      warn();
       return 0;
     }
-    const [type, ...rest] = positionals;
-    if (type === undefined || rest.length > 0) throw new ConfigError('usage: fnrun emit TYPE [--key KEY] [--data JSON] (see --help)');
-    const data = parseJson(values.data as string | undefined ?? 'null', '--data');
-    const result = await publisher.publish(type, (values.key as string | undefined) ?? null, data, values['dedupe-id'] ? { dedupeId: values['dedupe-id'] as string } : {});
+    const result = await publisher.publish(type!, (values.key as string | undefined) ?? null, data, values['dedupe-id'] ? { dedupeId: values['dedupe-id'] as string } : {});
     out.result(result, `${result.duplicate ? 'duplicate of' : 'published'} ${result.id} (partition ${result.partition})`);
+    warn();
     return 0;
   } finally {
-    await publisher.close();
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 
 async function emitFile(publisher: Publisher, file: string): Promise<number> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const input = createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let batch: EventInput[] = [];
   let count = 0;
   let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    const value = parseJson(line, `${file}:${lineNo}`) as { type?: unknown; key?: unknown; data?: unknown };
-    if (value === null || typeof value !== 'object' || typeof value.type !== 'string') {
-      throw new ConfigError(`${file}:${lineNo}: expected {"type": "...", "key": "...", "data": ...}`);
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      const value = parseJson(line, `${file}:${lineNo}`) as { type?: unknown; key?: unknown; data?: unknown };
+      if (value === null || typeof value !== 'object' || typeof value.type !== 'string') {
+        throw new ConfigError(`${file}:${lineNo}: expected {"type": "...", "key": "...", "data": ...}`);
+      }
+      if (value.key !== undefined && value.key !== null && typeof value.key !== 'string') throw new ConfigError(`${file}:${lineNo}: "key" must be a string or null`);
+      batch.push({ type: value.type, key: (value.key as string | null | undefined) ?? null, data: value.data ?? null });
+      if (batch.length === FILE_BATCH) {
+        count += (await publisher.publishBatch(batch)).length;
+        batch = [];
+      }
     }
-    if (value.key !== undefined && value.key !== null && typeof value.key !== 'string') throw new ConfigError(`${file}:${lineNo}: "key" must be a string or null`);
-    batch.push({ type: value.type, key: (value.key as string | null | undefined) ?? null, data: value.data ?? null });
-    if (batch.length === FILE_BATCH) {
-      count += (await publisher.publishBatch(batch)).length;
-      batch = [];
-    }
+  } catch (error) {
+    throw fsUserError(error, 'read', file);
+  } finally {
+    input.destroy();
   }
   if (batch.length > 0) count += (await publisher.publishBatch(batch)).length;
   return count;

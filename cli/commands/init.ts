@@ -1,10 +1,11 @@
 /**
  * `fnrun init [DIR]`: a project folder with one example function and a README snippet.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../runtime/errors.ts';
 import { parseCommand } from '../options.ts';
+import { fsUserError, makeDirectories } from '../fs-errors.ts';
 import type { Output } from '../output.ts';
 
 export const HELP = `Usage: fnrun init [DIR]
@@ -47,8 +48,14 @@ export async function run(argv: string[], out: Output): Promise<number> {
   ];
   const existing = files.filter(([file]) => existsSync(file)).map(([file]) => path.relative(process.cwd(), file) || file);
   if (existing.length > 0) throw new ConfigError(`not overwriting ${existing.join(', ')}; remove them or pick another folder`);
-  mkdirSync(path.join(dir, 'functions'), { recursive: true });
-  for (const [file, text] of files) writeFileSync(file, text, { flag: 'wx' });
+  makeDirectories(path.join(dir, 'functions'));
+  for (const [file, text] of files) {
+    try {
+      writeFileSync(file, text, { flag: 'wx' });
+    } catch (error) {
+      throw fsUserError(error, 'write', file);
+    }
+  }
   out.result({ dir, files: files.map(([f]) => f) }, `created ${files.map(([f]) => path.relative(process.cwd(), f) || f).join(', ')}\nnext: cd ${path.relative(process.cwd(), dir) || '.'} && npx fnrun dev`);
   return 0;
 }

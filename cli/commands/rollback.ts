@@ -11,8 +11,9 @@ import type { Output } from '../output.ts';
 export const HELP = `Usage: fnrun rollback FN [VERSION]
 
 Makes a kept version of FN active again: VERSION, or by default the newest version older than the
-active one. Versions are not changed or renumbered; running fnrun start processes switch to it
-without a restart. fnrun functions lists the kept versions.
+active one (a VERSION newer than the active one rolls forward). Versions are not changed or
+renumbered; running fnrun start processes switch to it without a restart. fnrun functions lists
+the kept versions.
 
 ${COMMON_HELP}`;
 
@@ -30,7 +31,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const redis = await connectRedis(await clientRedisUrl(common), 'fnrun-cli');
   try {
     const { from, to } = await new Registry(redis, new Keys(common.namespace)).rollback(name, version);
-    out.result({ name, from, to }, from === to ? `${name}: version ${to} is already active` : `${name}: rolled back from version ${from} to ${to}`);
+    const moved = to > from ? 'rolled forward' : 'rolled back';
+    out.result({ name, from, to }, from === to ? `${name}: version ${to} is already active` : `${name}: ${moved} from version ${from} to ${to}`);
     return 0;
   } finally {
     redis.disconnect();

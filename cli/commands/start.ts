@@ -12,7 +12,10 @@ import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';
 import { Registry } from '../../runtime/deploy/registry.ts';
 import { RegistryFollower } from '../../runtime/drivers/registry-follower.ts';
 import { Runtime } from '../../runtime/runtime.ts';
-import { COMMON_HELP, parseCommand } from '../options.ts';
+import { COMMON_HELP, defaultRedisUrl, parseCommand } from '../options.ts';
+import { nothingDeployedMessage } from '../start-notes.ts';
+import { escapedStdout } from '../log-destination.ts';
+import { MIN_LEASE_TTL_MS, RUNTIME_DEFAULTS } from '../../runtime/config.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 import { connectRedis } from '../../runtime/redis/redis.ts';
@@ -26,7 +29,7 @@ SIGTERM/SIGINT: finish the invocations in flight, hand the partitions over, exit
 Logs are JSON lines on stdout.
 
 Options:
-  --lease-ttl MS     partition lease time-to-live (default 10000)
+  --lease-ttl MS     partition lease time-to-live (default 10000, at least 500)
   --batch-size N     entries per read and per sandbox call (default 100)
 ${HTTP_HELP}
 ${RETENTION_HELP}
@@ -49,13 +52,14 @@ export async function run(argv: string[], out: Output): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
     return n;
   };
-  const leaseTtlMs = number('lease-ttl', 10_000);
+  const leaseTtlMs = number('lease-ttl', RUNTIME_DEFAULTS.leaseTtlMs);
+  if (leaseTtlMs < MIN_LEASE_TTL_MS) throw new ConfigError(`--lease-ttl must be at least ${MIN_LEASE_TTL_MS} (ms), so that a lease is renewed three times before it expires; got ${leaseTtlMs}`);
   const batchSize = number('batch-size', 100);
   const operatorEnv = envPolicy(values);
-  const redisUrl = common.redis ?? 'redis://127.0.0.1:6379';
+  const redisUrl = common.redis ?? defaultRedisUrl();
   const port = httpPort(values);
   // pino, synchronous to stdout: the last lines before an exit are not lost.
-  const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }));
+  const logger = pino({ base: { pid: process.pid } }, escapedStdout());
   const metrics = new RuntimeMetrics();
 
   const runtime = await Runtime.create({
@@ -77,6 +81,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await follower.start();
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
     logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
+    if (runtime.functions.length === 0) logger.warn({ namespace: common.namespace }, nothingDeployedMessage(common.namespace, redisUrl));
     await untilShutdownSignal();
     logger.info({}, 'stopping: finishing the invocations in flight and handing the partitions over');
     forceExitAfter(SHUTDOWN_LIMIT_MS, 'start', '');

@@ -5,13 +5,15 @@
  * the same atomic step as the ack. A dead letter's id is `<partition>:<entry id>`.
  */
 import type { Redis } from 'ioredis';
-import { FnrunError, NotFoundError } from '../errors.ts';
+import { ConfigError, FnrunError, NotFoundError } from '../errors.ts';
 import { Keys } from '../redis/keys.ts';
 import { parseDeadLetter, type DeadLetter } from './dead-letter-record.ts';
 import { withScripts, type ScriptedRedis } from '../redis/scripts.ts';
 import { encodeFields } from '../events/wire.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
 import { masterNodes } from '../redis/redis.ts';
+
+const MAX_U64 = 2n ** 64n - 1n;
 
 /** Header a replayed event carries: the id of the event it replays. */
 export const REPLAY_OF_HEADER = 'fnrun-replay-of';
@@ -57,7 +59,7 @@ export class DeadLetterQueue {
     const { partition, entryId } = this.parseId(id);
     const entries = (await this.redis.xrange(this.keys.partition(partition).deadLetters(fn), entryId, entryId)) as [string, string[]][];
     const entry = entries[0];
-    if (!entry) throw new NotFoundError(`no dead letter ${id} for function "${fn}" (fnrun dlq list ${fn} shows them)`);
+    if (!entry) throw new NotFoundError(`dead letter ${id} of function "${fn}" not found (fnrun dlq list ${fn} lists them)`);
     return parseDeadLetter(partition, entry[0], entry[1]);
   }
 
@@ -128,8 +130,13 @@ export class DeadLetterQueue {
   }
 
   private parseId(id: string): { partition: number; entryId: string } {
-    const m = /^(\d+):(\d+-\d+)$/.exec(id);
-    if (!m || Number(m[1]) >= this.partitions) throw new NotFoundError(`invalid dead-letter id ${JSON.stringify(id)}: expected <partition>:<entry id>, e.g. 3:1700000000000-0`);
+    const m = /^(\d+):((\d+)-(\d+))$/.exec(id);
+    if (!m) throw new ConfigError(`invalid dead-letter id ${JSON.stringify(id)}: expected <partition>:<entry id>, e.g. 3:1700000000000-0`);
+    // Well-formed but out of range (a partition this namespace lacks, a part past 64 bits that
+    // Redis would reject): no such dead letter.
+    if (Number(m[1]) >= this.partitions || BigInt(m[3]!) > MAX_U64 || BigInt(m[4]!) > MAX_U64) {
+      throw new NotFoundError(`dead letter ${id} not found: this namespace has partitions 0 to ${this.partitions - 1} (fnrun dlq list shows the ids)`);
+    }
     return { partition: Number(m[1]), entryId: m[2]! };
   }
 }

@@ -14,11 +14,16 @@ import type { Runtime } from '../runtime.ts';
 
 /** What the dev loop reports. */
 export interface DevSessionEvents {
-  /** A function (re)loaded; `ms` is from the file change to the new version being live. */
-  loaded(fn: FunctionHandle, info: { reload: boolean; ms: number }): void;
+  /**
+   * A function (re)loaded; `ms` is from the file change to the new version being live. `unchanged`:
+   * it builds again after a failure, into the version that kept running (nothing was swapped).
+   */
+  loaded(fn: FunctionHandle, info: { reload: boolean; ms: number; unchanged?: boolean }): void;
   /** A function could not be (re)built or loaded; the previous version, if any, keeps running. */
   failed(name: string, file: string, error: Error): void;
   removed(name: string): void;
+  /** The folder holds no function (at start, or once the last one is removed). */
+  empty?(dir: string): void;
 }
 
 /** Time to let a burst of file events (an editor's save) settle before rebuilding. */
@@ -38,6 +43,9 @@ export class DevSession {
   private recheck: NodeJS.Timeout | null = null;
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The failure last reported per function (or `(functions)`), so a second look does not repeat it. */
+  private readonly reported = new Map<string, string>();
+  private wasEmpty = false;
 
   constructor(runtime: Runtime, dir: string, events: DevSessionEvents) {
     this.runtime = runtime;
@@ -51,7 +59,7 @@ export class DevSession {
     this.watcher.on('all', (_event, file) => this.changed(file));
     this.watcher.on('error', () => {});
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
-    await this.sync(null, Date.now());
+    await this.sync(null, Date.now(), false);
   }
 
   /** Stops watching (the runtime is stopped by its owner). Idempotent. */
@@ -74,14 +82,15 @@ export class DevSession {
       const files = this.pending;
       const since = this.firstChangeAt;
       this.pending = new Set();
-      this.work = this.work.then(() => this.sync(files, since)).catch(() => {});
+      this.work = this.work.then(() => this.sync(files, since, false)).catch(() => {});
       // chokidar drops a file's change events for 50 ms after one it reported (a leading-edge
       // throttle), so a second save right after the first can go unreported: look again once that
-      // window is over. An unchanged build has the same hash and reloads nothing.
+      // window is over. An unchanged build has the same hash and reloads nothing, and a failure
+      // already reported is not reported again.
       if (this.recheck) clearTimeout(this.recheck);
       this.recheck = setTimeout(() => {
         this.recheck = null;
-        if (!this.stopped) this.work = this.work.then(() => this.sync(files, since)).catch(() => {});
+        if (!this.stopped) this.work = this.work.then(() => this.sync(files, since, true)).catch(() => {});
       }, RECHECK_MS);
     }, SETTLE_MS);
   }
@@ -91,12 +100,18 @@ export class DevSession {
    * (those whose entry or folder holds a changed file; all of them for a shared file) rebuild.
    * A rebuild whose output did not change is not reloaded (same content hash).
    */
-  private async sync(changed: Set<string> | null, since: number): Promise<void> {
+  private async sync(changed: Set<string> | null, since: number, recheck: boolean): Promise<void> {
+    const fail = (name: string, file: string, error: Error) => {
+      if (recheck && this.reported.get(name) === error.message) return;
+      this.reported.set(name, error.message);
+      this.events.failed(name, file, error);
+    };
     let found;
     try {
       found = await discoverFunctions(this.dir);
+      this.reported.delete('(functions)');
     } catch (error) {
-      this.events.failed('(functions)', this.dir, error as Error);
+      fail('(functions)', this.dir, error as Error);
       return;
     }
     const names = new Set(found.map((f) => f.name));
@@ -105,8 +120,11 @@ export class DevSession {
       this.builders.delete(name);
       await builder.dispose();
       await this.runtime.removeFunction(name);
+      this.reported.delete(name);
       this.events.removed(name);
     }
+    if (found.length === 0 && !this.wasEmpty) this.events.empty?.(this.dir);
+    this.wasEmpty = found.length === 0;
     const shared = changed !== null && [...changed].some((file) => !found.some((f) => owns(this.dir, f, file)));
     for (const fn of found) {
       let builder = this.builders.get(fn.name);
@@ -120,9 +138,11 @@ export class DevSession {
       const before = this.runtime.functions.find((h) => h.name === fn.name);
       try {
         const handle = await this.runtime.upsertFunction(await builder.build());
+        const recovered = this.reported.delete(fn.name);
         if (handle !== before) this.events.loaded(handle, { reload: before !== undefined, ms: Date.now() - since });
+        else if (recovered) this.events.loaded(handle, { reload: true, ms: Date.now() - since, unchanged: true });
       } catch (error) {
-        this.events.failed(fn.name, fn.entry, error as Error);
+        fail(fn.name, fn.entry, error as Error);
       }
     }
   }

@@ -2,13 +2,12 @@
  * Bundles one function (its file and everything it imports) into a single script for the sandbox.
  *
  * Output: an IIFE that assigns the module's exports to `__fnrun_module`, an external source map
- * with `sourcesContent`, and a content hash. Source-map `sources` are paths relative to `root`
+ * with `sourcesContent`, and a version hash of the sources (version-hash.ts: the same code gives
+ * the same hash wherever it is built). Source-map `sources` are paths relative to `root`
  * (default: the working directory), with `/` separators, e.g. `functions/hello.ts`: a mapped
- * stack reads `functions/hello.ts:12:5` on any machine, and the same source in another checkout
- * gives the same hash. Map positions with `new TraceMap(sourceMap)` (no map URL), so that
+ * stack reads `functions/hello.ts:12:5` on any machine. Map positions with `new TraceMap(sourceMap)` (no map URL), so that
  * `sources` are not resolved against the virtual {@link FunctionBundle.filename}.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
 import { confinementPlugin, projectRootOf } from './bundle-confinement.ts';
+import { versionHash } from './version-hash.ts';
 
 /** What to bundle. */
 export interface BundleInput {
@@ -37,7 +37,11 @@ export interface FunctionBundle {
   sourceMap: string;
   /** Virtual file name to compile `code` under, so stack frames name it: `fnrun:///functions/<name>.js`. */
   filename: string;
-  /** sha256 (hex) of `code` followed by `sourceMap`: unchanged source gives the same hash. */
+  /**
+   * sha256 (hex) of the source files the bundle is made of, named relative to the function's
+   * folder (see version-hash.ts): the same code gives the same hash in any checkout, path or folder
+   * name, whatever tsconfig.json lies above it.
+   */
   hash: string;
   /** esbuild warnings as `file:line:column: text` lines; they do not fail the build. */
   warnings: string[];
@@ -147,7 +151,7 @@ function toBundle(input: BundleInput, result: esbuild.BuildResult & { outputFile
     code,
     sourceMap,
     filename: `fnrun:///functions/${input.name}.js`,
-    hash: createHash('sha256').update(code).update(sourceMap).digest('hex'),
+    hash: versionHash(sourceMap, path.resolve(input.root ?? process.cwd()), path.resolve(input.entry)),
     warnings: result.warnings.map((w) => {
       const where = formatLocation(w.location);
       return where ? `${where}: ${w.text}` : w.text;

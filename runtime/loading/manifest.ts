@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ManifestError, type ManifestIssue } from '../errors.ts';
+import { closestName } from '../policy/closest-name.ts';
 import { eventPatternProblem, eventPatternsProblem } from '../policy/event-matcher.ts';
 import { parseAllowEntry } from '../policy/network-policy.ts';
 import type { GroupMode, GroupSpec, Manifest } from '../types.ts';
@@ -221,7 +222,7 @@ function toIssues(issue: z.core.$ZodIssue, notJson: ReadonlySet<symbol>): Manife
   if (issue.code === 'unrecognized_keys') {
     const known = KNOWN_KEYS[path] ?? [];
     return issue.keys.map((key) => {
-      const guess = closest(key, known);
+      const guess = closestName(key, known);
       const hint = guess ? `did you mean "${guess}"?` : `known fields: ${known.join(', ')}`;
       return { path: path ? `${path}.${key}` : key, message: `unknown field; ${hint}` };
     });
@@ -247,32 +248,6 @@ function describe(value: unknown, notJson: ReadonlySet<symbol>): string {
   if (json !== undefined && json.length <= 60) return json;
   if (Array.isArray(value)) return `an array of ${value.length} items`;
   return typeof value === 'string' ? `a ${value.length}-character string` : 'an object';
-}
-
-/** The known key nearest to a typo (case-insensitive edit distance with transpositions), if close. */
-function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(1, Math.ceil(key.length * 0.4)) + 1;
-  for (const candidate of known) {
-    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("evn" → "env").
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** A group of functions sharing one cursor, resolved from their manifests. */

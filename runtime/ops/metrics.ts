@@ -2,8 +2,13 @@
  * Prometheus metrics of a runtime (prom-client). Counters are bumped on the hot path through
  * per-function children cached on first use (no label hashing per event); lag and pending are
  * read from Redis when scraped, for the partitions this process owns.
+ *
+ * A scrape never waits long on Redis: what Redis must answer is bounded by
+ * {@link SCRAPE_REDIS_TIMEOUT_MS}, and while Redis is unreachable a scrape still answers, with the
+ * counters, the process metrics and `fnrun_redis_up 0` (lag and pending are left out: unknown).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import pkg from '../../package.json' with { type: 'json' };
 import type { InvocationRecord } from '../loading/function-handle.ts';
 
 /** Where scrape-time gauges come from; the runtime provides it. */
@@ -14,7 +19,37 @@ export interface MetricsSource {
   sandboxMemory(): Promise<{ rssBytes: number; heapUsedBytes: Record<string, number> } | null>;
 }
 
+/**
+ * What the metrics read from a runtime at scrape time (a {@link Runtime} is one): its functions,
+ * whose series exist at zero from the start; the partitions it owns; whether Redis answers.
+ */
+export interface RuntimeView {
+  readonly functions: readonly { readonly name: string }[];
+  readonly ownedPartitions: readonly number[];
+  /** Why the runtime cannot work now (Redis does not answer a PING…), or null. */
+  notReady(): Promise<string | null>;
+}
+
+/** Longest a scrape waits for each answer that needs Redis or the sandbox. */
+export const SCRAPE_REDIS_TIMEOUT_MS = 500;
+
+/** Up to the largest allowed `timeoutMs` (300 s). */
+const DURATION_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const STATUSES = ['ok', 'retry', 'dead-lettered', 'dropped'] as const;
+const ERROR_KINDS = ['handler', 'timeout', 'memory', 'crash'] as const;
+const DEAD_LETTER_REASONS = ['failed', 'expired', 'malformed'] as const;
+
 type Status = InvocationRecord['status'];
+type Stats = Awaited<ReturnType<MetricsSource['groupStats']>>;
+
+interface Gauges {
+  lag: Gauge<'function' | 'partition'>;
+  pending: Gauge<'function' | 'partition'>;
+  rss: Gauge;
+  heap: Gauge<'function' | 'version'>;
+  redisUp: Gauge;
+  owned: Gauge;
+}
 
 export class RuntimeMetrics {
   readonly registry = new Registry();
@@ -23,54 +58,48 @@ export class RuntimeMetrics {
   private readonly deadLetters: Counter<'function' | 'reason'>;
   private readonly duration: Histogram<'function'>;
   private readonly cache = new Map<string, { ok: { inc(): void }; duration: { observe(value: number): void } }>();
+  private readonly gauges: Gauges;
+  private readonly zeroed = new Set<string>();
   private source: MetricsSource | null = null;
+  private view: RuntimeView | null = null;
+  /** The Redis reads of the last scrape, while they run: a scrape during an outage does not add another. */
+  private stats: Promise<Stats> | null = null;
 
   constructor() {
     const registers = [this.registry];
-    this.invocations = new Counter({ name: 'fnrun_invocations_total', help: 'Invocation outcomes by function and status (ok, retry, dead-lettered, dropped).', labelNames: ['function', 'status'], registers });
-    this.errors = new Counter({ name: 'fnrun_invocation_errors_total', help: 'Failed attempts by function and kind (handler, timeout, memory, crash).', labelNames: ['function', 'kind'], registers });
-    this.deadLetters = new Counter({ name: 'fnrun_dead_letters_total', help: 'Events moved to a dead-letter queue, by function and reason.', labelNames: ['function', 'reason'], registers });
-    this.duration = new Histogram({
-      name: 'fnrun_invocation_duration_seconds', help: 'Handler run time per invocation.', labelNames: ['function'], registers,
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-    });
-    // Gauges are filled when scraped: one Redis round trip per scrape, none per event.
+    // Gauges are filled when scraped: one Redis round trip per scrape, none per event. The first
+    // metric collects too, so that a new function's zero series are there at the first scrape.
     let collecting: Promise<void> | null = null;
     const collect = () => (collecting ??= this.collect().finally(() => { collecting = null; }));
-    const lag: Gauge<'function' | 'partition'> = new Gauge({ name: 'fnrun_lag_events', help: 'Events not yet delivered to the function, per owned partition (XINFO GROUPS lag).', labelNames: ['function', 'partition'], registers, collect });
-    const pending: Gauge<'function' | 'partition'> = new Gauge({ name: 'fnrun_pending_events', help: 'Events delivered but not yet settled, per owned partition.', labelNames: ['function', 'partition'], registers, collect });
-    const rss: Gauge = new Gauge({ name: 'fnrun_sandbox_rss_bytes', help: 'Resident memory of the sandbox process holding the isolates.', registers, collect });
-    const heap: Gauge<'function' | 'version'> = new Gauge({ name: 'fnrun_isolate_heap_used_bytes', help: 'Heap in use in each function version\'s isolate.', labelNames: ['function', 'version'], registers, collect });
-    this.gauges = { lag, pending, rss, heap };
-  }
-
-  private gauges: { lag: Gauge<'function' | 'partition'>; pending: Gauge<'function' | 'partition'>; rss: Gauge; heap: Gauge<'function' | 'version'> } | null = null;
-
-  private async collect(): Promise<void> {
-    if (!this.source || !this.gauges) return;
-    const { lag, pending, rss, heap } = this.gauges;
-    const stats = await this.source.groupStats();
-    lag.reset();
-    pending.reset();
-    for (const s of stats) {
-      if (s.lag !== null) lag.labels(s.fn, String(s.partition)).set(s.lag);
-      pending.labels(s.fn, String(s.partition)).set(s.pending);
-    }
-    const memory = await this.source.sandboxMemory();
-    heap.reset();
-    if (memory === null) return;
-    rss.set(memory.rssBytes);
-    for (const [id, used] of Object.entries(memory.heapUsedBytes)) {
-      // Sandbox ids are `<function>@<version>#<load>`.
-      const at = id.indexOf('@');
-      const hash = id.indexOf('#', at);
-      if (at > 0) heap.labels(id.slice(0, at), id.slice(at + 1, hash < 0 ? undefined : hash)).set(used);
-    }
+    this.invocations = new Counter({ name: 'fnrun_invocations_total', help: 'Invocation outcomes by function and status (ok, retry, dead-lettered, dropped).', labelNames: ['function', 'status'], registers, collect });
+    this.errors = new Counter({ name: 'fnrun_invocation_errors_total', help: 'Failed attempts by function and kind (handler, timeout, memory, crash).', labelNames: ['function', 'kind'], registers });
+    this.deadLetters = new Counter({ name: 'fnrun_dead_letters_total', help: 'Events moved to a dead-letter queue, by function and reason (failed, expired, malformed).', labelNames: ['function', 'reason'], registers });
+    this.duration = new Histogram({
+      name: 'fnrun_invocation_duration_seconds', help: 'Handler run time per invocation.', labelNames: ['function'], registers, buckets: DURATION_BUCKETS_S,
+    });
+    this.gauges = {
+      lag: new Gauge({ name: 'fnrun_lag_events', help: 'Events not yet delivered to the function, per owned partition (XINFO GROUPS lag).', labelNames: ['function', 'partition'], registers, collect }),
+      pending: new Gauge({ name: 'fnrun_pending_events', help: 'Events delivered but not yet settled, per owned partition.', labelNames: ['function', 'partition'], registers, collect }),
+      rss: new Gauge({ name: 'fnrun_sandbox_rss_bytes', help: 'Resident memory of the sandbox process holding the isolates.', registers, collect }),
+      heap: new Gauge({ name: 'fnrun_isolate_heap_used_bytes', help: 'Heap in use in each function version\'s isolate.', labelNames: ['function', 'version'], registers, collect }),
+      redisUp: new Gauge({ name: 'fnrun_redis_up', help: `1 when Redis answered within ${SCRAPE_REDIS_TIMEOUT_MS} ms at this scrape, else 0 (lag and pending are then left out).`, registers, collect }),
+      owned: new Gauge({ name: 'fnrun_owned_partitions', help: 'Partitions this process works on now.', registers, collect }),
+    };
+    new Gauge({ name: 'fnrun_build_info', help: 'The fnrun and Node.js versions of this process (value 1).', labelNames: ['version', 'nodejs'], registers })
+      .labels(pkg.version, process.versions.node).set(1);
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool flags them); the same counts by type remain.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
   }
 
   /** Connects the scrape-time gauges to a running runtime. */
   attach(source: MetricsSource): void {
     this.source = source;
+  }
+
+  /** Reads functions, owned partitions and Redis' health from `view` at every scrape. */
+  observe(view: RuntimeView): void {
+    this.view = view;
   }
 
   /** Records one outcome; called on the hot path. */
@@ -88,6 +117,62 @@ export class RuntimeMetrics {
     this.invocations.labels(r.function, r.status as Status).inc();
     if (r.error) this.errors.labels(r.function, r.error.kind).inc();
     if (r.status === 'dead-lettered') this.deadLetters.labels(r.function, deadLetterReason(r)).inc();
+  }
+
+  private async collect(): Promise<void> {
+    const { lag, pending, rss, heap, redisUp, owned } = this.gauges;
+    const view = this.view;
+    if (view !== null) {
+      owned.set(view.ownedPartitions.length);
+      for (const fn of view.functions) this.zero(fn.name);
+    }
+    const source = this.source;
+    if (source === null) return;
+    const stats = (this.stats ??= source.groupStats().finally(() => { this.stats = null; }));
+    const [groups, memory, ready] = await Promise.all([
+      within(stats),
+      within(source.sandboxMemory()),
+      view === null ? Promise.resolve(undefined) : within(view.notReady()),
+    ]);
+    lag.reset();
+    pending.reset();
+    const up = groups !== undefined && (view === null || ready === null);
+    redisUp.set(up ? 1 : 0);
+    for (const s of groups ?? []) {
+      if (s.lag !== null) lag.labels(s.fn, String(s.partition)).set(s.lag);
+      pending.labels(s.fn, String(s.partition)).set(s.pending);
+    }
+    heap.reset();
+    if (memory === undefined || memory === null) return;
+    rss.set(memory.rssBytes);
+    for (const [id, used] of Object.entries(memory.heapUsedBytes)) {
+      // Sandbox ids are `<function>@<version>#<load>`.
+      const at = id.indexOf('@');
+      const hash = id.indexOf('#', at);
+      if (at > 0) heap.labels(id.slice(0, at), id.slice(at + 1, hash < 0 ? undefined : hash)).set(used);
+    }
+  }
+
+  /** Creates every series of `fn` at zero, so that rates and alerts work before its first event. */
+  private zero(fn: string): void {
+    if (this.zeroed.has(fn)) return;
+    this.zeroed.add(fn);
+    for (const status of STATUSES) this.invocations.inc({ function: fn, status }, 0);
+    for (const kind of ERROR_KINDS) this.errors.inc({ function: fn, kind }, 0);
+    for (const reason of DEAD_LETTER_REASONS) this.deadLetters.inc({ function: fn, reason }, 0);
+    // zero() would reset a histogram that already has observations (record() caches it first).
+    if (!this.cache.has(fn)) this.duration.zero({ function: fn });
+  }
+}
+
+/** `work`'s value, or undefined when it fails or takes longer than {@link SCRAPE_REDIS_TIMEOUT_MS}. */
+async function within<T>(work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), SCRAPE_REDIS_TIMEOUT_MS); });
+  try {
+    return await Promise.race([work.catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -16,6 +16,8 @@ import type { Keys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
+import { logOutages } from '../redis/outage-log.ts';
+
 
 export interface OwnershipOptions {
   /** @defaultValue `<hostname>:<pid>:<random>` */
@@ -50,6 +52,11 @@ export class PartitionOwnership {
   private guard: NodeJS.Timeout | null = null;
   private tick: Promise<void> = Promise.resolve();
   private running = false;
+  /** Live members at the last round, to say why partitions moved. */
+  private members: readonly string[] = [];
+  /** Partitions this process lost (fenced, not renewed) and has not held since. */
+  private readonly lostHere = new Set<number>();
+  private stopOutageLog: (() => void) | null = null;
 
   constructor(redis: ScriptedRedis, keys: Keys, partitions: number, handlers: OwnershipHandlers, logger: Logger, opts: OwnershipOptions = {}) {
     this.redis = redis;
@@ -72,21 +79,32 @@ export class PartitionOwnership {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopOutageLog = logOutages(this.redis, this.logger, 'partition leases cannot be renewed meanwhile; after most of a lease TTL this process lets its partitions go');
     await this.round();
     this.schedule();
     // Self-fencing runs on its own timer: a round can hang on an unreachable Redis. If renewals have
     // not been confirmed for most of a TTL, others may own these partitions already: let go of them.
     this.guard = setInterval(() => {
-      if (this.held.size === 0 || Date.now() - this.lastRenewedAt <= this.leaseTtlMs * 0.8) return;
-      this.logger.warn({ partitions: [...this.held.keys()] }, 'partition leases not renewed in time; letting them go');
-      for (const p of [...this.held.keys()]) this.lost(p);
+      const silentMs = Date.now() - this.lastRenewedAt;
+      if (this.held.size === 0 || silentMs <= this.leaseTtlMs * 0.8) return;
+      this.drop([...this.held.keys()], `leases not renewed for ${(silentMs / 1000).toFixed(1)} s (Redis unreachable or too slow); other processes may own them now`);
     }, this.heartbeatMs);
   }
 
   /** Called by a worker whose read or commit was fenced: the partition is gone. */
   lost(partition: number): void {
-    if (!this.held.delete(partition)) return;
-    void this.handlers.released(partition).catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'));
+    this.drop([partition], 'a read or commit was fenced: another process holds the lease now');
+  }
+
+  /** Stops working on `partitions` at once (their leases are gone or going), saying why. */
+  private drop(partitions: readonly number[], reason: string): void {
+    const gone = partitions.filter((p) => this.held.delete(p));
+    if (gone.length === 0) return;
+    for (const p of gone) this.lostHere.add(p);
+    this.logger.warn({ partitions: gone, reason }, `partitions lost: ${gone.join(', ')} (${reason})`);
+    for (const partition of gone) {
+      void this.handlers.released(partition).catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'));
+    }
   }
 
   /** Drains and releases every partition, then leaves, so others take over at once. Idempotent. */
@@ -95,6 +113,7 @@ export class PartitionOwnership {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.guard) clearInterval(this.guard);
+    this.stopOutageLog?.();
     await this.tick;
     await Promise.all([...this.releasing.values(), ...[...this.held.keys()].map((p) => this.release(p))]);
     await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 1).catch(() => {});
@@ -115,7 +134,8 @@ export class PartitionOwnership {
   private async round(): Promise<void> {
     const startedAt = Date.now();
     const members = await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 0);
-    const owner = assignPartitions(members.includes(this.memberId) ? members : [...members, this.memberId], this.partitions);
+    const live = members.includes(this.memberId) ? members : [...members, this.memberId];
+    const owner = assignPartitions(live, this.partitions);
 
     // Renew first: draining a partition that moves away can take a while, and must not let the
     // leases of the partitions that stay expire meanwhile.
@@ -129,20 +149,36 @@ export class PartitionOwnership {
     const replies = (await pipeline.exec()) ?? [];
     this.lastRenewedAt = startedAt;
     const acquired: Promise<void>[] = [];
+    const refused: number[] = [];
+    const gained: number[] = [];
     [...renewing, ...wanted].forEach((p, i) => {
       const [error, reply] = replies[i] ?? [new Error('no reply')];
       const epoch = error ? 0 : Number(reply);
       const token = epoch > 0 ? `${this.memberId}|${epoch}` : null;
       if (i < renewing.length) {
-        if (token !== this.held.get(p)) this.lost(p);
+        if (token !== this.held.get(p)) refused.push(p);
       } else if (token !== null) {
         this.held.set(p, token);
+        gained.push(p);
         acquired.push(this.handlers.acquired(p, token));
       }
     });
+    this.drop(refused, 'the lease could not be renewed: it expired and another process took it');
+    const why = this.membersChange(live);
+    if (gained.length > 0) {
+      const again = gained.every((p) => this.lostHere.has(p));
+      const reason = why ?? (again ? 'acquired again after this process had lost them' : 'their previous owner released them or its lease expired');
+      for (const p of gained) this.lostHere.delete(p);
+      this.logger.info({ partitions: gained, reason, members: live.length }, `partitions gained: ${gained.join(', ')} (${reason})`);
+    }
     await Promise.all(acquired);
 
     // Hand over what moved away, in the background: the next rounds keep renewing the rest.
+    const moving = [...this.held.keys()].filter((p) => owner[p] !== this.memberId && !this.releasing.has(p));
+    if (moving.length > 0) {
+      const reason = `assigned to another process${why ? ` (${why})` : ''}`;
+      this.logger.info({ partitions: moving, reason, members: live.length }, `handing partitions over: ${moving.join(', ')} (${reason})`);
+    }
     for (const p of [...this.held.keys()]) {
       if (owner[p] === this.memberId) continue;
       const releasing = this.release(p)
@@ -150,6 +186,19 @@ export class PartitionOwnership {
         .finally(() => this.releasing.delete(p));
       this.releasing.set(p, releasing);
     }
+  }
+
+  /** How the live members changed since the last round, in words; null when they did not. */
+  private membersChange(members: readonly string[]): string | null {
+    const before = new Set(this.members);
+    const now = new Set(members);
+    const first = this.members.length === 0;
+    this.members = members;
+    if (first) return `joined: ${members.length} live process(es) share ${this.partitions} partitions`;
+    const joined = members.filter((m) => !before.has(m) && m !== this.memberId);
+    const left = [...before].filter((m) => !now.has(m));
+    if (joined.length === 0 && left.length === 0) return null;
+    return [...joined.map((m) => `${m} joined`), ...left.map((m) => `${m} left or stopped heartbeating`)].join(', ') + `; ${members.length} live now`;
   }
 
   private async release(partition: number): Promise<void> {

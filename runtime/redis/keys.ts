@@ -127,6 +127,14 @@ export class Keys {
     return `${this.namespace}:functions`;
   }
 
+  /**
+   * Sorted set: the `fnrun dev` sessions running on this namespace (`<host>:<pid>`), scored by
+   * their last heartbeat (ms), so that a second one can warn that they would share the events.
+   */
+  get devSessions(): string {
+    return `${this.namespace}:dev-sessions`;
+  }
+
   /** String: counter INCRed after every deploy, rollback and remove, for runtimes to poll. */
   get registryEpoch(): string {
     return `${this.namespace}:registry-epoch`;

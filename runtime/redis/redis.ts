@@ -13,7 +13,8 @@
  * {@link isCluster}.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { ConfigError, FnrunError } from '../errors.ts';
+import { ConfigError, RedisConnectError } from '../errors.ts';
+import { connectFailure, isFinalConnectError } from './connect-failure.ts';
 import { isReadOnly } from './reply-errors.ts';
 
 /** Where to connect, as parsed from a URL. */
@@ -32,6 +33,7 @@ function baseOptions(): RedisOptions {
     connectionName: 'fnrun',
     lazyConnect: true,
     keepAlive: 10_000,
+    connectTimeout: 5000,
   };
 }
 
@@ -125,7 +127,10 @@ function parseHosts(list: string, url: string, defaultPort: number): { host: str
     const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
     if (m === null || port < 1 || port > 65535) throw new ConfigError(`invalid host "${part}" in Redis URL ${JSON.stringify(url)}`);
     const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
-    return { host: host === '' ? '127.0.0.1' : host, port };
+    // An empty host used to mean 127.0.0.1: a URL with a forgotten variable (redis://$HOST:6379)
+    // must not quietly reach whatever Redis runs locally.
+    if (host === '') throw new ConfigError(`Redis URL ${JSON.stringify(url)} names no host: write it out, e.g. redis://127.0.0.1:6379`);
+    return { host, port };
   });
   return hosts;
 }
@@ -146,16 +151,46 @@ function createClient(target: RedisTarget, name: string): Redis {
   return new Redis({ ...target.options, connectionName: name });
 }
 
-/** Opens a connection and waits until it is ready. */
+/**
+ * Longest a first connection may take: TCP connect, TLS and the ready check. Past it (a server that
+ * accepts and never answers, a Sentinel set with no primary) {@link connectRedis} gives up.
+ */
+export const CONNECT_DEADLINE_MS = 6000;
+
+/**
+ * Opens a connection and waits until it is ready. The first connection is not retried: when it
+ * fails, this throws a {@link RedisConnectError} naming the address and the cause (refused, DNS,
+ * timeout, auth). Once connected, the client reconnects forever (see {@link baseOptions}).
+ */
 export async function connectRedis(url: string, name = 'fnrun'): Promise<Redis> {
   const redis = createClient(parseRedisUrl(url), name);
+  // ioredis rejects connect() with "Connection is closed." and emits the cause as an event.
+  const seen: unknown[] = [];
+  let giveUp: (outcome: 'failed') => void = () => {};
+  const failed = new Promise<'failed'>((resolve) => { giveUp = resolve; });
+  const record = (error: unknown) => {
+    if (seen.length < 20) seen.push(error);
+    if (isFinalConnectError(error)) giveUp('failed');
+  };
   // Reconnect errors are expected while Redis restarts; callers see failures on their commands.
   redis.on('error', () => {});
+  redis.on('error', record);
+  redis.on('node error', record);
+  const connecting = redis.connect();
+  connecting.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), CONNECT_DEADLINE_MS); });
   try {
-    await redis.connect();
+    const outcome = await Promise.race([connecting, deadline, failed]);
+    if (outcome === 'timeout') throw connectFailure(url, seen, CONNECT_DEADLINE_MS);
+    if (outcome === 'failed') throw connectFailure(url, seen, null);
   } catch (error) {
     redis.disconnect();
-    throw new FnrunError('ERR_REDIS', `cannot connect to Redis at ${url}: ${(error as Error).message}`, { cause: error });
+    throw error instanceof RedisConnectError ? error : connectFailure(url, [...seen, error], null);
+  } finally {
+    clearTimeout(timer);
+    redis.off('error', record);
+    redis.off('node error', record);
   }
   return redis;
 }

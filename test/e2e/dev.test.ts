@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -136,7 +136,7 @@ test('dlq list, show (mapped stack), replay to the one function, purge', async (
     await waitFor(() => dev.json<Line>().some((l) => l.kind === 'invocation' && l.eventId === eventId && l.status === 'dead-lettered'), { message: 'replayed event ran' });
     assert.ok(!dev.json<Line>().some((l) => l.kind === 'invocation' && l.eventId === eventId && l.function === 'fine'), 'fine did not see the replay');
 
-    const purge = await runCli(['dlq', 'purge', 'fails', ...common]);
+    const purge = await runCli(['dlq', 'purge', 'fails', '--yes', ...common]);
     assert.match(purge.stdout, /purged 1/);
     const empty = await runCli(['dlq', 'list', 'fails', ...common, '--json']);
     assert.deepEqual(JSON.parse(empty.stdout), []);
@@ -180,7 +180,8 @@ test('fnrun init scaffolds a project that fnrun dev runs', async () => {
 });
 
 test('without redis-server on PATH, dev says how to install it or pass --redis', async () => {
-  const result = await runCli(['dev', '--redis', 'embedded', '--dir', join(env.dir, 'none')], { env: { ...process.env, PATH: dirname(process.execPath) } });
+  mkdirSync(join(env.dir, 'no-redis', 'functions'), { recursive: true });
+  const result = await runCli(['dev', '--redis', 'embedded', '--dir', join(env.dir, 'no-redis', 'functions')], { env: { ...process.env, PATH: dirname(process.execPath) } });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /redis-server was not found on PATH/);
   assert.match(result.stderr, /--redis/);

@@ -54,7 +54,7 @@ test('bundles a handler into an IIFE exposing its exports, with a source map rel
   const map = JSON.parse(bundle.sourceMap);
   assert.deepEqual(map.sources, ['functions/ok.ts']);
   assert.match(map.sourcesContent[0], /export default async function handler/);
-  assert.equal(bundle.hash, createHash('sha256').update(bundle.code + bundle.sourceMap).digest('hex'));
+  assert.equal(bundle.hash, createHash('sha256').update(`ok.ts\0${map.sourcesContent[0]}\0`).digest('hex'), 'the hash covers the sources, named relative to the function folder');
   assert.deepEqual(bundle.warnings, []);
 });
 
@@ -62,6 +62,23 @@ test('unchanged source gives the same hash', async () => {
   const [a, b] = await Promise.all([bundleFunction(fixture('ok')), bundleFunction(fixture('ok'))]);
   assert.equal(a.hash, b.hash);
   assert.notEqual(a.hash, (await bundleFunction(fixture('defined'))).hash);
+});
+
+test('the hash depends on the code only: not on the checkout path, the folder names or a tsconfig.json above', async () => {
+  const files = (prefix: string) => ({
+    [`${prefix}/f.ts`]: "import { two } from './_shared/two.ts';\nexport const config = { events: ['a.*'] };\nexport default class { x = two; }",
+    [`${prefix}/_shared/two.ts`]: 'export const two = 2;',
+  });
+  const a = await dirWith(files('app/functions'));
+  // Another checkout: other folder names, and a tsconfig.json above that changes the emitted code.
+  const b = await dirWith({ ...files('ci/checkout-17/src/handlers'), 'tsconfig.json': '{"compilerOptions":{"alwaysStrict":true,"useDefineForClassFields":false}}' });
+  const bundleA = await bundleFunction({ name: 'f', entry: path.join(a, 'app/functions/f.ts'), root: path.join(a, 'app') });
+  const bundleB = await bundleFunction({ name: 'f', entry: path.join(b, 'ci/checkout-17/src/handlers/f.ts'), root: b });
+  assert.notEqual(bundleA.code, bundleB.code, 'the emitted code differs (paths in comments, the tsconfig)');
+  assert.equal(bundleA.hash, bundleB.hash);
+  await writeFile(path.join(b, 'ci/checkout-17/src/handlers/_shared/two.ts'), 'export const two = 3;');
+  const changed = await bundleFunction({ name: 'f', entry: path.join(b, 'ci/checkout-17/src/handlers/f.ts'), root: b });
+  assert.notEqual(changed.hash, bundleA.hash, 'a change in an imported file is a change');
 });
 
 test("`import ... from 'fnrun'` resolves to the SDK though fnrun is not installed next to the function", async () => {

@@ -50,6 +50,10 @@ test('bad URLs are refused with a ConfigError that says what is expected', () =>
     ['redis+cluster://a:1/0', /no databases/],
     ['redis://h:99999', /invalid host/],
     ['redis://h/x', /invalid database/],
+    ['redis://', /names no host/],
+    ['redis://:6380', /names no host/],
+    ['redis://:pw@', /names no host/],
+    ['redis+cluster://', /names no host/],
   ] as const) {
     assert.throws(() => parseRedisUrl(url), (e: unknown) => e instanceof ConfigError && message.test(e.message), url);
   }
