@@ -4,7 +4,10 @@
  * User errors (bad flags, bad input, bad manifests) print as one line and exit 1; anything else
  * is a bug and prints its stack (exit 70).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { isExpectedError } from '../runtime/errors.ts';
+import { PACKAGE_ROOT } from '../runtime/package-paths.ts';
 import { Output } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
@@ -35,8 +38,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    const pkg = await import('../package.json', { with: { type: 'json' } });
-    process.stdout.write(`${pkg.default.version}\n`);
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
   const command = COMMANDS[name];
