@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   status: { summary: 'partitions, owners, per-function lag, pending, retries, dead letters', load: () => import('./commands/status.ts') },
   replay: { summary: 're-run one function over a window of retained events', load: () => import('./commands/replay.ts') },
   dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
+  check: { summary: 'type-check the functions with the project\'s TypeScript', load: () => import('./commands/check.ts') },
   deploy: { summary: 'bundle, validate and upload the changed functions to the registry', load: () => import('./commands/deploy.ts') },
   functions: { summary: 'list the deployed functions and their versions', load: () => import('./commands/functions.ts') },
   rollback: { summary: 'make an earlier version of a deployed function active again', load: () => import('./commands/rollback.ts') },

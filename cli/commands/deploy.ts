@@ -11,6 +11,7 @@ import { Registry } from '../../runtime/deploy/registry.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { formatTable } from '../table.ts';
+import { checkFunctionTypes } from '../function-types.ts';
 
 export const HELP = `Usage: fnrun deploy [--dir ./functions] [--only FN ...] [--dry-run]
 
@@ -22,13 +23,17 @@ Each function stands alone: one that fails to build or validate is reported as f
 file and line, or the manifest field) and uploads nothing; the others still deploy. The exit
 code is 1 when any failed.
 
+When the project has TypeScript, the functions are first type-checked as fnrun check does; a
+function with type errors fails (file:line:column and the error) unless --no-typecheck.
+
 Options:
   --dir DIR     the functions folder (default: ./functions)
   --only FN     deploy only FN; repeat it or give a comma list (--only a,b)
   --dry-run     build and validate, and report what would change; upload nothing
+  --no-typecheck  do not type-check (deploy functions that have type errors)
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, only: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } } as const;
+const OPTIONS = { dir: { type: 'string' }, only: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' }, 'no-typecheck': { type: 'boolean' } } as const;
 
 export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
@@ -44,7 +49,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
     // it fixes a new namespace's partition count, as fnrun start and publishers would.
     const partitions = dryRun ? null : await resolvePartitions(redis, keys, common.partitions);
     const dir = path.resolve((values.dir as string | undefined) ?? 'functions');
-    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
+    const types = values['no-typecheck'] === true ? null : await checkFunctionTypes(dir, only);
+    for (const note of types?.notes ?? []) process.stderr.write(`note: ${note}\n`);
+    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, refused: types?.failures, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
     out.result(rows, report(rows, dryRun));
     return rows.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {

@@ -16,6 +16,7 @@ import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } fro
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
+import { DevTypecheck } from '../dev-typecheck.ts';
 
 export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL|embedded] [--log pretty|json]
 
@@ -61,6 +62,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let endpoint: HttpEndpoint | null = null;
   let runtime: Runtime | null = null;
   let session: DevSession | null = null;
+  let typecheck: DevTypecheck | null = null;
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -81,13 +83,14 @@ export async function run(argv: string[], out: Output): Promise<number> {
     const notice = (data: object, text: string) => write(json ? JSON.stringify({ time: Date.now(), ...data }) : text);
     notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
       `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
-    session = new DevSession(runtime, dir, {
+    typecheck = new DevTypecheck(dir, notice);
+    session = new DevSession(runtime, dir, typecheck.watch({
       loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms },
         `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
       failed: (name, file, error) => notice({ kind: 'error', function: name, file, code: (error as FnrunError).code, message: error.message },
         `✖ ${name}: ${error.message}${name !== '(functions)' && runtimeHas(runtime, name) ? `\n  (the previous version of ${name} keeps running)` : ''}`),
       removed: (name) => notice({ kind: 'removed', function: name }, `removed ${name}`),
-    });
+    }));
     await session.start();
     await untilShutdownSignal();
     notice({ kind: 'stopping' }, 'stopping: finishing the invocations in flight…');
@@ -96,6 +99,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   } finally {
     await endpoint?.close();
     await session?.stop();
+    await typecheck?.stop();
     await runtime?.stop();
     await embedded?.stop();
   }
