@@ -105,6 +105,12 @@ test('fnrun init makes a project; its printed next step, run as printed, runs a 
     const sent = await sh(emit!, installer);
     assert.equal(sent.code, 0, sent.stderr);
     await dev.waitForLine((l) => l.includes('hello, Ada (key ada, attempt 1)'), 'hello ran');
+    // A saved function with a type error: a warning from the type-check worker, and it runs anyway.
+    writeFileSync(join(app, 'functions', 'typo.ts'), CORRECT.replace('ctx.emit(', 'ctx.emitt('));
+    await dev.waitForLine((l) => l.startsWith('⚠ typo: 1 type error (the new code runs anyway)'), 'a type warning for typo');
+    await dev.waitForLine((l) => /^\s+functions\/typo\.ts:5:13: Property 'emitt' does not exist on type 'Context'/.test(l), 'the error, with file:line:column');
+    rmSync(join(app, 'functions', 'typo.ts'));
+    await dev.waitForLine((l) => l === 'removed typo', 'typo removed');
     dev.signalGroup('SIGINT');
     await dev.exited;
     assert.ok(dev.lines.some((l) => l.startsWith('stopping: finishing the invocations in flight')), dev.lines.join('\n'));

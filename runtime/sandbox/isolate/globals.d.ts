@@ -5,8 +5,9 @@
  * that covers `functions/` (what `fnrun init` writes); do not combine it with `"lib": ["dom"]`,
  * which declares the same names.
  *
- * What exists is installed by the shims in runtime/sandbox/isolate/; the fetch family is declared
- * for the outbound fetch that goes through the host (the manifest's `network.allow`).
+ * What exists is installed by the shims in runtime/sandbox/isolate/. The fetch family is declared
+ * ahead of the outbound fetch through the host (allowed per function by its manifest): until that
+ * is in the sandbox, calling `fetch` fails the invocation with a ReferenceError.
  */
 
 /** Where `console` output goes: the host logger, with the function and event attached. */
