@@ -13,7 +13,8 @@ type Json = Record<string, unknown>;
 export interface PackageChanges {
   text: string;
   added: string[];
-  kept: string[];
+  /** Entries already set to something else, kept: `{ entry: 'scripts.start', value: 'node server.js' }`. */
+  kept: { entry: string; value: string }[];
 }
 
 /** The project's package.json with fnrun's entries added; nothing already there changes. */
@@ -46,13 +47,13 @@ export function mergePackageJson(existing: string | null, fields: { name: string
 function merge(pkg: Json, field: string, wanted: Record<string, unknown>, changes: PackageChanges, present = (_key: string) => false): void {
   const current = pkg[field];
   if (current !== undefined && (typeof current !== 'object' || current === null || Array.isArray(current))) {
-    changes.kept.push(`package.json ${field} (not an object)`);
+    changes.kept.push({ entry: field, value: 'not an object' });
     return;
   }
   const target = (current ?? {}) as Json;
   for (const [key, value] of Object.entries(wanted)) {
     if (key in target || present(key)) {
-      if (target[key] !== value) changes.kept.push(`package.json ${field}.${key}${typeof target[key] === 'string' ? ` (${target[key]})` : ''}`);
+      if (target[key] !== value) changes.kept.push({ entry: `${field}.${key}`, value: typeof target[key] === 'string' ? target[key] : JSON.stringify(target[key]) });
       continue;
     }
     target[key] = value;

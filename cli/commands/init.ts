@@ -55,7 +55,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     writeFileSync(packageFile, pkg.text);
     steps.push({ file: 'package.json', action: hadPackage ? 'updated' : 'created', ...(hadPackage ? { detail: `added ${pkg.added.join(', ')}` } : {}) });
   }
-  for (const kept of pkg.kept) steps.push({ file: kept, action: 'skipped', detail: 'already set; kept' });
+  for (const kept of pkg.kept) steps.push({ file: `package.json ${kept.entry}`, action: 'skipped', detail: `kept: ${kept.value}` });
 
   create(steps, dir, tsconfigFile, tsconfig(ownTsconfig ? '.' : 'functions'));
   const functions = await discoverFunctions(at('functions'));
@@ -64,7 +64,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   gitignore(steps, dir);
   create(steps, dir, 'README.md', readme(packageName(dir)));
 
-  const usesOurDev = !pkg.kept.some((k) => k.startsWith('package.json scripts.dev'));
+  const usesOurDev = !pkg.kept.some((k) => k.entry === 'scripts.dev');
   const cd = path.relative(process.cwd(), dir);
   const next = `${cd === '' ? '' : `cd ${shellQuote(cd)} && `}npm install && ${usesOurDev ? 'npm run dev' : 'npx fnrun dev'}`;
   const text = [

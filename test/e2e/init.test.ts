@@ -19,7 +19,7 @@ const env = useTestEnv('init', { topology: 'single' });
 const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 interface Pkg { name: string; version: string; type?: string; scripts: Record<string, string>; devDependencies: Record<string, string>; dependencies?: Record<string, string>; engines: Record<string, string> }
-interface Step { file: string; action: string }
+interface Step { file: string; action: string; detail?: string }
 
 const read = (file: string) => readFileSync(file, 'utf8');
 const json = <T>(file: string) => JSON.parse(read(file)) as T;
@@ -80,7 +80,7 @@ test('in an existing project: package.json merged, every other file kept, and wh
   assert.deepEqual(pkg.dependencies, { fnrun: '^0.1.0' });
   assert.deepEqual(Object.keys(pkg.devDependencies), ['node', 'typescript'], 'fnrun is already a dependency');
   assert.equal(byFile('package.json'), 'updated');
-  assert.equal(byFile('package.json scripts.start (node server.js)'), 'skipped');
+  assert.deepEqual(steps.find((s) => s.file === 'package.json scripts.start'), { file: 'package.json scripts.start', action: 'skipped', detail: 'kept: node server.js' });
 
   // Its own tsconfig.json stays; the functions get theirs.
   assert.equal(read(join(dir, 'tsconfig.json')), original['tsconfig.json']);
