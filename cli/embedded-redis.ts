@@ -44,7 +44,9 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   let child: ChildProcess;
   try {
     child = await new Promise<ChildProcess>((resolve, reject) => {
-      const c = spawn('redis-server', args, { stdio: 'ignore' });
+      // Its own process group: a Ctrl-C (SIGINT to the terminal's group) must reach only fnrun dev,
+      // which drains (committing to this Redis) and then stops it.
+      const c = spawn('redis-server', args, { stdio: 'ignore', detached: true });
       c.once('error', reject);
       c.once('spawn', () => resolve(c));
     });

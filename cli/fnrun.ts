@@ -4,9 +4,12 @@
  * User errors (bad flags, bad input, bad manifests) print as one line and exit 1; anything else
  * is a bug and prints its stack (exit 70).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { isExpectedError } from '../runtime/errors.ts';
 import { formatExpectedError } from './error-message.ts';
 import { escapeControl, escapeControlLines } from './escape.ts';
+import { PACKAGE_ROOT } from '../runtime/package-paths.ts';
 import { Output } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {
@@ -17,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   status: { summary: 'partitions, owners, per-function lag, pending, retries, dead letters', load: () => import('./commands/status.ts') },
   replay: { summary: 're-run one function over a window of retained events', load: () => import('./commands/replay.ts') },
   dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
+  check: { summary: 'type-check the functions with the project\'s TypeScript', load: () => import('./commands/check.ts') },
   deploy: { summary: 'bundle, validate and upload the changed functions to the registry', load: () => import('./commands/deploy.ts') },
   functions: { summary: 'list the deployed functions and their versions', load: () => import('./commands/functions.ts') },
   rollback: { summary: 'make an earlier version of a deployed function active again', load: () => import('./commands/rollback.ts') },
@@ -37,8 +41,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    const pkg = await import('../package.json', { with: { type: 'json' } });
-    process.stdout.write(`${pkg.default.version}\n`);
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
   const command = COMMANDS[name];

@@ -12,6 +12,7 @@ export const USER_ERROR_CODES = [
   'ERR_CONFIG',
   'ERR_MANIFEST',
   'ERR_BUNDLE',
+  'ERR_TYPECHECK',
   'ERR_SANDBOX_LOAD',
   'ERR_PAYLOAD_TOO_LARGE',
   'ERR_PARTITIONS_MISMATCH',
@@ -85,6 +86,37 @@ export class BundleError extends FnrunError {
     super('ERR_BUNDLE', `cannot bundle ${file}: ${location ? `${location}: ` : ''}${message}`);
     this.file = file;
     this.location = location;
+  }
+}
+
+/** One TypeScript error, positioned in the function's source (1-based line and column). */
+export interface TypeIssue {
+  /** Relative to the folder above the functions folder (`functions/hello.ts`); null for the tsconfig's own problems. */
+  file: string | null;
+  line: number;
+  column: number;
+  /** TypeScript's error number (2551 for TS2551). */
+  code: number;
+  message: string;
+}
+
+/** `functions/hello.ts:7:15: Property 'emitt' does not exist … (TS2551)`; continuation lines of the message indented. */
+export function formatTypeIssue(issue: TypeIssue): string {
+  const where = issue.file === null ? 'tsconfig' : `${issue.file}:${issue.line}:${issue.column}`;
+  return `${where}: ${issue.message.split('\n').join('\n    ')} (TS${issue.code})`;
+}
+
+/** A function has type errors (when type-checking is asked for and TypeScript is installed). */
+export class TypecheckError extends FnrunError {
+  readonly file: string;
+  readonly issues: readonly TypeIssue[];
+  constructor(file: string, issues: readonly TypeIssue[]) {
+    const first = issues[0];
+    const more = issues.length - 1;
+    const head = first === undefined ? 'type errors' : formatTypeIssue(first).split('\n')[0];
+    super('ERR_TYPECHECK', `type error in ${file}: ${head}${more > 0 ? ` (and ${more} more; fnrun check lists them)` : ''}`);
+    this.file = file;
+    this.issues = issues;
   }
 }
 

@@ -22,7 +22,7 @@ export { DEFAULT_MAX_EVENT_BYTES } from './events/wire.ts';
 export { createJsonLogger, type Logger } from './logger.ts';
 export {
   FnrunError, ManifestError, BundleError, ConfigError, SandboxError, PayloadTooLargeError, NotReplicatedError,
-  PartitionsMismatchError, InvalidEventError, NotFoundError, EnvNotAllowedError, type ErrorCode,
+  PartitionsMismatchError, InvalidEventError, NotFoundError, EnvNotAllowedError, TypecheckError, type TypeIssue, type ErrorCode,
 } from './errors.ts';
 export type { FnEvent, Manifest, RetryPolicy, Emit, SerializedError } from './types.ts';
 export { defineFunction, type Context, type Handler, type FunctionConfig, type FunctionDefinition } from './sdk.ts';

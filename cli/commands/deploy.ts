@@ -13,6 +13,7 @@ import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import { noFunctionsHint, requireFunctionsDir } from '../functions-dir.ts';
 import type { Output } from '../output.ts';
 import { formatTable } from '../table.ts';
+import { checkFunctionTypes } from '../function-types.ts';
 
 export const HELP = `Usage: fnrun deploy [--dir ./functions] [--only FN ...] [--dry-run]
 
@@ -24,13 +25,17 @@ Each function stands alone: one that fails to build or validate is reported as f
 file and line, or the manifest field) and uploads nothing; the others still deploy. The exit
 code is 1 when any failed.
 
+When the project has TypeScript, the functions are first type-checked as fnrun check does; a
+function with type errors fails (file:line:column and the error) unless --no-typecheck.
+
 Options:
   --dir DIR     the functions folder (default: ./functions)
   --only FN     deploy only FN; repeat it or give a comma list (--only a,b)
   --dry-run     build and validate, and report what would change; upload nothing
+  --no-typecheck  do not type-check (deploy functions that have type errors)
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, only: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } } as const;
+const OPTIONS = { dir: { type: 'string' }, only: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' }, 'no-typecheck': { type: 'boolean' } } as const;
 
 export async function run(argv: string[], out: Output): Promise<number> {
   const { common, values, positionals } = parseCommand(argv, OPTIONS, false);
@@ -48,7 +53,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
     // A real deploy creates each function's consumer groups (its cursor starts at the deploy), so
     // it fixes a new namespace's partition count, as fnrun start and publishers would.
     const partitions = dryRun ? null : await resolvePartitions(redis, keys, common.partitions);
-    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
+    const types = values['no-typecheck'] === true ? null : await checkFunctionTypes(dir, only);
+    for (const note of types?.notes ?? []) process.stderr.write(`note: ${note}\n`);
+    const rows = await deployFunctions({ dir, registry: new Registry(redis, keys), only, dryRun, refused: types?.failures, ...(partitions === null ? {} : { streams: { redis, keys, partitions } }) });
     const target = `namespace "${keys.namespace}" of the Redis at ${redactRedisUrl(url)}`;
     out.result(rows, rows.length === 0 ? noFunctionsHint(dir) : `${report(rows, dryRun)}\n${dryRun ? 'checked against' : 'deployed to'} ${target}`);
     return rows.some((r) => r.status === 'failed') ? 1 : 0;

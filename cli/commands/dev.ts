@@ -23,6 +23,7 @@ import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
+import { DevTypecheck } from '../dev-typecheck.ts';
 
 export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL] [--log pretty|json]
 
@@ -73,6 +74,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let runtime: Runtime | null = null;
   let session: DevSession | null = null;
   let presence: { stop(): Promise<void> } | null = null;
+  let typecheck: DevTypecheck | null = null;
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -96,7 +98,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
     notice({ kind: 'started', redis: shownUrl, embedded: embedded !== null, namespace: common.namespace, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
       `fnrun dev · ${dir} · Redis ${shownUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · namespace ${common.namespace} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
     presence = await watchPresence(redisUrl, runtime.keys, (message) => notice({ kind: 'warning', message }, `warning: ${message}`, 'yellow'));
-    session = new DevSession(runtime, dir, {
+    typecheck = new DevTypecheck(dir, notice);
+    session = new DevSession(runtime, dir, typecheck.watch({
       loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms, unchanged: info.unchanged === true },
         info.unchanged
           ? `${fn.name} builds again; its running version ${fn.version} is unchanged`
@@ -105,7 +108,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
         `✖ ${name}: ${error.message}${name !== '(functions)' && runtimeHas(runtime, name) ? `\n  (the previous version of ${name} keeps running)` : ''}`, 'red'),
       removed: (name) => notice({ kind: 'removed', function: name }, `removed ${name}`),
       empty: () => notice({ kind: 'empty', dir, message: noFunctionsHint(dir) }, noFunctionsHint(dir), 'yellow'),
-    });
+    }));
     await session.start();
     await untilShutdownSignal();
     notice({ kind: 'stopping' }, 'stopping: finishing the invocations in flight…');
@@ -115,6 +118,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await presence?.stop();
     await endpoint?.close();
     await session?.stop();
+    await typecheck?.stop();
     await runtime?.stop();
     await embedded?.stop();
   }

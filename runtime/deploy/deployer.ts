@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { bundleFunction, type FunctionBundle } from '../loading/bundler.ts';
 import { discoverFunctions } from '../loading/discover.ts';
-import { BundleError, ConfigError, FnrunError, ManifestError, type ManifestIssue } from '../errors.ts';
+import { BundleError, ConfigError, FnrunError, ManifestError, TypecheckError, type ManifestIssue, type TypeIssue } from '../errors.ts';
 import { loadFunction } from '../loading/function-loader.ts';
 import { EnvAccess } from '../loading/env-policy.ts';
 import { validateGroups } from '../loading/manifest.ts';
@@ -28,6 +28,8 @@ export interface DeployOptions {
   dryRun?: boolean;
   /** Where to create a deployed function's consumer groups, so its cursor starts at the deploy. */
   streams?: { redis: Redis; keys: Keys; partitions: number };
+  /** Functions to report as failed with these errors, without building them (a type check refused them). */
+  refused?: ReadonlyMap<string, FnrunError>;
 }
 
 /** The outcome for one function. */
@@ -42,8 +44,11 @@ export interface DeployRow {
   to: number | null;
   hash: string | null;
   dryRun: boolean;
-  /** Why it failed: a bundle error's `location` (file:line:column) or a manifest's `fields`. */
-  error?: { code: string; message: string; location?: string; fields?: readonly ManifestIssue[] };
+  /**
+   * Why it failed: a bundle or type error's `location` (file:line:column of the first), a
+   * manifest's `fields`, a type check's `types`.
+   */
+  error?: { code: string; message: string; location?: string; fields?: readonly ManifestIssue[]; types?: readonly TypeIssue[] };
   /** esbuild warnings (they do not fail the deploy). */
   warnings: string[];
 }
@@ -58,7 +63,10 @@ export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]>
   let built: Built[];
   try {
     await sandbox.start();
-    built = await Promise.all(functions.map((fn) => build(sandbox, fn.name, fn.entry, root)));
+    built = await Promise.all(functions.map((fn) => {
+      const refused = opts.refused?.get(fn.name);
+      return refused === undefined ? build(sandbox, fn.name, fn.entry, root) : { error: refused, file: relativeTo(root, fn.entry) };
+    }));
   } finally {
     await sandbox.stop();
   }
@@ -98,7 +106,7 @@ function select<F extends { name: string }>(found: F[], only: readonly string[] 
 /** Bundles one function and loads it in the sandbox, which validates its manifest. */
 async function build(sandbox: SandboxHost, name: string, entry: string, root: string): Promise<Built> {
   // Stored and reported relative to `root`, so that where the deploy runs changes neither.
-  const file = path.relative(root, entry).split(path.sep).join('/');
+  const file = relativeTo(root, entry);
   try {
     const bundle = { ...(await bundleFunction({ name, entry, root })), entry: file };
     // No host environment: validation must not depend on (or see) the deploying machine's, and
@@ -138,5 +146,14 @@ function failedRow(name: string, file: string, error: FnrunError, active: number
   const detail: DeployRow['error'] = { code: error.code, message: error.message };
   if (error instanceof BundleError && error.location !== undefined) detail.location = error.location;
   if (error instanceof ManifestError) detail.fields = error.issues;
+  if (error instanceof TypecheckError) {
+    detail.types = error.issues;
+    const first = error.issues.find((i) => i.file !== null);
+    if (first !== undefined) detail.location = `${first.file}:${first.line}:${first.column}`;
+  }
   return { function: name, file, status: 'failed', from: active, to: null, hash: null, dryRun, error: detail, warnings: [] };
+}
+
+function relativeTo(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
 }

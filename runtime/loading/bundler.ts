@@ -16,6 +16,7 @@ import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
 import { confinementPlugin, projectRootOf } from './bundle-confinement.ts';
 import { versionHash } from './version-hash.ts';
+import { isBuilt } from '../package-paths.ts';
 
 /** What to bundle. */
 export interface BundleInput {
@@ -50,7 +51,8 @@ export interface FunctionBundle {
 /** The global the IIFE assigns the function module's exports to. */
 export const MODULE_GLOBAL = '__fnrun_module';
 
-const SDK_PATH = fileURLToPath(new URL('../sdk.ts', import.meta.url));
+/** The SDK's TypeScript source (the package ships a copy), so the bundle is the same from the repository and from an install. */
+const SDK_PATH = fileURLToPath(new URL(isBuilt(import.meta.url) ? '../sdk.source.ts' : '../sdk.ts', import.meta.url));
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.split('/')[0]!]));
 const BUILTIN_MESSAGE =
   'is a Node built-in; functions run in a sandbox without Node APIs (no file system, network or process)';

@@ -163,22 +163,6 @@ test('README quick start: the example functions on the embedded Redis, and the e
   }
 });
 
-test('fnrun init scaffolds a project that fnrun dev runs', async () => {
-  const project = join(env.dir, 'scaffold');
-  const init = await runCli(['init', project]);
-  assert.equal(init.code, 0, init.stderr);
-  assert.ok(existsSync(join(project, 'functions', 'hello.ts')));
-  assert.equal((await runCli(['init', project])).code, 1, 'never overwrites');
-  const dev = new CliProcess(['dev', '--redis', env.redis.url, '--namespace', 'scaffold'], { cwd: project });
-  try {
-    await dev.waitForLine((l) => l.includes('loaded hello'), 'hello loaded');
-    assert.equal((await runCli(['emit', 'hello.world', '--key', 'me', '--data', '{"name":"Ada"}', '--redis', env.redis.url, '--namespace', 'scaffold'])).code, 0);
-    await dev.waitForLine((l) => l.includes('hello, Ada'), 'hello ran');
-  } finally {
-    assert.equal(await dev.stop('SIGINT'), 0);
-  }
-});
-
 test('without redis-server on PATH, dev says how to install it or pass --redis', async () => {
   mkdirSync(join(env.dir, 'no-redis', 'functions'), { recursive: true });
   const result = await runCli(['dev', '--redis', 'embedded', '--dir', join(env.dir, 'no-redis', 'functions')], { env: { ...process.env, PATH: dirname(process.execPath) } });

@@ -3,11 +3,11 @@
  * death exactly once, with the child's own account of it when the child managed to send one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.ts';
+import { ownModulePath } from '../../package-paths.ts';
 import { HEARTBEAT_TIMEOUT_MS, type ChildMessage, type Culprit, type ParentMessage } from '../protocol.ts';
 
-const CHILD_ENTRY = fileURLToPath(new URL('../child/child.ts', import.meta.url));
+const CHILD_ENTRY = ownModulePath('../child/child.ts', import.meta.url);
 /** The child must be up within this long (Node start-up, loading isolated-vm). */
 const STARTUP_TIMEOUT_MS = 15_000;
 
@@ -38,10 +38,13 @@ export class ChildConnection {
     // (--test, --inspect...) are not the child's business.
     // 'advanced' serialization copies the large strings (bundles, batches, results) as they are
     // instead of escaping them into JSON.
+    // detached: its own process group, so a Ctrl-C (SIGINT to the terminal's group) or a signal to
+    // our group reaches only us and we drain; the child still dies with us (its IPC channel closes).
     this.#proc = fork(CHILD_ENTRY, [], {
       execPath: process.execPath,
       execArgv: ['--no-node-snapshot'],
       serialization: 'advanced',
+      detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let markReady: (v: { pid: number; execArgv: string[] }) => void = () => {};
