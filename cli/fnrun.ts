@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   emit: { summary: 'publish an event, or a file of events', load: () => import('./commands/emit.ts') },
   status: { summary: 'partitions, owners, per-function lag, pending, retries, dead letters', load: () => import('./commands/status.ts') },
   replay: { summary: 're-run one function over a window of retained events', load: () => import('./commands/replay.ts') },
+  tail: { summary: 'follow the invocations of every process as they happen', load: () => import('./commands/tail.ts') },
   dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
   deploy: { summary: 'bundle, validate and upload the changed functions to the registry', load: () => import('./commands/deploy.ts') },
   functions: { summary: 'list the deployed functions and their versions', load: () => import('./commands/functions.ts') },

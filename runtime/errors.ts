@@ -17,6 +17,8 @@ export const USER_ERROR_CODES = [
   'ERR_PARTITIONS_MISMATCH',
   'ERR_INVALID_EVENT',
   'ERR_NOT_FOUND',
+  /** A request to the browser UI's API is malformed or not allowed (runtime/ops/ui/). */
+  'ERR_BAD_REQUEST',
 ] as const;
 
 /** See {@link USER_ERROR_CODES}. */

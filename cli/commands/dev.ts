@@ -16,6 +16,7 @@ import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } fro
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
+import { DEV_UI_HELP, DEV_UI_OPTIONS, LiveSurface } from '../live-surface.ts';
 
 export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL|embedded] [--log pretty|json]
 
@@ -28,11 +29,12 @@ redis-server (from PATH) with its data in .fnrun/ (--redis embedded forces that)
 Options:
   --dir DIR          the functions folder (default: ./functions)
   --log pretty|json  output format (default: pretty)
+${DEV_UI_HELP}
 ${HTTP_HELP}
 ${RETENTION_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...DEV_UI_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -61,6 +63,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let endpoint: HttpEndpoint | null = null;
   let runtime: Runtime | null = null;
   let session: DevSession | null = null;
+  const surface = new LiveSurface('dev', values);
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -70,17 +73,19 @@ export async function run(argv: string[], out: Output): Promise<number> {
       ...withRetention(retentionPolicy(values)),
       logger: json ? pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true })) : quietRuntimeLogger(write),
       // In JSON mode handler logs are already lines of their own (from the logger).
-      onInvocation: json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
+      onInvocation: surface.tap(json ? ({ logs: _logs, ...r }) => write(JSON.stringify({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
         // A handler's logs first, then the outcome line that closes the invocation.
         if (r.logs) for (const l of r.logs) write(formatLog(r.function, l.level, l.msg, l.time));
         write(formatInvocation(r));
-      },
+      }),
     });
     await runtime.start();
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
+    await surface.open(runtime, redisUrl, undefined);
+    const uiUrl = await surface.serveDev(runtime, metrics);
     const notice = (data: object, text: string) => write(json ? JSON.stringify({ time: Date.now(), ...data }) : text);
-    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
-      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
+    notice({ kind: 'started', redis: redisUrl, embedded: embedded !== null, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null, uiUrl },
+      `fnrun dev · ${dir} · Redis ${redisUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · ${runtime.partitions} partitions${uiUrl ? ` · UI ${uiUrl}` : ''}${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
     session = new DevSession(runtime, dir, {
       loaded: (fn, info) => notice({ kind: 'loaded', function: fn.name, version: fn.version, reload: info.reload, ms: info.ms },
         `${info.reload ? 'reloaded' : 'loaded'} ${fn.name} (${fn.version}) · events ${fn.manifest.events.join(', ')}${info.reload ? ` · live in ${info.ms} ms` : ''}`),
@@ -97,6 +102,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await endpoint?.close();
     await session?.stop();
     await runtime?.stop();
+    await surface.close();
     await embedded?.stop();
   }
 }

@@ -15,6 +15,7 @@ import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 import { connectRedis } from '../../runtime/redis/redis.ts';
+import { LiveSurface, START_UI_HELP, START_UI_OPTIONS } from '../live-surface.ts';
 
 export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]
 
@@ -28,10 +29,11 @@ Options:
   --lease-ttl MS     partition lease time-to-live (default 10000)
   --batch-size N     entries per read and per sandbox call (default 100)
 ${HTTP_HELP}
+${START_UI_HELP}
 ${RETENTION_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS } as const;
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...START_UI_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 30_000;
@@ -54,6 +56,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   // pino, synchronous to stdout: the last lines before an exit are not lost.
   const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }));
   const metrics = new RuntimeMetrics();
+  const surface = new LiveSurface('start', values);
 
   const runtime = await Runtime.create({
     redis: redisUrl,
@@ -63,6 +66,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     leases: { leaseTtlMs },
     logger,
     metrics,
+    onInvocation: surface.tap(),
     ...withRetention(retentionPolicy(values)),
   });
   const registryRedis = await connectRedis(redisUrl, 'fnrun-registry');
@@ -71,7 +75,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
   try {
     await runtime.start();
     await follower.start();
-    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
+    await surface.open(runtime, redisUrl, values['http-host'] as string | undefined);
+    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined, surface.routes);
     logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
     await untilShutdownSignal();
     logger.info({}, 'stopping: finishing the invocations in flight and handing the partitions over');
@@ -81,6 +86,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await endpoint?.close();
     await follower.stop();
     await runtime.stop();
+    await surface.close();
     registryRedis.disconnect();
   }
 }
