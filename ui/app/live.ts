@@ -32,7 +32,8 @@ function update(patch: Partial<LiveState>): void {
 }
 
 function addRecords(records: FeedRecord[]): void {
-  const all = state.records.concat(records);
+  // Batches of several processes interleave: keep the list in time order.
+  const all = state.records.concat(records).sort((a, b) => a.time - b.time);
   update({ records: all.length > MAX_RECORDS ? all.slice(-MAX_RECORDS) : all, received: state.received + records.length });
 }
 

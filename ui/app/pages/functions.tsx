@@ -35,7 +35,7 @@ function Row({ f, open, toggle }: { f: FunctionRow; open: boolean; toggle: () =>
     <tbody class={open ? 'open' : ''}>
       <tr>
         <th scope="row">
-          <button type="button" class="disclosure" aria-expanded={open} aria-controls={`fn-${f.name}`} onClick={toggle}>{f.name}</button>
+          <button type="button" class="disclosure" aria-expanded={open} aria-controls={`fn-${f.name}`} onClick={toggle}><span class="tri" aria-hidden="true">{open ? '▾' : '▸'}</span>{f.name}</button>
           <div class="muted small mono">{f.file}</div>
         </th>
         <td class="mono">{f.version}</td>

@@ -104,12 +104,14 @@ export function SendPage({ canChange }: { canChange: boolean }) {
           <ul class="plain recent">
             {recent.map((s, i) => (
               <li key={i}>
-                <div><span class="mono">{s.type}</span>{s.key ? <span class="mono muted"> · {s.key}</span> : null} <span class="muted small">{clock(s.time).slice(0, 8)}</span></div>
-                <code class="clip block">{s.data}</code>
-                <div class="row-actions">
-                  <button type="button" disabled={!canChange || busy} onClick={() => void send(s)}>Send again</button>
-                  <button type="button" onClick={() => { setType(s.type); setKey(s.key); setData(s.data); document.getElementById('send-type')?.focus(); }}>Edit</button>
+                <div class="recent-head">
+                  <span class="clip"><span class="mono">{s.type}</span>{s.key ? <span class="mono muted"> · {s.key}</span> : null} <span class="muted small">{clock(s.time).slice(0, 8)}</span></span>
+                  <span class="row-actions">
+                    <button type="button" class="small" disabled={!canChange || busy} onClick={() => void send(s)}>Send again</button>
+                    <button type="button" class="small" onClick={() => { setType(s.type); setKey(s.key); setData(s.data); document.getElementById('send-type')?.focus(); }}>Edit</button>
+                  </span>
                 </div>
+                <code class="clip block">{s.data}</code>
               </li>
             ))}
           </ul>

@@ -53,7 +53,7 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
   });
 
   return (
-    <figure class="chart">
+    <figure class="chart" data-points={times.length}>
       <figcaption>{title}</figcaption>
       <div ref={box} class="chart-box" role="img" aria-label={`${title}: ${series.map((s) => `${s.label} ${s.values.at(-1) ?? '—'}`).join(', ')}`} />
     </figure>
