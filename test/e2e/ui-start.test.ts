@@ -118,7 +118,7 @@ test('fnrun start: the UI at /ui/ is read-only without a token and needs the tok
   await page.goto(`${a.ui}#/send`);
   assert.equal(await page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true, 'read-only: Send is disabled');
   await page.goto(`${a.ui}#/partitions`);
-  await page.locator('.chart').first().waitFor({ timeout: 30_000 });
+  await page.waitForFunction("Number(document.querySelector('.chart')?.dataset.points) >= 3", null, { timeout: 30_000 });
   await page.getByText(/processes/).waitFor({ timeout: 30_000 });
   await screenshot(page, 'start-partitions');
   assert.deepEqual(problems, []);

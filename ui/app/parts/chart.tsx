@@ -30,7 +30,8 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
       height: 200,
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      // Fewer than two samples span no time: show the last minute rather than uPlot's years-wide default.
+      scales: { x: { time: true, range: (_u, min, max) => (min === null || max === null || max - min < 1 ? [(max ?? Date.now() / 1000) - 60, max ?? Date.now() / 1000] : [min, max]) }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [{ ...axis }, { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => `${t}${unit}`) }],
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colourOf(i), width: 2, spanGaps: false, points: { show: false } }))],
     };
