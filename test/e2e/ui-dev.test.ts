@@ -11,6 +11,7 @@ import { launchBrowser, screenshot, type TestBrowser } from '../helpers/browser.
 import { CliProcess } from '../helpers/cli.ts';
 import { rawRequest } from '../helpers/http-request.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const NS = 'ui';
 const PARTITIONS = 4;
@@ -135,7 +136,7 @@ test('fnrun dev UI in Chromium: a sent event shows up live; a failure reaches De
     for (const name of PAGES) {
       await p.goto(`${ui}#/${name}`);
       await p.locator('main').waitFor(WAIT);
-      if (name === 'partitions') await p.waitForFunction("Number(document.querySelector('.chart')?.dataset.points) >= 4", null, WAIT);
+      if (name === 'partitions') await waitFor(async () => Number(await p.locator('.chart').first().getAttribute('data-points')) >= 4, { timeoutMs: 30_000, message: 'chart samples' });
       if (name === 'send') await p.getByLabel('Type').fill('greet.hello');
       if (name === 'state') {
         await p.getByLabel('Function').selectOption('greet');

@@ -118,8 +118,20 @@ test('fnrun start: the UI at /ui/ is read-only without a token and needs the tok
   await page.goto(`${a.ui}#/send`);
   assert.equal(await page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true, 'read-only: Send is disabled');
   await page.goto(`${a.ui}#/partitions`);
-  await page.waitForFunction("Number(document.querySelector('.chart')?.dataset.points) >= 3", null, { timeout: 30_000 });
+  await waitFor(async () => Number(await page.locator('.chart').first().getAttribute('data-points')) >= 3, { timeoutMs: 30_000, message: 'chart samples' });
   await page.getByText(/processes/).waitFor({ timeout: 30_000 });
   await screenshot(page, 'start-partitions');
+
+  // B: unlock with the token in the page, then send an event from the form.
+  await page.goto(`${b.ui}#/send`);
+  await page.getByRole('button', { name: 'Unlock changes' }).click();
+  await page.getByLabel('UI token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await page.getByLabel('Type').fill('flow.form');
+  await page.getByLabel('Key').fill('form-1');
+  await page.getByLabel('Data (JSON)').fill('{"seq": 1}');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.locator('.notice li', { hasText: 'alpha' }).filter({ hasText: 'ok' }).waitFor({ timeout: 30_000 });
+  await screenshot(page, 'start-send-unlocked');
   assert.deepEqual(problems, []);
 });

@@ -8,6 +8,7 @@ import { LivePage } from './pages/live.tsx';
 import { PartitionsPage } from './pages/partitions.tsx';
 import { SendPage } from './pages/send.tsx';
 import { StatePage } from './pages/state.tsx';
+import { UnlockButton } from './parts/unlock.tsx';
 
 const PAGES = [
   { id: 'functions', label: 'Functions' },
@@ -48,10 +49,6 @@ export function App() {
 
   const readOnly = live.hello?.readOnly ?? MODE === 'start';
   const canChange = !readOnly && hasToken();
-  const unlock = () => {
-    const value = prompt('UI token (the --ui-token or FNRUN_UI_TOKEN given to fnrun start):');
-    if (value) { setToken(value.trim()); setUnlocked(true); }
-  };
 
   return (
     <>
@@ -61,8 +58,8 @@ export function App() {
         <div class="top-status">
           <span class={`badge ${MODE === 'dev' ? 'badge-info' : 'badge-neutral'}`}>{MODE}</span>
           {readOnly ? <span class="badge badge-neutral" title="start fnrun start with --ui-token (or FNRUN_UI_TOKEN) to allow changes">read-only</span>
-            : MODE === 'start' && !hasToken() ? <button type="button" class="small" onClick={unlock}>Unlock changes</button>
-            : MODE === 'start' ? <button type="button" class="small" onClick={() => { setToken(null); setUnlocked(false); }}>Lock</button> : null}
+            : MODE === 'start' && !hasToken() ? <UnlockButton onUnlock={() => setUnlocked(true)} />
+            : MODE === 'start' ? <><span class="badge badge-ok">changes allowed</span><button type="button" class="small" onClick={() => { setToken(null); setUnlocked(false); }}>Lock</button></> : null}
           <span class={`conn ${live.connected ? 'on' : 'off'}`} role="status">{live.connected ? 'live' : 'reconnecting…'}</span>
         </div>
       </header>
