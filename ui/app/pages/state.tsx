@@ -74,6 +74,7 @@ export function StatePage({ canChange }: { canChange: boolean }) {
               </tbody>
             </table>
           )}
+          <h4>Set a value</h4>
           <form class="inline-form" onSubmit={(e) => { e.preventDefault(); if (name !== '' && valueProblem === null) void run(() => post<StateReply>(`state/${seg(target.fn)}/set`, { key: target.key, name, value: JSON.parse(value) }), `Set ${name}.`); }}>
             <label class="field" for="state-name"><span>Name</span><input id="state-name" value={name} spellcheck={false} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>
             <label class="field grow" for="state-value"><span>Value (JSON)</span>
