@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   emit: { summary: 'publish an event, or a file of events', load: () => import('./commands/emit.ts') },
   status: { summary: 'partitions, owners, per-function lag, pending, retries, dead letters', load: () => import('./commands/status.ts') },
   replay: { summary: 're-run one function over a window of retained events', load: () => import('./commands/replay.ts') },
+  tail: { summary: 'follow the invocations of every process as they happen', load: () => import('./commands/tail.ts') },
   dlq: { summary: 'list, show, replay or purge dead letters', load: () => import('./commands/dlq.ts') },
   check: { summary: 'type-check the functions with the project\'s TypeScript', load: () => import('./commands/check.ts') },
   deploy: { summary: 'bundle, validate and upload the changed functions to the registry', load: () => import('./commands/deploy.ts') },

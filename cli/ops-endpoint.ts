@@ -1,14 +1,15 @@
 /**
  * `--http-port` for dev and start: serves /metrics, /healthz and /readyz for a runtime.
  */
-import { startHttpServer, type HttpEndpoint } from '../runtime/ops/http-server.ts';
+import { startHttpServer, type HttpEndpoint, type HttpOptions } from '../runtime/ops/http-server.ts';
 import type { RuntimeMetrics } from '../runtime/ops/metrics.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { ConfigError } from '../runtime/errors.ts';
 
 export const HTTP_OPTIONS = { 'http-port': { type: 'string' }, 'http-host': { type: 'string' } } as const;
 
-export const HTTP_HELP = `  --http-port N      serve /metrics, /healthz and /readyz on this port (0: any free port)
+export const HTTP_HELP = `  --http-port N      serve /metrics, /healthz and /readyz on this port (0: any free port);
+                     fnrun start also serves the browser UI at /ui/ there
   --http-host HOST   interface for --http-port (default 127.0.0.1)`;
 
 /** Parses --http-port; null when not given. */
@@ -20,8 +21,8 @@ export function httpPort(values: Record<string, unknown>): number | null {
   return port;
 }
 
-export function serveOps(runtime: Runtime, metrics: RuntimeMetrics, port: number, host: string | undefined): Promise<HttpEndpoint> {
+export function serveOps(runtime: Runtime, metrics: RuntimeMetrics, port: number, host: string | undefined, routes?: HttpOptions['routes']): Promise<HttpEndpoint> {
   // The runtime could do this itself where it attaches its metrics source (runtime.ts).
   metrics.observe(runtime);
-  return startHttpServer({ port, ...(host ? { host } : {}), metrics, notReady: () => runtime.notReady() });
+  return startHttpServer({ port, ...(host ? { host } : {}), metrics, notReady: () => runtime.notReady(), ...(routes ? { routes } : {}) });
 }

@@ -19,6 +19,8 @@ export const USER_ERROR_CODES = [
   'ERR_INVALID_EVENT',
   'ERR_NOT_FOUND',
   'ERR_ENV_NOT_ALLOWED',
+  /** A request to the browser UI's API is malformed or not allowed (runtime/ops/ui/). */
+  'ERR_BAD_REQUEST',
 ] as const;
 
 /** See {@link USER_ERROR_CODES}. */

@@ -24,6 +24,7 @@ import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 import { DevTypecheck } from '../dev-typecheck.ts';
+import { DEV_UI_HELP, DEV_UI_OPTIONS, LiveSurface } from '../live-surface.ts';
 
 export const HELP = `Usage: fnrun dev [--dir ./functions] [--redis URL] [--log pretty|json]
 
@@ -37,12 +38,13 @@ Redis and namespace are in use; fnrun emit, dlq and status run in this folder fi
 Options:
   --dir DIR          the functions folder (default: ./functions)
   --log pretty|json  output format (default: pretty); --json is --log json
+${DEV_UI_HELP}
 ${HTTP_HELP}
 ${RETENTION_HELP}
 ${ENV_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS } as const;
+const OPTIONS = { dir: { type: 'string' }, log: { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS, ...DEV_UI_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -75,6 +77,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let session: DevSession | null = null;
   let presence: { stop(): Promise<void> } | null = null;
   let typecheck: DevTypecheck | null = null;
+  const surface = new LiveSurface('dev', values);
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -85,18 +88,20 @@ export async function run(argv: string[], out: Output): Promise<number> {
       ...operatorEnv,
       logger: json ? pino({ base: { pid: process.pid } }, escapedStdout()) : quietRuntimeLogger(write, paint),
       // In JSON mode handler logs are already lines of their own (from the logger).
-      onInvocation: json ? ({ logs: _logs, ...r }) => write(jsonLine({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
+      onInvocation: surface.tap(json ? ({ logs: _logs, ...r }) => write(jsonLine({ kind: 'invocation', time: Date.now(), ...r })) : (r) => {
         // A handler's logs first, then the outcome line that closes the invocation.
         if (r.logs) for (const l of r.logs) write(formatLog(r.function, l.level, l.msg, l.time, paint));
         write(formatInvocation(r, paint));
-      },
+      }),
     });
     await runtime.start();
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
+    await surface.open(runtime, redisUrl, undefined);
+    const uiUrl = await surface.serveDev(runtime, metrics);
     const notice = (data: object, text: string, tone?: 'red' | 'yellow') => write(json ? jsonLine({ time: Date.now(), ...data }) : (tone ? paint[tone] : String)(escapeControlLines(text)));
     const shownUrl = redactRedisUrl(redisUrl);
-    notice({ kind: 'started', redis: shownUrl, embedded: embedded !== null, namespace: common.namespace, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null },
-      `fnrun dev · ${dir} · Redis ${shownUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · namespace ${common.namespace} · ${runtime.partitions} partitions${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
+    notice({ kind: 'started', redis: shownUrl, embedded: embedded !== null, namespace: common.namespace, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null, uiUrl },
+      `fnrun dev · ${dir} · Redis ${shownUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · namespace ${common.namespace} · ${runtime.partitions} partitions${uiUrl ? ` · UI ${uiUrl}` : ''}${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
     presence = await watchPresence(redisUrl, runtime.keys, (message) => notice({ kind: 'warning', message }, `warning: ${message}`, 'yellow'));
     typecheck = new DevTypecheck(dir, notice);
     session = new DevSession(runtime, dir, typecheck.watch({
@@ -120,6 +125,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await session?.stop();
     await typecheck?.stop();
     await runtime?.stop();
+    await surface.close();
     await embedded?.stop();
   }
 }

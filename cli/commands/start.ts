@@ -19,6 +19,7 @@ import { MIN_LEASE_TTL_MS, RUNTIME_DEFAULTS } from '../../runtime/config.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
 import { connectRedis } from '../../runtime/redis/redis.ts';
+import { LiveSurface, START_UI_HELP, START_UI_OPTIONS } from '../live-surface.ts';
 
 export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]
 
@@ -32,11 +33,12 @@ Options:
   --lease-ttl MS     partition lease time-to-live (default 10000, at least 500)
   --batch-size N     entries per read and per sandbox call (default 100)
 ${HTTP_HELP}
+${START_UI_HELP}
 ${RETENTION_HELP}
 ${ENV_HELP}
 ${COMMON_HELP}`;
 
-const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS } as const;
+const OPTIONS = { 'lease-ttl': { type: 'string' }, 'batch-size': { type: 'string' }, ...HTTP_OPTIONS, ...RETENTION_OPTIONS, ...ENV_OPTIONS, ...START_UI_OPTIONS } as const;
 
 /** Longest a shutdown may take before the process exits anyway (and says why). */
 const SHUTDOWN_LIMIT_MS = 30_000;
@@ -61,6 +63,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
   // pino, synchronous to stdout: the last lines before an exit are not lost.
   const logger = pino({ base: { pid: process.pid } }, escapedStdout());
   const metrics = new RuntimeMetrics();
+  const surface = new LiveSurface('start', values);
 
   const runtime = await Runtime.create({
     redis: redisUrl,
@@ -70,6 +73,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     leases: { leaseTtlMs },
     logger,
     metrics,
+    onInvocation: surface.tap(),
     ...withRetention(retentionPolicy(values)),
     ...operatorEnv,
   });
@@ -79,7 +83,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
   try {
     await runtime.start();
     await follower.start();
-    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined);
+    await surface.open(runtime, redisUrl, values['http-host'] as string | undefined);
+    endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined, surface.routes);
     logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
     if (runtime.functions.length === 0) logger.warn({ namespace: common.namespace }, nothingDeployedMessage(common.namespace, redisUrl));
     await untilShutdownSignal();
@@ -90,6 +95,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     await endpoint?.close();
     await follower.stop();
     await runtime.stop();
+    await surface.close();
     registryRedis.disconnect();
   }
 }

@@ -3,7 +3,7 @@
  * (the process is alive and its event loop turns) and `/readyz` (it can do its job: Redis answers
  * and the runtime is running).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -19,11 +19,14 @@ export interface HttpOptions {
   metrics: RuntimeMetrics;
   /** Why the process is not ready, or null when it is. */
   notReady: () => Promise<string | null>;
+  /** More routes, tried first (the browser UI): returns true when it handled the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** Starts the endpoint; `port` 0 picks a free one (see the returned `port`). */
 export async function startHttpServer(opts: HttpOptions): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
+    if (opts.routes?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type });

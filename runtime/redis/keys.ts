@@ -135,6 +135,14 @@ export class Keys {
     return `${this.namespace}:dev-sessions`;
   }
 
+  /**
+   * Pub/sub channel (not a key): batches of invocation records that `fnrun start` and `fnrun dev`
+   * publish while someone listens (`fnrun tail`, the UI's Live page). See runtime/ops/feed/.
+   */
+  get invocationFeed(): string {
+    return `${this.namespace}:feed:invocations`;
+  }
+
   /** String: counter INCRed after every deploy, rollback and remove, for runtimes to poll. */
   get registryEpoch(): string {
     return `${this.namespace}:registry-epoch`;

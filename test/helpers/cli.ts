@@ -7,6 +7,9 @@ import { waitFor } from './wait-for.ts';
 
 export const CLI = fileURLToPath(new URL('../../cli/fnrun.ts', import.meta.url));
 
+/** Tests never take fnrun dev's fixed UI port (7400): the UI gets any free port unless a test says otherwise. */
+const withFreeUiPort = (env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv => ({ FNRUN_UI_PORT: '0', ...(env ?? process.env) });
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -16,7 +19,7 @@ export interface CliResult {
 /** Runs `fnrun ...args` to completion. */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: withFreeUiPort(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -35,7 +38,7 @@ export class CliProcess {
   private exit: Promise<number | null>;
 
   constructor(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: withFreeUiPort(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let buffer = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       buffer += d.toString();
