@@ -336,7 +336,7 @@ export class Runtime {
       this.running.delete(name);
       stopping.push(...[...run.workers.values()].map((w) => w.stop()));
     }
-    this.watcher.wakeAll();
+    if (stopping.length > 0) this.watcher.wakeAll();
     await Promise.all([...starting, ...stopping]);
   }
 
