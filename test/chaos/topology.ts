@@ -86,8 +86,9 @@ async function clusterTopology(partitions: number): Promise<Topology> {
         return `CLUSTER FAILOVER: master ${from} → its replica ${to}`;
       },
       'master-kill': async (random) => {
-        const { killed, promoted } = await cluster.killMaster(pick(await masters(), random).port);
-        return `SIGKILL master ${killed}: replica ${promoted} took over; ${killed} restarted (AOF) and rejoined as its replica`;
+        const { killed, promoted, behindBytes } = await cluster.killMaster(pick(await masters(), random).port);
+        // What asynchronous replication can lose: the replica's lag at the kill (read just before it).
+        return `SIGKILL master ${killed} (its replica ${behindBytes} bytes behind just before): replica ${promoted} took over; ${killed} restarted (AOF) and rejoined as its replica`;
       },
       reshard: async (random) => {
         const count = 1 + Math.floor(random() * MAX_MOVED_PARTITIONS);

@@ -7,7 +7,7 @@
  * Each resolves once the cluster has settled again (see clusterSettled in redis-cluster.ts).
  */
 import type { ClusterNode, NodeProcess } from './redis-cluster.ts';
-import { killHard, withProbe } from './redis-process.ts';
+import { infoField, killHard, withProbe } from './redis-process.ts';
 import { waitFor } from './wait-for.ts';
 
 /** Keys per MIGRATE: a partition's slot holds thousands of dedupe keys at the chaos suite's rates. */
@@ -25,9 +25,10 @@ export interface ClusterFaults {
   /**
    * SIGKILLs the master on `masterPort` (its AOF stays); waits until its replica has taken over
    * (after `cluster-node-timeout`); restarts the killed node, which rejoins as the new master's
-   * replica. Writes the replica had not received when the master died are lost.
+   * replica. Writes the replica had not received when the master died are lost: `behindBytes` is
+   * how far the replica's replication offset was behind the master's just before the kill.
    */
-  killMaster(masterPort?: number): Promise<{ killed: number; promoted: number }>;
+  killMaster(masterPort?: number): Promise<{ killed: number; promoted: number; behindBytes: number }>;
   /**
    * Moves `slot` to the master on `toPort` while traffic flows (see {@link SlotMigration}); a slot
    * it already serves is left alone. Returns how many keys moved.
@@ -137,6 +138,8 @@ export function clusterFaults(deps: Deps): ClusterFaults {
       const { master, replica } = await masterOn(masterPort);
       const node = deps.nodes.get(master.port);
       if (node === undefined) throw new Error(`master ${master.port} was not started by this helper`);
+      const offset = (port: number, field: string) => infoField(port, 'replication', field).then(Number);
+      const [masterOffset, replicaOffset] = await Promise.all([offset(master.port, 'master_repl_offset'), offset(replica.port, 'slave_repl_offset')]);
       await killHard(node.proc);
       await waitFor(async () => (await roleOf(replica.port))[0] === 'master', {
         timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 100, message: `replica ${replica.port} did not take over from the killed master ${master.port}`,
@@ -145,7 +148,7 @@ export function clusterFaults(deps: Deps): ClusterFaults {
       await awaitSettled(`the killed master ${master.port} rejoining as a replica of ${replica.port}`);
       const [role, , port] = await roleOf(master.port);
       if (role !== 'slave' || port !== replica.port) throw new Error(`the restarted ${master.port} is ${role} (of ${String(port)}), expected a replica of ${replica.port}`);
-      return { killed: master.port, promoted: replica.port };
+      return { killed: master.port, promoted: replica.port, behindBytes: Math.max(0, masterOffset - replicaOffset) };
     },
 
     async moveSlot(slot, toPort) {
