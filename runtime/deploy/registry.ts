@@ -13,6 +13,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { FunctionBundle } from '../loading/bundler.ts';
+import type { DeployedBundle } from '../loading/function-loader.ts';
 import { ConfigError, NotFoundError } from '../errors.ts';
 import type { Keys } from '../redis/keys.ts';
 import { withScripts, type ScriptedRedis } from '../redis/scripts.ts';
@@ -130,6 +131,21 @@ export class Registry {
     return this.read(name, '');
   }
 
+  /** The active versions of `names` (null where one is not deployed), in one round trip. */
+  async actives(names: readonly string[]): Promise<(StoredVersion | null)[]> {
+    const pipeline = crossSlotPipeline(this.redis);
+    for (const name of names) {
+      const k = this.keys.fn(checkName(name));
+      (pipeline as unknown as ScriptedRedis).fnrunRegistryRead(k.head, k.versions, '');
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return names.map((name, i) => {
+      const [error, reply] = replies[i] ?? [new Error('no reply'), null];
+      if (error) throw error;
+      return reply === null ? null : parseStored(name, reply as StoredReply);
+    });
+  }
+
   /** Version `version` of `name`, or null when it is not kept (never deployed, trimmed or removed). */
   async get(name: string, version: number): Promise<StoredVersion | null> {
     return this.read(name, String(checkVersion(version)));
@@ -184,16 +200,23 @@ export class Registry {
   private async read(name: string, version: string): Promise<StoredVersion | null> {
     const k = this.keys.fn(checkName(name));
     const reply = await this.redis.fnrunRegistryRead(k.head, k.versions, version);
-    if (reply === null) return null;
-    const [v, hash, code, sourceMap, info] = reply;
-    const { filename, entry, manifest, deployedAt } = JSON.parse(info) as VersionInfo;
-    return { name, version: Number(v), hash, code, sourceMap, filename, entry, manifest, deployedAt };
+    return reply === null ? null : parseStored(name, reply);
   }
 }
 
-/** A stored version as a bundle, to load with `loadFunction` (a deployed bundle has no warnings). */
-export function storedBundle(v: StoredVersion): FunctionBundle {
-  return { name: v.name, entry: v.entry, code: v.code, sourceMap: v.sourceMap, filename: v.filename, hash: v.hash, warnings: [] };
+type StoredReply = [version: string, hash: string, code: string, sourceMap: string, info: string];
+
+function parseStored(name: string, [v, hash, code, sourceMap, info]: StoredReply): StoredVersion {
+  const { filename, entry, manifest, deployedAt } = JSON.parse(info) as VersionInfo;
+  return { name, version: Number(v), hash, code, sourceMap, filename, entry, manifest, deployedAt };
+}
+
+/**
+ * A stored version as a bundle, to load with `loadFunction` (a deployed bundle has no warnings).
+ * It carries the manifest validated at deploy, so the load can use its limits at once.
+ */
+export function storedBundle(v: StoredVersion): DeployedBundle {
+  return { name: v.name, entry: v.entry, code: v.code, sourceMap: v.sourceMap, filename: v.filename, hash: v.hash, warnings: [], manifest: v.manifest };
 }
 
 function checkName(name: string): string {

@@ -50,11 +50,14 @@ export class RegistryFollower {
     if (epoch === this.epoch) return;
     const deployed = await this.registry.list();
     let failed = false;
-    for (const summary of deployed) {
+    const running = new Map(this.runtime.functions.map((f) => [f.name, f.version]));
+    const changed = deployed.filter((d) => running.get(d.name) !== String(d.active));
+    // Every changed version in one round trip: a process starting with many functions reads them all at once.
+    const versions = await this.registry.actives(changed.map((d) => d.name));
+    for (const [i, summary] of changed.entries()) {
       const current = this.runtime.functions.find((f) => f.name === summary.name);
-      if (current?.version === String(summary.active)) continue;
-      const stored = await this.registry.active(summary.name);
-      if (stored === null) continue;
+      const stored = versions[i];
+      if (stored === null || stored === undefined) continue;
       try {
         const handle = await this.runtime.upsertFunction(storedBundle(stored), String(stored.version));
         this.logger.info({ function: handle.name, version: handle.version, previous: current?.version ?? null }, `function ${handle.name} now at version ${handle.version}`);
@@ -63,8 +66,9 @@ export class RegistryFollower {
         this.logger.error({ err: error, function: summary.name, version: stored.version }, `could not load ${summary.name} version ${stored.version}; the previous version keeps running`);
       }
     }
+    const names = new Set(deployed.map((d) => d.name));
     for (const fn of this.runtime.functions) {
-      if (deployed.some((d) => d.name === fn.name)) continue;
+      if (names.has(fn.name)) continue;
       await this.runtime.removeFunction(fn.name);
       this.logger.info({ function: fn.name }, `function ${fn.name} removed`);
     }

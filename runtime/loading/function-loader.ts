@@ -1,37 +1,80 @@
 /**
  * Turns a bundle into a running function version: load it in the sandbox, read and validate its
- * manifest, then load it again with the limits and environment the manifest asks for.
+ * manifest, and make sure the isolates run with the limits, network and environment the manifest
+ * asks for.
+ *
+ * One load per function in the common case. The limits (memory, timeout, instances), the network
+ * policy and the environment are fixed when an isolate is loaded, and they come from the manifest,
+ * which only the load itself reveals; so the load uses the best guess — the manifest stored at
+ * deploy for a deployed version, the defaults otherwise — and only a function whose manifest asks
+ * for something else is loaded a second time with it.
  */
 import type { FunctionBundle } from './bundler.ts';
 import { compileEventMatcher } from '../policy/event-matcher.ts';
+import type { EnvAccess } from './env-policy.ts';
 import type { FunctionHandle } from './function-handle.ts';
 import { parseManifest, MANIFEST_DEFAULTS } from './manifest.ts';
-import type { SandboxHost } from '../sandbox/host/host.ts';
-import type { EnvAccess } from './env-policy.ts';
+import type { LoadSpec, SandboxHost } from '../sandbox/host/host.ts';
+import type { Manifest } from '../types.ts';
+
+/** A bundle from the registry: its manifest was validated at deploy (by a load of the same code). */
+export interface DeployedBundle extends FunctionBundle {
+  manifest: Manifest;
+}
 
 /** Every load gets its own sandbox id, so unloading an old copy can never hit a newer load of the same version. */
 let loads = 0;
 
+type Setup = Pick<LoadSpec, 'limits' | 'network' | 'env'>;
+
+/** What a load needs from a manifest (one stored by an older fnrun may lack the newer fields). */
+function setupFor(manifest: Partial<Pick<Manifest, "timeoutMs" | "memoryMb" | "instances" | "network">>, env: Record<string, string>): Setup {
+  return {
+    limits: {
+      timeoutMs: manifest.timeoutMs ?? MANIFEST_DEFAULTS.timeoutMs,
+      memoryMb: manifest.memoryMb ?? MANIFEST_DEFAULTS.memoryMb,
+      instances: manifest.instances ?? MANIFEST_DEFAULTS.instances,
+    },
+    network: manifest.network ?? MANIFEST_DEFAULTS.network,
+    env,
+  };
+}
+
+function sameSetup(a: Setup, b: Setup): boolean {
+  const aEnv = Object.entries(a.env);
+  return a.limits.timeoutMs === b.limits.timeoutMs && a.limits.memoryMb === b.limits.memoryMb && a.limits.instances === b.limits.instances
+    && JSON.stringify(a.network) === JSON.stringify(b.network)
+    && aEnv.length === Object.keys(b.env).length && aEnv.every(([k, v]) => b.env[k] === v);
+}
+
 /** Loads `bundle` under `version`; throws ManifestError, EnvNotAllowedError or SandboxError (code ERR_SANDBOX_LOAD). */
 export async function loadFunction(
   sandbox: SandboxHost,
-  bundle: FunctionBundle,
+  bundle: FunctionBundle | DeployedBundle,
   version: string,
   envAccess: EnvAccess,
 ): Promise<FunctionHandle> {
-  const instance = ++loads;
-  const probeId = `${bundle.name}@${version}#manifest-${instance}`;
   const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
-  let raw: unknown;
+  // Without a stored manifest, the guess is the defaults with no environment: a function that
+  // declares `env` sees nothing of it until the second load.
+  const stored = 'manifest' in bundle ? bundle.manifest : null;
+  const guess = setupFor(stored ?? MANIFEST_DEFAULTS, stored === null ? {} : envAccess.resolve(bundle.name, bundle.entry, stored.env ?? []));
+  let sandboxId = `${bundle.name}@${version}#${++loads}`;
+  let manifest: Manifest;
+  let wanted: Setup;
   try {
-    ({ config: raw } = await sandbox.load({ ...common, id: probeId, limits: { timeoutMs: MANIFEST_DEFAULTS.timeoutMs, memoryMb: MANIFEST_DEFAULTS.memoryMb, instances: 1 }, network: MANIFEST_DEFAULTS.network, env: {} }));
-  } finally {
-    await sandbox.unload(probeId);
+    const { config } = await sandbox.load({ ...common, id: sandboxId, ...guess });
+    manifest = parseManifest(bundle.entry, config);
+    wanted = setupFor(manifest, envAccess.resolve(bundle.name, bundle.entry, manifest.env));
+  } catch (error) {
+    await sandbox.unload(sandboxId);
+    throw error;
   }
-  const manifest = parseManifest(bundle.entry, raw);
-  const env = envAccess.resolve(bundle.name, bundle.entry, manifest.env);
-  const sandboxId = `${bundle.name}@${version}#${instance}`;
-  await sandbox.load({ ...common, id: sandboxId, limits: { timeoutMs: manifest.timeoutMs, memoryMb: manifest.memoryMb, instances: manifest.instances }, network: manifest.network, env });
+  if (!sameSetup(guess, wanted)) {
+    await sandbox.unload(sandboxId);
+    sandboxId = `${bundle.name}@${version}#${++loads}`;
+    await sandbox.load({ ...common, id: sandboxId, ...wanted });
+  }
   return {
     name: bundle.name,
     version,

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { answersPing } from '../../runtime/redis/redis.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -48,15 +49,29 @@ const live = new Set<ChildProcess>();
 // A test file that crashes or times out skips its after() hooks; without this its servers would
 // keep running (and keep their ports) after the test process is gone.
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live) killGroup(child);
 });
+
+/**
+ * SIGKILLs the server's process group: the server and any child it forked (an AOF rewrite or an
+ * RDB save for a replica's full sync), which would otherwise outlive it by seconds.
+ */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL'); // the group is gone already (ESRCH): the server itself may not be
+  }
+}
 
 /**
  * Spawns `redis-server args…` and resolves once 127.0.0.1:`port` answers PING (so not while it is
  * still loading its AOF). `logFile` is named in the error when the server exits early.
  */
 export async function spawnRedisServer(args: string[], port: number, logFile: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  // Its own process group (see killGroup).
+  const child = spawn('redis-server', args, { stdio: 'ignore', detached: true });
   let spawnError: Error | null = null;
   child.once('error', (error) => { spawnError = error; });
   live.add(child);
@@ -76,10 +91,28 @@ export async function spawnRedisServer(args: string[], port: number, logFile: st
   return child;
 }
 
-/** SIGKILLs a server (no shutdown save, like a crash) and resolves once it is gone. */
+/** SIGKILLs a server and its children (no shutdown save, like a crash) and resolves once it is gone. */
 export async function killHard(child: ChildProcess): Promise<void> {
   if (exited(child)) return;
   const gone = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
+  killGroup(child);
   await gone;
+}
+
+/** Runs `fn` on a short-lived connection to 127.0.0.1:`port`: no retries, so a down node fails fast. */
+export async function withProbe<T>(port: number, fn: (probe: Redis) => Promise<T>): Promise<T> {
+  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return await fn(probe);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** One `field:value` line of INFO `section` of the server on `port`. */
+export async function infoField(port: number, section: string, field: string): Promise<string | undefined> {
+  const info = await withProbe(port, (probe) => probe.info(section));
+  return new RegExp(`^${field}:(.*?)\\r?$`, 'm').exec(info)?.[1];
 }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, killHard, spawnRedisServer } from './redis-process.ts';
+import { freePort, infoField, killHard, spawnRedisServer, withProbe } from './redis-process.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface TestRedisSentinel {
@@ -189,23 +189,6 @@ export async function startRedisSentinel(opts: { masterName?: string } = {}): Pr
     },
     stop,
   };
-}
-
-/** Runs `fn` on a short-lived connection to 127.0.0.1:`port`: no retries, so a down node fails fast. */
-async function withProbe<T>(port: number, fn: (probe: Redis) => Promise<T>): Promise<T> {
-  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return await fn(probe);
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function infoField(port: number, section: string, field: string): Promise<string | undefined> {
-  const info = await withProbe(port, (probe) => probe.info(section));
-  return new RegExp(`^${field}:(.*?)\\r?$`, 'm').exec(info)?.[1];
 }
 
 /** SENTINEL REPLICAS / SENTINELS answer a list of flat [key, value, key, value, …] arrays. */

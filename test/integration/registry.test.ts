@@ -48,6 +48,17 @@ test('deploy gives version 1, an identical bundle is unchanged, changed code giv
   assert.equal(await registry.active('nope'), null);
 });
 
+test('actives reads the active versions of many functions in one call, null for those not deployed', async () => {
+  const { registry } = registryIn();
+  const names = Array.from({ length: 20 }, (_, i) => `many-${i}`);
+  for (const name of names) await registry.deploy(bundle(name, `code of ${name}`), manifest);
+  await registry.deploy(bundle('many-3', 'newer'), manifest);
+  const read = await registry.actives([...names, 'never-deployed']);
+  assert.deepEqual(read.map((v) => v?.code ?? null), [...names.map((n) => (n === 'many-3' ? 'newer' : `code of ${n}`)), null]);
+  assert.deepEqual(read[3], await registry.active('many-3'));
+  assert.equal(read[3]!.version, 2);
+});
+
 test('rollback: to the previous version by default, to an explicit one, NotFoundError when absent', async () => {
   const { registry } = registryIn();
   for (const code of ['a', 'b', 'c']) await registry.deploy(bundle('fn', code), manifest);

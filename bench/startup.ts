@@ -1,0 +1,71 @@
+/**
+ * Scenario "startup": a runtime wired as `fnrun start` wires it (leases, the registry follower)
+ * starting with `functions` deployed functions (deployed beforehand, by another process), on an
+ * idle namespace.
+ *
+ * - start: from `Runtime.create` (connecting to Redis) until the registry follower has loaded
+ *   every deployed function and its workers run on every owned partition (what `fnrun start` does
+ *   before it logs "ready"); Node's own start-up and module loading are not in it.
+ * - memory, once started and idle for a second: the resident set (VmRSS) of this process and of
+ *   its sandbox process. Per function = the difference to the same measure with 1 function, over
+ *   the extra functions (run.ts computes it; both runs are fresh processes of the same run).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createJsonLogger, Registry, Runtime } from '../runtime/index.ts';
+import { RegistryFollower } from '../runtime/drivers/registry-follower.ts';
+import { connectRedis } from '../runtime/redis/redis.ts';
+
+export interface StartupArgs {
+  url: string;
+  namespace: string;
+  partitions: number;
+  functions: number;
+}
+
+export interface StartupResult {
+  startMs: number;
+  mainRssMb: number;
+  sandboxRssMb: number;
+  mainHeapMb: number;
+}
+
+/** Source of function `i` of the start-up scenario: trivial, and distinct (its own content hash). */
+export function startupFunction(i: number): string {
+  return `export const config = { events: ['startup.e${i}'] };\nexport default async function handler(event: unknown, ctx: { log: { info(...a: unknown[]): void } }) { ctx.log.info('fn ${i}', event); }\n`;
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+function sandboxPid(): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('sandbox/child')) return Number(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error('no sandbox process found');
+}
+
+export async function measure({ url, namespace, partitions, functions }: StartupArgs): Promise<StartupResult> {
+  const logger = createJsonLogger('silent');
+  const t0 = performance.now();
+  const runtime = await Runtime.create({ redis: url, namespace, partitions, leases: {}, logger });
+  const registryRedis = await connectRedis(url, 'fnrun-registry');
+  const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);
+  try {
+    await runtime.start();
+    await follower.start();
+    const startMs = performance.now() - t0;
+    if (runtime.functions.length !== functions) throw new Error(`${runtime.functions.length} of ${functions} functions running`);
+    await new Promise((r) => setTimeout(r, 1000));
+    return { startMs, mainRssMb: rssMb(process.pid), sandboxRssMb: rssMb(sandboxPid()), mainHeapMb: process.memoryUsage().heapUsed / 2 ** 20 };
+  } finally {
+    await follower.stop();
+    await runtime.stop();
+    registryRedis.disconnect();
+  }
+}
