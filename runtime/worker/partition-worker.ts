@@ -21,12 +21,13 @@ import type { Prior, RunItem } from './run-settler.ts';
 export interface PartitionSource {
   /** Creates the consumer group if missing. */
   ensureGroup(): Promise<void>;
-  /** Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. */
-  read(cursor: string, count: number): Promise<DecodedEntry[]>;
+  /**
+   * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. When a
+   * `'>'` read finds nothing, `tipId` is the stream's last entry id: where to wait from.
+   */
+  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null }>;
   /** For pending entries: deliveries, failure records and done marks. */
   prior(ids: readonly string[]): Promise<Map<string, Prior>>;
-  /** The group's last-delivered id: where to wait from when idle. */
-  lastDeliveredId(): Promise<string>;
   /** Resolves once the stream has an entry after `afterId` (or spuriously, or on stop). */
   wait(afterId: string): Promise<void>;
   /** Moves whenever the connection dropped: pending entries may need a re-read. */
@@ -119,15 +120,12 @@ export class PartitionWorker {
     let ready = false;
     let recovering = true;
     let cursor = '0-0';
-    let lastDelivered = '0-0';
-    let woken = false;
     let failures = 0;
     let seenEpoch = source.connectionEpoch();
     while (!this.#stopping) {
       try {
         if (!ready) {
           await source.ensureGroup();
-          lastDelivered = await source.lastDeliveredId();
           ready = true;
         }
         // A reconnect since the last read: a read whose reply was lost (ioredis resent it), or acks a
@@ -143,7 +141,7 @@ export class PartitionWorker {
           this.#room = null;
           continue;
         }
-        const entries = await source.read(recovering ? cursor : '>', d.batchSize);
+        const { entries, tipId } = await source.read(recovering ? cursor : '>', d.batchSize);
         if (source.connectionEpoch() !== epoch) continue;
         if (recovering) {
           if (entries.length === 0) {
@@ -157,15 +155,10 @@ export class PartitionWorker {
           continue;
         }
         if (entries.length === 0) {
-          // Woken for entries another reader (an earlier worker of this partition) took: our
-          // last-delivered id is behind; refresh it, or the wait would return at once again.
-          if (woken) lastDelivered = await source.lastDeliveredId();
-          await source.wait(lastDelivered);
-          woken = true;
+          // Everything up to the stream's last entry was delivered: wait for one past it.
+          await source.wait(tipId ?? '0-0');
           continue;
         }
-        woken = false;
-        lastDelivered = entries[entries.length - 1]!.id;
         this.#feed(entries, null);
         failures = 0;
       } catch (error) {

@@ -8,7 +8,6 @@ import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
 import { ensureConsumerGroup, type StartFrom } from '../redis/consumer-groups.ts';
 import { CONSUMER_NAME, type PartitionKeys } from '../redis/keys.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
-import { parseGroupsInfo } from '../redis/stream-info.ts';
 import type { PartitionSource } from './partition-worker.ts';
 import type { Prior } from './run-settler.ts';
 import type { PartitionWaker } from './wake/wake-watcher.ts';
@@ -37,14 +36,13 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
     ensureGroup: () => ensureConsumerGroup(redis, pk.events, group, o.startFrom()),
 
     async read(cursor, count) {
-      const reply = (o.token === ''
-        ? await redis.call('XREADGROUP', 'GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor)
-        : await redis.fnrunRead(pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply;
-      const raw = reply?.[0]?.[1];
-      if (!raw || raw.length === 0) return [];
+      const reply = (await redis.fnrunRead(pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply | ['tip', string];
+      if (reply !== null && reply[0] === 'tip') return { entries: [], tipId: reply[1] as string };
+      const raw = (reply as StreamReply)?.[0]?.[1];
+      if (!raw || raw.length === 0) return { entries: [], tipId: null };
       const entries = new Array<DecodedEntry>(raw.length);
       for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], o.maxEventBytes);
-      return entries;
+      return { entries, tipId: null };
     },
 
     async prior(ids) {
@@ -73,11 +71,6 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
         });
       });
       return out;
-    },
-
-    async lastDeliveredId() {
-      const groups = parseGroupsInfo((await redis.xinfo('GROUPS', pk.events)) as unknown[]);
-      return groups.find((g) => g.name === group)?.lastDeliveredId ?? '0-0';
     },
 
     wait: (afterId) => o.watcher.waitFor(o.partition, afterId),

@@ -105,7 +105,8 @@ export class WorkerPool {
       this.#running.delete(name);
       for (const w of run.workers.values()) stopping.push(this.#stopWorker(w));
     }
-    this.#o.watcher.wakeAll();
+    // Stopping workers may be waiting on the watcher; new ones start reading by themselves.
+    if (stopping.length > 0) this.#o.watcher.wakeAll();
     await Promise.all(stopping);
   }
 

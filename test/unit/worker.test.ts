@@ -50,13 +50,12 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   const source: PartitionSource = {
     ensureGroup: async () => {},
     read: async (c, count) => {
-      if (c !== '>') return [];
+      if (c !== '>') return { entries: [], tipId: null };
       const out = stream.slice(cursor, cursor + count);
       cursor += out.length;
-      return out;
+      return { entries: out, tipId: out.length === 0 ? (stream.at(-1)?.id ?? '0-0') : null };
     },
     prior: async () => new Map(),
-    lastDeliveredId: async () => '0-0',
     wait: () => new Promise<void>((resolve) => { wake = resolve; }),
     connectionEpoch: () => 0,
   };

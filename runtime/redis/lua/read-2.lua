@@ -1,9 +1,16 @@
--- A fenced, non-blocking XREADGROUP: only the lease holder may move entries into the pending list,
--- so a process that lost its lease cannot take entries the new owner would then never see.
--- (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.)
+-- A non-blocking XREADGROUP, fenced when a token is given: only the lease holder may move entries
+-- into the pending list, so a process that lost its lease cannot take entries the new owner would
+-- then never see. (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.)
+-- When a read of new entries ('>') finds none, it returns {'tip', <id of the stream's last entry>}
+-- instead: everything up to there was delivered, so that is where to wait from (no XINFO needed).
 -- KEYS[1] partition stream   KEYS[2] lease
--- ARGV[1] token   ARGV[2] group   ARGV[3] consumer   ARGV[4] count   ARGV[5] id ('>' or '0')
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+-- ARGV[1] token ('' = unfenced)   ARGV[2] group   ARGV[3] consumer   ARGV[4] count   ARGV[5] id ('>' or a pending id)
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('FENCED this process no longer holds the partition lease')
 end
-return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
+if ARGV[5] == '>' and (not reply or #reply == 0 or #reply[1][2] == 0) then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  return { 'tip', last[1] and last[1][1] or '0-0' }
+end
+return reply
