@@ -4,7 +4,7 @@
  * A function's dead letters live in one stream per partition (`<ns>:{p<i>}:dlq:<fn>`), written in
  * the same atomic step as the ack. A dead letter's id is `<partition>:<entry id>`.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import { ConfigError, FnrunError, NotFoundError } from '../errors.ts';
 import { Keys } from '../redis/keys.ts';
 import { parseDeadLetter, type DeadLetter } from './dead-letter-record.ts';

@@ -4,7 +4,7 @@
  * them twice and no consumer group's cursor moves. Each copy keeps its type, key, data and publish
  * time and carries the header `fnrun-replay-of: <original id>`.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import { REPLAY_OF_HEADER } from './dead-letters.ts';
 import { ConfigError } from '../errors.ts';
 import { compileEventMatcher } from '../policy/event-matcher.ts';

@@ -14,7 +14,7 @@ import { validateGroups } from '../loading/manifest.ts';
 import type { FunctionSummary, Registry } from './registry.ts';
 import { SandboxHost } from '../sandbox/host/host.ts';
 import type { Manifest } from '../types.ts';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import type { Keys } from '../redis/keys.ts';
 import { consumerGroupOf, ensureConsumerGroups } from '../redis/consumer-groups.ts';
 

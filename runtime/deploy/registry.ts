@@ -11,7 +11,7 @@
  *   the epoch first, then the registry: a change that lands in between is read now and noticed
  *   again at the next poll, never missed.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import type { FunctionBundle } from '../loading/bundler.ts';
 import type { DeployedBundle } from '../loading/function-loader.ts';
 import { ConfigError, NotFoundError } from '../errors.ts';

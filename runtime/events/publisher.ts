@@ -1,7 +1,7 @@
 /**
  * Publishing events: `publish(type, key, data)` and a pipelined batch form.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import { InvalidEventError, NotReplicatedError, PayloadTooLargeError } from '../errors.ts';
 import { Keys } from '../redis/keys.ts';
 import { resolvePartitions } from '../redis/namespace.ts';

@@ -8,7 +8,7 @@
  * counters, the process metrics and `fnrun_redis_up 0` (lag and pending are left out: unknown).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import pkg from '../../package.json' with { type: 'json' };
+import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { InvocationRecord } from '../loading/function-handle.ts';
 
 /** Where scrape-time gauges come from; the runtime provides it. */
@@ -86,7 +86,7 @@ export class RuntimeMetrics {
       owned: new Gauge({ name: 'fnrun_owned_partitions', help: 'Partitions this process works on now.', registers, collect }),
     };
     new Gauge({ name: 'fnrun_build_info', help: 'The fnrun and Node.js versions of this process (value 1).', labelNames: ['version', 'nodejs'], registers })
-      .labels(pkg.version, process.versions.node).set(1);
+      .labels(PACKAGE_VERSION, process.versions.node).set(1);
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters (promtool flags them); the same counts by type remain.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);

@@ -3,7 +3,7 @@
  * blocks its partition for that function (head-of-line), so the oldest ones name the keys to look
  * at. Only these few entries are read from the streams, by id.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { StuckEvent } from './status-report.ts';

@@ -8,7 +8,7 @@
  * group, and every function in a partition's `versions` hash (each function that ever committed
  * there), which is how functions run by `fnrun dev` show up. See README "fnrun status".
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/redis.ts';
 import type { Keys } from '../redis/keys.ts';
 import { consumerGroupName } from '../redis/consumer-groups.ts';
 import { ConfigError, PartitionsMismatchError } from '../errors.ts';

@@ -5,7 +5,7 @@
  * stop). Same contract as {@link WakeWatcher}: `waitFor` resolves when the partition has an entry
  * after `afterId`, on stop, or spuriously.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../redis/redis.ts';
 import { compareStreamIds } from '../../redis/stream-id.ts';
 import type { PartitionWaker } from './wake-watcher.ts';
 import { WaiterList } from './wake-waiters.ts';

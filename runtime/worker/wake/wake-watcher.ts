@@ -7,7 +7,7 @@
  * When a worker starts waiting on a partition the blocked read does not cover, the read is cut
  * short with CLIENT UNBLOCK from the command connection and reissued.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../redis/redis.ts';
 import { compareStreamIds } from '../../redis/stream-id.ts';
 import { WaiterList } from './wake-waiters.ts';
 
