@@ -143,6 +143,21 @@ describe('fetch in an isolate', () => {
     assert.deepEqual(v, { s1: 404, ok1: false, t1: 'status 404', m2: 'PUT', b2: 'from request', h2: '1', len: 5, isBuf: true, again: true });
   });
 
+  test('without network.allow a function has no network at all: every fetch is refused, naming the field', async () => {
+    const id = 'fetch-cases@no-network';
+    await host.load({
+      id, name: 'fetch-cases', code, sourceMap: null, filename: 'fnrun:///functions/fetch-cases.js', env: {},
+      limits: { timeoutMs: 5_000, memoryMb: 64, instances: 1 }, network: MANIFEST_DEFAULTS.network,
+    });
+    const served = http.requests.length;
+    const items = JSON.stringify([{ event: { id: '0-1', partition: 0, type: 'x', key: 'k', data: { code: `return await fetch(ORIGIN + '/echo');`, origin: http.origin }, time: 0 }, attempt: 1, idem: 'i' }]);
+    const r = await new Promise<InvocationResult>((resolve) => host.run({ fnId: id, items, count: 1, state: null, exclusive: false, timeoutMs: 5_000, readState: async () => '{}', onResult: (_i, res) => resolve(res) }));
+    const out = outcomeOf(r);
+    assert.equal(out.typeError, true);
+    assert.match(out.message!, /refused: this function has no network access \(network\.allow is empty\); add "127\.0\.0\.1:\d+" to network\.allow/);
+    assert.equal(http.requests.length, served, 'nothing reached the server');
+  });
+
   test('an unlisted host rejects with a TypeError naming the host and network.allow; the invocation goes on', async () => {
     const out = await run(`return await fetch('https://evil.example/x');`);
     assert.equal(out.ok, false);

@@ -360,7 +360,7 @@ describe('SandboxHost', () => {
     assert.equal(found.requireInFunction, 'undefined');
     assert.equal(found.module, 'undefined');
     assert.equal(found.Buffer, 'undefined');
-    assert.equal(found.fetch, 'undefined');
+    assert.equal(found.fetch, 'function', "the sandbox's own fetch, checked against network.allow (fetch.test.ts)");
     assert.equal(found.functionProcess, 'threw ReferenceError');
     assert.equal(found.constructorProcess, 'threw ReferenceError');
     assert.equal(found.thisConstructorProcess, 'threw ReferenceError');
