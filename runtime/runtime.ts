@@ -183,6 +183,9 @@ export class Runtime {
   /**
    * Loads the functions (from `functionsDir` and `bundles`), then starts reading. A function that
    * fails to build or load is reported in {@link loadFailures} and the logs; the others still run.
+   * Resolves once the consumer groups of the partitions this process holds exist, so an event
+   * published after that is handled even by a function with `startFrom: 'latest'` (with leases,
+   * partitions taken later create theirs when taken).
    */
   async start(bundles: readonly FunctionBundle[] = []): Promise<void> {
     if (this.#state !== 'new') throw new FnrunError('ERR_CONFIG', 'a runtime can be started once');
@@ -193,6 +196,8 @@ export class Runtime {
     await this.#pool.apply(this.#set.plan());
     if (this.#ownership) await this.#ownership.start();
     else for (let p = 0; p < this.partitions; p++) this.#pool.addPartition(p, '');
+    // So that an event published once start() resolved is handled, even by a new 'latest' group.
+    await this.#pool.groupsReady();
     if (this.#opts.retention) this.#scheduleRetention(this.#opts.retention);
     this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: this.ownedPartitions }, 'fnrun runtime started');
   }
@@ -211,7 +216,12 @@ export class Runtime {
     return this.#set.remove(name);
   }
 
-  /** Stops reading, finishes and commits the invocations in flight, hands the partitions over, closes everything. Idempotent. */
+  /**
+   * Stops reading, finishes and commits the invocations in flight, hands the partitions over,
+   * closes everything. Idempotent. While Redis refuses the commits (down, or a slot half-moved)
+   * it keeps retrying them: bound it yourself if you must exit (the CLI exits after a limit;
+   * whatever was not acknowledged is redelivered to the next owner).
+   */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     const wasRunning = this.#state === 'running';

@@ -11,7 +11,7 @@ const SCRIPTS = {
   fnrunPublishDedupe: { lua: load('publish-dedupe-2.lua'), numberOfKeys: 2 },
   fnrunCommit: { lua: load('commit.lua') },
   fnrunReplay: { lua: load('replay-2.lua'), numberOfKeys: 2 },
-  fnrunRead: { lua: load('read-2.lua'), numberOfKeys: 2 },
+  fnrunRead: { lua: load('read.lua') },
   fnrunLeaseAcquire: { lua: load('lease-acquire-2.lua'), numberOfKeys: 2 },
   fnrunLeaseRelease: { lua: load('lease-release-1.lua'), numberOfKeys: 1 },
   fnrunHeartbeat: { lua: load('heartbeat-1.lua'), numberOfKeys: 1 },
@@ -30,7 +30,8 @@ export interface ScriptedRedis extends Redis {
    */
   fnrunCommit(numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<number>;
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
-  fnrunRead(stream: string, lease: string, token: string, group: string, consumer: string, count: number, id: string): Promise<unknown>;
+  /** Fenced: `2, stream, lease, token, …`; unfenced: `1, stream, '', …`. */
+  fnrunRead(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number): Promise<number>;
   fnrunLeaseRelease(lease: string, token: string): Promise<number>;
   fnrunHeartbeat(members: string, member: string, memberTtlMs: number, leave: 0 | 1): Promise<string[]>;

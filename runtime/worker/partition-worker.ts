@@ -77,6 +77,7 @@ export class PartitionWorker {
   #stopping = false;
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
+  readonly #ready = Promise.withResolvers<void>();
 
   constructor(deps: PartitionWorkerDeps) {
     this.#deps = deps;
@@ -93,6 +94,11 @@ export class PartitionWorker {
     return this.#stopping;
   }
 
+  /** Resolves once the consumer group exists on the stream (or the worker stopped first). */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
   /** Starts reading (creating the consumer group first; retried while Redis is unreachable). */
   start(): void {
     this.#loop ??= this.#run();
@@ -104,6 +110,7 @@ export class PartitionWorker {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#ready.resolve();
     this.#room?.();
     await this.#loop;
     await Promise.all([...this.#runs]);
@@ -127,6 +134,7 @@ export class PartitionWorker {
         if (!ready) {
           await source.ensureGroup();
           ready = true;
+          this.#ready.resolve();
         }
         // A reconnect since the last read: a read whose reply was lost (ioredis resent it), or acks a
         // failover dropped, leave entries pending that nobody works on: re-read the pending list.

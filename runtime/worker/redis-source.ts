@@ -36,7 +36,9 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
     ensureGroup: () => ensureConsumerGroup(redis, pk.events, group, o.startFrom()),
 
     async read(cursor, count) {
-      const reply = (await redis.fnrunRead(pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply | ['tip', string];
+      const reply = (o.token === ''
+        ? await redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor)
+        : await redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply | ['tip', string];
       if (reply !== null && reply[0] === 'tip') return { entries: [], tipId: reply[1] as string };
       const raw = (reply as StreamReply)?.[0]?.[1];
       if (!raw || raw.length === 0) return { entries: [], tipId: null };

@@ -131,6 +131,11 @@ export class WorkerPool {
     await Promise.all(stopping);
   }
 
+  /** Resolves once every running worker's consumer group exists: events appended after that are theirs, even with `startFrom: 'latest'`. */
+  async groupsReady(): Promise<void> {
+    await Promise.all([...this.#running.values()].flatMap((r) => [...r.workers.values()].map((w) => w.worker.ready)));
+  }
+
   /** Stops every worker (finishing and committing what is in flight). */
   async stop(): Promise<void> {
     const all = [...this.#running.values()].flatMap((r) => [...r.workers.values()]);

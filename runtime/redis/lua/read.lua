@@ -3,7 +3,11 @@
 -- then never see. (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.)
 -- When a read of new entries ('>') finds none, it returns {'tip', <id of the stream's last entry>}
 -- instead: everything up to there was delivered, so that is where to wait from (no XINFO needed).
--- KEYS[1] partition stream   KEYS[2] lease
+-- Unfenced (ARGV[1] = ''), the script names the stream only: a key it does not touch, absent on a
+-- Cluster node whose slot is migrating, would get TRYAGAIN until the move is over. Both in one
+-- script, not XREADGROUP then XREVRANGE: an entry appended in between would be taken for the tip,
+-- and the worker would wait past an entry nobody has read.
+-- KEYS[1] partition stream   KEYS[2] lease (fenced only)
 -- ARGV[1] token ('' = unfenced)   ARGV[2] group   ARGV[3] consumer   ARGV[4] count   ARGV[5] id ('>' or a pending id)
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('FENCED this process no longer holds the partition lease')
