@@ -78,6 +78,8 @@ export class PartitionWorker {
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
   readonly #ready = Promise.withResolvers<void>();
+  /** Resolved by stop(): a wait begun after stop's wake-up (a read was in flight) must not outlive it. */
+  readonly #stopped = Promise.withResolvers<void>();
 
   constructor(deps: PartitionWorkerDeps) {
     this.#deps = deps;
@@ -111,6 +113,7 @@ export class PartitionWorker {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#ready.resolve();
+    this.#stopped.resolve();
     this.#room?.();
     await this.#loop;
     await Promise.all([...this.#runs]);
@@ -145,7 +148,7 @@ export class PartitionWorker {
           cursor = '0-0';
         }
         if (this.#full()) {
-          await new Promise<void>((resolve) => { this.#room = resolve; });
+          await Promise.race([new Promise<void>((resolve) => { this.#room = resolve; }), this.#stopped.promise]);
           this.#room = null;
           continue;
         }
@@ -164,7 +167,7 @@ export class PartitionWorker {
         }
         if (entries.length === 0) {
           // Everything up to the stream's last entry was delivered: wait for one past it.
-          await source.wait(tipId ?? '0-0');
+          await Promise.race([source.wait(tipId ?? '0-0'), this.#stopped.promise]);
           continue;
         }
         this.#feed(entries, null);

@@ -102,7 +102,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   const w = worker;
   const acked = () => batches.flatMap((b) => b.acks);
   return {
-    worker: w, invocations, reports, acked, batches, maxInFlight: () => maxInFlight,
+    worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight,
     publish(...events: DecodedEntry[]) {
       stream.push(...events);
       wake?.();
@@ -209,6 +209,23 @@ test('stop: the chains in flight finish and commit, a key in backoff stays pendi
   assert.ok(!h.acked().includes(stuck.id), 'the event in backoff stays pending for the next owner');
   const released = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.released));
   assert.deepEqual(released.sort(), behind.map((e) => e.id).sort(), 'the events behind it never started: their redelivery is not an attempt');
+});
+
+test('stop ends a worker whose empty read was in flight: the wait it starts after being woken does not hold the stop', { timeout: 10_000 }, async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 0 }));
+  let release: (() => void) | null = null;
+  let reads = 0;
+  const read = h.source.read;
+  h.source.read = async (c, count) => {
+    if (c === '>' && ++reads === 1) await new Promise<void>((resolve) => { release = resolve; });
+    return read(c, count);
+  };
+  h.source.wait = () => new Promise<void>(() => {}); // an idle stream: nothing ever arrives
+  h.worker.start();
+  await waitFor(() => release !== null, { timeoutMs: 5_000, message: 'a read in flight' });
+  const stopped = h.worker.stop(); // wakes nothing: the worker is not waiting yet
+  release!();
+  await stopped;
 });
 
 test('a malformed entry is dead-lettered for the members and acked without holding any key', async () => {
