@@ -54,18 +54,20 @@ export class RegistryFollower {
     const changed = deployed.filter((d) => running.get(d.name) !== String(d.active));
     // Every changed version in one round trip: a process starting with many functions reads them all at once.
     const versions = await this.registry.actives(changed.map((d) => d.name));
-    for (const [i, summary] of changed.entries()) {
-      const current = this.runtime.functions.find((f) => f.name === summary.name);
-      const stored = versions[i];
-      if (stored === null || stored === undefined) continue;
-      try {
-        const handle = await this.runtime.upsertFunction(storedBundle(stored), String(stored.version));
-        this.logger.info({ function: handle.name, version: handle.version, previous: current?.version ?? null }, `function ${handle.name} now at version ${handle.version}`);
-      } catch (error) {
+    const present = versions.flatMap((stored) => (stored === null || stored === undefined ? [] : [stored]));
+    const previous = new Map(this.runtime.functions.map((f) => [f.name, f.version]));
+    // One change for all of them: a process starting with many functions loads them side by side.
+    const outcomes = await this.runtime.upsertFunctions(present.map((stored) => ({ bundle: storedBundle(stored), version: String(stored.version) })));
+    outcomes.forEach((outcome, i) => {
+      const stored = present[i]!;
+      if (outcome.status === 'fulfilled') {
+        const handle = outcome.value;
+        this.logger.info({ function: handle.name, version: handle.version, previous: previous.get(handle.name) ?? null }, `function ${handle.name} now at version ${handle.version}`);
+      } else {
         failed = true;
-        this.logger.error({ err: error, function: summary.name, version: stored.version }, `could not load ${summary.name} version ${stored.version}; the previous version keeps running`);
+        this.logger.error({ err: outcome.reason, function: stored.name, version: stored.version }, `could not load ${stored.name} version ${stored.version}; the previous version keeps running`);
       }
-    }
+    });
     const names = new Set(deployed.map((d) => d.name));
     for (const fn of this.runtime.functions) {
       if (names.has(fn.name)) continue;

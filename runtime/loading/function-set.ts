@@ -75,14 +75,13 @@ export class FunctionSet {
         }
       }
     }
+    // All at once: the sandbox boots them side by side (a start with 100 functions is not 100 round trips).
     const loaded: FunctionHandle[] = [];
-    for (const bundle of all) {
-      try {
-        loaded.push(await loadFunction(this.#o.sandbox, bundle, bundle.hash.slice(0, 12), this.#o.envAccess));
-      } catch (error) {
-        this.#fail(bundle.name, bundle.entry, error);
-      }
-    }
+    const outcomes = await Promise.allSettled(all.map((b) => loadFunction(this.#o.sandbox, b, b.hash.slice(0, 12), this.#o.envAccess)));
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') loaded.push(o.value);
+      else this.#fail(all[i]!.name, all[i]!.entry, o.reason);
+    });
     for (;;) {
       try {
         planGroups(loaded);
@@ -103,21 +102,52 @@ export class FunctionSet {
    * chains use it, chains in flight finish on the old one. On any error (bad manifest, load
    * failure, group conflict) the old version keeps running and the error is thrown.
    */
-  upsert(bundle: FunctionBundle, version = bundle.hash.slice(0, 12)): Promise<FunctionHandle> {
+  async upsert(bundle: FunctionBundle, version = bundle.hash.slice(0, 12)): Promise<FunctionHandle> {
+    const [outcome] = await this.upsertMany([{ bundle, version }]);
+    if (outcome!.status === 'rejected') throw outcome!.reason;
+    return outcome!.value;
+  }
+
+  /**
+   * {@link upsert} for several functions as one change: they load side by side, and the workers
+   * are re-planned once. The outcome of each is what upserting them one by one, in order, gives.
+   */
+  upsertMany(changes: readonly { bundle: FunctionBundle; version?: string }[]): Promise<PromiseSettledResult<FunctionHandle>[]> {
     return this.#serial(async () => {
-      const old = this.#handles.get(bundle.name);
-      if (old?.version === version) return old;
-      const handle = await loadFunction(this.#o.sandbox, bundle, version, this.#o.envAccess);
-      try {
-        planGroups([...[...this.#handles.values()].filter((h) => h.name !== bundle.name), handle]);
-      } catch (error) {
-        await this.#o.sandbox.unload(handle.sandboxId);
-        throw error;
+      const wanted = changes.map(({ bundle, version }) => ({ bundle, version: version ?? bundle.hash.slice(0, 12) }));
+      const loads = await Promise.allSettled(wanted.map(({ bundle, version }) => {
+        const current = this.#handles.get(bundle.name);
+        return current?.version === version ? Promise.resolve(current) : loadFunction(this.#o.sandbox, bundle, version, this.#o.envAccess);
+      }));
+      const replaced: FunctionHandle[] = [];
+      let changed = false;
+      const outcomes: PromiseSettledResult<FunctionHandle>[] = [];
+      for (const load of loads) {
+        if (load.status === 'rejected') {
+          outcomes.push(load);
+          continue;
+        }
+        const handle = load.value;
+        const old = this.#handles.get(handle.name);
+        if (old === handle) {
+          outcomes.push(load);
+          continue;
+        }
+        try {
+          planGroups([...[...this.#handles.values()].filter((h) => h.name !== handle.name), handle]);
+        } catch (error) {
+          await this.#o.sandbox.unload(handle.sandboxId);
+          outcomes.push({ status: 'rejected', reason: error });
+          continue;
+        }
+        this.#handles.set(handle.name, handle);
+        changed = true;
+        if (old) replaced.push(old);
+        outcomes.push(load);
       }
-      this.#handles.set(handle.name, handle);
-      await this.#o.apply(this.plan());
-      if (old) this.#unloadWhenIdle(old);
-      return handle;
+      if (changed) await this.#o.apply(this.plan());
+      for (const old of replaced) this.#unloadWhenIdle(old);
+      return outcomes;
     });
   }
 
