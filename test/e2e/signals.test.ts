@@ -103,6 +103,31 @@ test('Ctrl-C on fnrun dev (SIGINT to its process group) finishes the invocations
   }
 });
 
+test('SIGTERM to every process at once (systemd\'s default KillMode=control-group) still finishes the invocations in flight', async () => {
+  const cwd = project('control-group');
+  const proc = dev(cwd, env.redis.url);
+  const redis = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    await proc.waitForLine((l) => l.includes('"kind":"loaded"'), 'slow loaded');
+    const sandbox = await sandboxChildOf(proc.pid);
+    const publisher = await Publisher.connect({ redis: env.redis.url });
+    const published = await publisher.publishBatch([0, 1, 2, 3].map((i) => ({ type: 'slow.run', key: `cg${i}`, data: { i } })));
+    await publisher.close();
+    await waitFor(async () => (await pending(redis)) === published.length, { timeoutMs: 30_000, message: 'all four events in flight' });
+    proc.signal('SIGTERM');
+    process.kill(sandbox.pid, 'SIGTERM');
+    assert.deepEqual(await proc.exited, { code: 0, signal: null }, `fnrun dev exits 0 after the drain; stderr: ${proc.stderr}`);
+    const runs = proc.json<Invocation>().filter((l) => l.kind === 'invocation');
+    assert.deepEqual(runs.map((r) => [r.status, r.attempt]), published.map(() => ['ok', 1]), 'every event in flight finished on attempt 1');
+    assert.ok(!proc.lines.some((l) => l.includes('sandbox process replaced')), `the sandbox outlived the signal (no restart): ${proc.lines.filter((l) => l.includes('sandbox')).join('\n')}`);
+    assert.equal(await pending(redis), 0, 'nothing left pending');
+    await waitFor(() => !isAlive(sandbox.pid), { timeoutMs: 10_000, message: 'the sandbox stopped with fnrun' });
+  } finally {
+    redis.disconnect();
+    await proc.kill();
+  }
+});
+
 test('a SIGKILLed fnrun leaves no sandbox process behind', async () => {
   const cwd = project('sigkill');
   const proc = dev(cwd, env.redis.url);

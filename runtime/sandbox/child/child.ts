@@ -128,6 +128,10 @@ process.on('message', (m: ParentMessage) => {
 
 // Orphaned (the parent died): nothing can use the isolates any more.
 process.on('disconnect', killSelf);
+// A service manager that signals every process of the service (systemd's default
+// KillMode=control-group) must not take the sandbox away while the parent drains: the parent ends
+// it, and if the parent dies the IPC channel closes (above).
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => {});
 process.on('uncaughtException', (e) => fatal(`sandbox process bug: ${e.stack ?? String(e)}`, null));
 process.on('unhandledRejection', (e) => fatal(`sandbox process bug: ${e instanceof Error ? e.stack : String(e)}`, null));
 
