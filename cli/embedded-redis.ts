@@ -4,15 +4,17 @@
  * its AOF data under `.fnrun/redis/`, so events survive a restart of `fnrun dev`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FnrunError } from '../runtime/errors.ts';
-import { answersPing } from '../runtime/redis/redis.ts';
+import { answersPing, shutdownServer } from '../runtime/redis/redis.ts';
 import { checkSocket, findSocket, prepareSocket, releaseSocket } from './embedded-socket.ts';
 
 export interface EmbeddedRedis {
   url: string;
   dataDir: string;
+  /** True when a server left running by a SIGKILLed `fnrun dev` was stopped first (its data kept). */
+  tookOver: boolean;
   /** Stops the server (SIGTERM: it writes its AOF and exits). Idempotent. */
   stop(): Promise<void>;
 }
@@ -25,6 +27,38 @@ async function answers(socketPath: string): Promise<boolean> {
   return checkSocket(socketPath) === 'present' && answersPing({ path: socketPath });
 }
 
+/** The file naming the `fnrun dev` process that started the server (its pid). */
+const ownerFile = (dataDir: string) => path.join(dataDir, 'owner.pid');
+
+function ownerAlive(dataDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(ownerFile(dataDir), 'utf8').trim());
+  } catch {
+    return true; // no record (an older fnrun, or someone's own server): not ours to stop
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * A server whose `fnrun dev` was SIGKILLed outlives it (its own process group, so that Ctrl-C
+ * reaches only fnrun): shut it down (SHUTDOWN writes its AOF first) so a new one can start.
+ */
+async function stopOrphan(socketPath: string): Promise<void> {
+  await shutdownServer({ path: socketPath });
+  const deadline = Date.now() + 10_000;
+  while (await answers(socketPath)) {
+    if (Date.now() > deadline) throw new FnrunError('ERR_REDIS', `the embedded Redis left by an earlier fnrun dev on ${socketPath} does not stop; stop it with redis-cli -s ${socketPath} shutdown`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Starts redis-server with its data in `dataDir` (created if needed, private to this user).
  * @throws ConfigError when the folder or a socket already there belongs to another user
@@ -32,8 +66,14 @@ async function answers(socketPath: string): Promise<boolean> {
 export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis> {
   const socket = prepareSocket(dataDir);
   const socketPath = socket.path;
+  /** Set when an orphaned server was stopped, for the caller to say so. */
+  let tookOver = false;
   if (await answers(socketPath)) {
-    throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
+    if (ownerAlive(dataDir)) {
+      throw new FnrunError('ERR_CONFIG', `an embedded Redis for this project already runs on ${socketPath} (another fnrun dev?); stop it or pass --redis unix://${socketPath}`);
+    }
+    await stopOrphan(socketPath);
+    tookOver = true;
   }
   rmSync(socketPath, { force: true });
   const args = [
@@ -64,17 +104,22 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  writeFileSync(ownerFile(dataDir), `${process.pid}\n`, { mode: 0o600 });
   let stopped: Promise<void> | null = null;
   return {
     url: `unix://${socketPath}`,
     dataDir,
+    tookOver,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         const force = setTimeout(() => child.kill('SIGKILL'), 5000);
         child.once('exit', () => { clearTimeout(force); resolve(); });
         child.kill('SIGTERM');
-      }).then(() => releaseSocket(dataDir, socket));
+      }).then(() => {
+        rmSync(ownerFile(dataDir), { force: true });
+        releaseSocket(dataDir, socket);
+      });
       return stopped;
     },
   };

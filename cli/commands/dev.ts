@@ -102,6 +102,10 @@ export async function run(argv: string[], out: Output): Promise<number> {
     const shownUrl = redactRedisUrl(redisUrl);
     notice({ kind: 'started', redis: shownUrl, embedded: embedded !== null, namespace: common.namespace, partitions: runtime.partitions, dir, httpPort: endpoint?.port ?? null, uiUrl },
       `fnrun dev · ${dir} · Redis ${shownUrl}${embedded ? ' (embedded, data in .fnrun/redis)' : ''} · namespace ${common.namespace} · ${runtime.partitions} partitions${uiUrl ? ` · UI ${uiUrl}` : ''}${endpoint ? ` · metrics on http://127.0.0.1:${endpoint.port}/metrics` : ''} · Ctrl-C to stop`);
+    if (embedded?.tookOver) {
+      const message = 'the embedded Redis an earlier fnrun dev left running (it was killed) was stopped and started again; its data is kept';
+      notice({ kind: 'warning', message }, `note: ${message}`, 'yellow');
+    }
     presence = await watchPresence(redisUrl, runtime.keys, (message) => notice({ kind: 'warning', message }, `warning: ${message}`, 'yellow'));
     typecheck = new DevTypecheck(dir, notice);
     session = new DevSession(runtime, dir, typecheck.watch({

@@ -257,3 +257,17 @@ export async function answersPing(target: { path: string } | { host: string; por
     probe.disconnect();
   }
 }
+
+/** Asks the server at `target` to SHUTDOWN (it writes its AOF/RDB first); resolves once the connection closed. */
+export async function shutdownServer(target: { path: string } | { host: string; port: number }, timeoutMs = 2000): Promise<void> {
+  const probe = new Redis({ ...target, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.call('SHUTDOWN').catch(() => {}); // no reply: the server closes the connection as it goes
+  } catch {
+    // gone already
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -144,6 +144,39 @@ test('a SIGKILLed fnrun leaves no sandbox process behind', async () => {
   }
 });
 
+test('the embedded Redis a SIGKILLed fnrun dev left running is stopped by the next fnrun dev, which starts its own on the same data', async () => {
+  const cwd = project('orphan');
+  const first = dev(cwd, 'embedded');
+  let second: GroupProcess | null = null;
+  let orphan: number | undefined;
+  try {
+    await first.waitForLine((l) => l.includes('"kind":"loaded"'), 'slow loaded');
+    orphan = descendantsOf(first.pid).find((pid) => commandLine(pid)?.some((a) => a.includes('redis-server')));
+    assert.ok(orphan !== undefined, 'the embedded redis-server runs under fnrun dev');
+    const socket = findSocket(embeddedDataDir(cwd))!;
+    const before = new Redis({ path: socket });
+    await before.set('orphan-marker', 'kept');
+    before.disconnect();
+    first.signal('SIGKILL');
+    await first.exited;
+    assert.ok(isAlive(orphan), 'the server outlives a SIGKILLed fnrun dev (its own process group)');
+
+    second = dev(cwd, 'embedded');
+    await second.waitForLine((l) => l.includes('"kind":"loaded"'), 'slow loaded by the second fnrun dev');
+    assert.ok(second.json<{ kind?: string; message?: string }>().some((l) => l.kind === 'warning' && l.message?.includes('an earlier fnrun dev left running')), second.lines.join('\n'));
+    await waitFor(() => !isAlive(orphan!), { timeoutMs: 10_000, message: 'the orphaned server stopped' });
+    const after = new Redis({ path: findSocket(embeddedDataDir(cwd))! });
+    assert.equal(await after.get('orphan-marker'), 'kept', 'its data is kept');
+    after.disconnect();
+    second.signalGroup('SIGINT');
+    assert.equal((await second.exited).code, 0);
+  } finally {
+    await first.kill();
+    await second?.kill();
+    if (orphan !== undefined && isAlive(orphan)) process.kill(orphan, 'SIGKILL');
+  }
+});
+
 test('fnrun start exits 0 on SIGTERM to its process group, as on SIGTERM to the process', async () => {
   const cwd = project('start');
   const common = ['--redis', env.redis.url, '--namespace', 'signals-start', '--partitions', String(PARTITIONS)];
