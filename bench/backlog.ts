@@ -1,5 +1,5 @@
 /**
- * Scenarios 2 and 3: fnrun draining a pre-filled backlog with `functions` trivial async handlers,
+ * Scenarios 2 and 3 (and the state variant of 2): fnrun draining a pre-filled backlog with `functions` trivial async handlers,
  * each its own consumer group (so 5 functions read every event 5 times: (event, function) pairs).
  *
  * The clock starts once `runtime.start()` has resolved and only invocations after that count:
@@ -18,14 +18,18 @@ export interface BacklogArgs {
   partitions: number;
   events: number;
   functions: number;
+  /** The functions' source (default: a trivial async handler); the state scenario's does a get and a set. */
+  source?: string;
 }
 
+const TRIVIAL = "export const config = { events: ['bench.*'], startFrom: 'earliest' };\nexport default async function handler() {}\n";
+
 /** (event, function) pairs per second. */
-export async function measure({ url, namespace, partitions, events, functions }: BacklogArgs): Promise<number> {
+export async function measure({ url, namespace, partitions, events, functions, source = TRIVIAL }: BacklogArgs): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fnrun-bench-fns-'));
   mkdirSync(join(dir, 'functions'));
   for (let f = 0; f < functions; f++) {
-    writeFileSync(join(dir, 'functions', `fn${f}.ts`), "export const config = { events: ['bench.*'], startFrom: 'earliest' };\nexport default async function handler() {}\n");
+    writeFileSync(join(dir, 'functions', `fn${f}.ts`), source);
   }
   const target = events * functions;
   let handled = 0;

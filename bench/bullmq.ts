@@ -15,6 +15,8 @@ export interface BullArgs {
   queue: string;
   jobs: number;
   concurrency: number;
+  /** Each job GETs this URL (Node's fetch) and reads the body, instead of doing nothing. */
+  fetchUrl?: string;
 }
 
 /** BullMQ requires `maxRetriesPerRequest: null` on a Worker's connection. */
@@ -33,12 +35,13 @@ export async function prefillQueue(url: string, queue: string, jobs: number, dat
 }
 
 /** Jobs/s, from the worker starting to fetch until the last job completed. */
-export async function measure({ url, queue, jobs, concurrency }: BullArgs): Promise<number> {
+export async function measure({ url, queue, jobs, concurrency, fetchUrl }: BullArgs): Promise<number> {
   let completed = 0;
   let done: () => void = () => {};
   let fail: (error: Error) => void = () => {};
   const finished = new Promise<void>((resolve, reject) => { done = resolve; fail = reject; });
-  const worker = new Worker(queue, async () => {}, { connection: connection(url), concurrency, autorun: false });
+  const processor = fetchUrl === undefined ? async () => {} : async () => { await (await fetch(fetchUrl)).arrayBuffer(); };
+  const worker = new Worker(queue, processor, { connection: connection(url), concurrency, autorun: false });
   worker.on('completed', () => { if (++completed === jobs) done(); });
   worker.on('failed', (_job, error) => fail(error));
   worker.on('error', fail);

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   functions: { summary: 'list the deployed functions and their versions', load: () => import('./commands/functions.ts') },
   rollback: { summary: 'make an earlier version of a deployed function active again', load: () => import('./commands/rollback.ts') },
   rm: { summary: 'remove a deployed function (with --yes)', load: () => import('./commands/rm.ts') },
+  state: { summary: 'get, set or delete a function\'s per-key state', load: () => import('./commands/state.ts') },
 };
 
 const HELP = `Usage: fnrun <command> [options]

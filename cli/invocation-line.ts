@@ -13,21 +13,40 @@ function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
 }
 
-/** `12:00:01.123 count-posts  post.created key=thread-42  1.2ms  ok` (+ the mapped stack on failures). */
+/**
+ * `12:00:01.123 count-posts  post.created key=thread-42  1.2ms  ok` (+ the mapped stack on failures),
+ * and the fetches the attempt made: `  fetch api.example.com 201 12ms, evil.example refused 0ms`.
+ */
 export function formatInvocation(r: InvocationRecord, paint: Palette = PLAIN, now = Date.now()): string {
   const type = r.type === null ? '(malformed)' : escapeControl(r.type);
   const key = r.key === null ? '-' : escapeControl(r.key);
   const head = `${paint.dim(clock(now))} ${r.function.padEnd(18)} ${type.padEnd(18)} key=${key}  ${r.durationMs.toFixed(1)}ms`;
+  const fetches = fetchText(r, paint);
   switch (r.status) {
     case 'ok':
-      return `${head}  ${paint.green('ok')}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}`;
+      return `${head}  ${paint.green('ok')}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}${fetches}`;
     case 'retry':
-      return `${head}  ${paint.yellow(`retry ${r.attempt} in ${r.retryInMs}ms`)}  ${errorText(r)}`;
+      return `${head}  ${paint.yellow(`retry ${r.attempt} in ${r.retryInMs}ms`)}${fetches}  ${errorText(r)}`;
     case 'dead-lettered':
-      return `${head}  ${paint.red(`dead-lettered after ${r.attempt} attempt(s)`)}  ${errorText(r)}`;
+      return `${head}  ${paint.red(`dead-lettered after ${r.attempt} attempt(s)`)}${fetches}  ${errorText(r)}`;
     case 'dropped':
-      return `${head}  ${paint.red(`dropped after ${r.attempt} attempt(s) (deadLetter: false)`)}  ${errorText(r)}`;
+      return `${head}  ${paint.red(`dropped after ${r.attempt} attempt(s) (deadLetter: false)`)}${fetches}  ${errorText(r)}`;
   }
+}
+
+/** Fetches shown on one line; the rest are counted. */
+const FETCHES_SHOWN = 3;
+
+function fetchText(r: InvocationRecord, paint: Palette): string {
+  const all = r.fetches;
+  if (all === undefined || all.length === 0) return '';
+  const shown = all.slice(0, FETCHES_SHOWN).map((f) => {
+    // The host comes from the handler's URL: escaped like every other handler-chosen text.
+    const outcome = f.status !== null ? String(f.status) : paint.red(f.error ?? 'failed');
+    return `${escapeControl(f.host || '(bad URL)')} ${outcome} ${f.durationMs.toFixed(0)}ms${f.redirects > 0 ? ` (${f.redirects} redirect${f.redirects > 1 ? 's' : ''})` : ''}`;
+  });
+  const more = all.length > FETCHES_SHOWN ? ` +${all.length - FETCHES_SHOWN} more` : '';
+  return `  ${paint.dim('fetch')} ${shown.join(', ')}${more}`;
 }
 
 function errorText(r: InvocationRecord): string {

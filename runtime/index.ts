@@ -25,4 +25,8 @@ export {
   PartitionsMismatchError, InvalidEventError, NotFoundError, EnvNotAllowedError, TypecheckError, type TypeIssue, type ErrorCode,
 } from './errors.ts';
 export type { FnEvent, Manifest, RetryPolicy, Emit, SerializedError } from './types.ts';
-export { defineFunction, type Context, type Handler, type FunctionConfig, type FunctionDefinition } from './sdk.ts';
+export {
+  defineFunction, NonRetriableError, type Context, type KeyState, type Handler, type FunctionConfig, type FunctionDefinition,
+} from './sdk.ts';
+export { StateStore, type StateEntries } from './state/state-store.ts';
+export { STATE_LIMITS } from './state/state-limits.ts';

@@ -27,7 +27,70 @@ export interface Context {
   /** Host environment values for the names the manifest's `env` declares (absent when unset). */
   env: Readonly<Record<string, string>>;
   functionName: string;
+  /**
+   * A stable id of this (function, event): the same on every attempt, redelivery after a crash
+   * and dead-letter replay, different for every other function or event. Send it as the
+   * `Idempotency-Key` header of calls with side effects: a `fetch` runs again on every attempt.
+   *
+   * @example
+   * ```ts
+   * await fetch('https://api.example.com/charges', {
+   *   method: 'POST', body: JSON.stringify(event.data),
+   *   headers: { 'content-type': 'application/json', 'idempotency-key': ctx.idempotencyKey },
+   * });
+   * ```
+   */
+  readonly idempotencyKey: string;
+  /**
+   * The state of this function for this event's key: JSON values by name, kept in Redis with the
+   * key's partition. Writes are committed together with the event's completion (its ack and its
+   * emits): a failed attempt's writes are discarded, a completed event's apply exactly once, and
+   * the key's next event sees them. An event without a key has no state (every call rejects
+   * with a TypeError). Limits: a name is 1 to 256 characters, a value at most 64 KiB of JSON, a
+   * key at most 1,000 names and 1 MiB; past them the call rejects with a RangeError.
+   */
+  readonly state: KeyState;
 }
+
+/**
+ * `ctx.state`: one (function, event key)'s state. Every call is async and must be awaited before
+ * the handler returns; values go through JSON (`JSON.stringify` on `set`, so a `Date` comes back as
+ * a string, `undefined` is refused: use `delete`).
+ */
+export interface KeyState {
+  /** The value stored under `name`, or undefined when there is none. */
+  get<T = unknown>(name: string): Promise<T | undefined>;
+  /** Stores `value` (JSON data) under `name`; visible to this invocation's later `get` at once. */
+  set(name: string, value: unknown): Promise<void>;
+  /** Removes `name` (nothing happens when it is not set). */
+  delete(name: string): Promise<void>;
+  /** The names set now, sorted. */
+  keys(): Promise<string[]>;
+}
+
+/**
+ * Throw it (or reject with it) when retrying cannot help — a malformed payload, a refused card:
+ * the event goes straight to the function's dead-letter queue with reason `non-retriable`, after
+ * this one attempt, whatever `retry.attempts` says. fnrun recognises it by name, so an error from
+ * another copy of this class, or any error whose `name` is `'NonRetriableError'`, counts too; a
+ * subclass counts even when it gives itself another `name`.
+ *
+ * @example
+ * ```ts
+ * import { NonRetriableError } from 'fnrun';
+ *
+ * if (typeof event.data.amount !== 'number') throw new NonRetriableError('amount is missing');
+ * ```
+ */
+export class NonRetriableError extends Error {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+// On the prototype, so that the stack's first line and every subclass say it too. The symbol is
+// how the sandbox recognises a subclass that renamed itself (runtime/sandbox/isolate/shim.ts).
+Object.defineProperty(NonRetriableError.prototype, 'name', { value: 'NonRetriableError', writable: true, configurable: true, enumerable: false });
+Object.defineProperty(NonRetriableError.prototype, Symbol.for('fnrun.non-retriable'), { value: true });
 
 /** A function's handler. Throwing (or rejecting) fails the attempt; it is retried per `retry`. */
 export type Handler<T = unknown> = (event: FnEvent<T>, ctx: Context) => void | Promise<void>;

@@ -5,13 +5,13 @@
 import { defineFunction } from 'fnrun';
 import { renderMessage } from './render.ts';
 
-export default defineFunction<{ lastPostId: string; lastAuthor: string }>({
+export default defineFunction<{ posts: number; lastPostId: string; lastAuthor: string }>({
   events: ['thread.updated'],
   group: { name: 'notifications', mode: 'sequential', order: 1 },
   // To read a host variable, a function lists it (env: ['NOTIFY_CHANNEL']) and the operator
   // allows it: fnrun dev --allow-env NOTIFY_CHANNEL (or --env-file); unlisted, it is undefined.
   async handler(event, ctx) {
     const channel = ctx.env.NOTIFY_CHANNEL ?? 'general';
-    console.log(`#${channel}:`, renderMessage(event.key ?? 'unknown', event.data.lastAuthor));
+    console.log(`#${channel}:`, renderMessage(event.key ?? 'unknown', event.data.lastAuthor, event.data.posts));
   },
 });

@@ -1,3 +1,3 @@
-export function renderMessage(thread: string, author: string): string {
-  return `${author} posted in ${thread}`;
+export function renderMessage(thread: string, author: string, posts: number): string {
+  return `${author} posted in ${thread} (post ${posts})`;
 }

@@ -10,6 +10,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { InvocationRecord } from '../loading/function-handle.ts';
+import type { FetchRecord } from '../types.ts';
 
 /** Where scrape-time gauges come from; the runtime provides it. */
 export interface MetricsSource {
@@ -36,8 +37,10 @@ export const SCRAPE_REDIS_TIMEOUT_MS = 500;
 /** Up to the largest allowed `timeoutMs` (300 s). */
 const DURATION_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const STATUSES = ['ok', 'retry', 'dead-lettered', 'dropped'] as const;
-const ERROR_KINDS = ['handler', 'timeout', 'memory', 'crash'] as const;
-const DEAD_LETTER_REASONS = ['failed', 'expired', 'malformed'] as const;
+const ERROR_KINDS = ['handler', 'non-retriable', 'timeout', 'memory', 'crash'] as const;
+const DEAD_LETTER_REASONS = ['failed', 'non-retriable', 'expired', 'loop', 'malformed'] as const;
+/** The `host` label of a fetch no `network.allow` entry allowed (its host is not a bounded label). */
+export const FETCH_REFUSED_HOST = '(refused)';
 
 type Status = InvocationRecord['status'];
 type Stats = Awaited<ReturnType<MetricsSource['groupStats']>>;
@@ -58,6 +61,10 @@ export class RuntimeMetrics {
   private readonly deadLetters: Counter<'function' | 'reason'>;
   private readonly duration: Histogram<'function'>;
   private readonly cache = new Map<string, { ok: { inc(): void }; duration: { observe(value: number): void } }>();
+  private readonly fetches: Counter<'function' | 'host' | 'status'>;
+  private readonly fetchDuration: Histogram<'function' | 'host'>;
+  /** Children per (function, rule, status): fetches are few next to invocations, but not rare. */
+  private readonly fetchCache = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   private readonly gauges: Gauges;
   private readonly zeroed = new Set<string>();
   private source: MetricsSource | null = null;
@@ -72,10 +79,18 @@ export class RuntimeMetrics {
     let collecting: Promise<void> | null = null;
     const collect = () => (collecting ??= this.collect().finally(() => { collecting = null; }));
     this.invocations = new Counter({ name: 'fnrun_invocations_total', help: 'Invocation outcomes by function and status (ok, retry, dead-lettered, dropped).', labelNames: ['function', 'status'], registers, collect });
-    this.errors = new Counter({ name: 'fnrun_invocation_errors_total', help: 'Failed attempts by function and kind (handler, timeout, memory, crash).', labelNames: ['function', 'kind'], registers });
-    this.deadLetters = new Counter({ name: 'fnrun_dead_letters_total', help: 'Events moved to a dead-letter queue, by function and reason (failed, expired, malformed).', labelNames: ['function', 'reason'], registers });
+    this.errors = new Counter({ name: 'fnrun_invocation_errors_total', help: 'Failed attempts by function and kind (handler, non-retriable, timeout, memory, crash).', labelNames: ['function', 'kind'], registers });
+    this.deadLetters = new Counter({ name: 'fnrun_dead_letters_total', help: 'Events moved to a dead-letter queue, by function and reason (failed, non-retriable, expired, loop, malformed).', labelNames: ['function', 'reason'], registers });
     this.duration = new Histogram({
       name: 'fnrun_invocation_duration_seconds', help: 'Handler run time per invocation.', labelNames: ['function'], registers, buckets: DURATION_BUCKETS_S,
+    });
+    this.fetches = new Counter({
+      name: 'fnrun_fetch_requests_total', labelNames: ['function', 'host', 'status'], registers,
+      help: `Outbound fetches by function, host (the network.allow entry that allowed it, or ${FETCH_REFUSED_HOST}) and status (the final HTTP status, or why it failed: refused, timeout, aborted, too-large, dns, network, redirect, invalid).`,
+    });
+    this.fetchDuration = new Histogram({
+      name: 'fnrun_fetch_duration_seconds', help: 'Outbound fetch time (DNS, waiting for a slot, every redirect hop, the body) by function and host (network.allow entry).',
+      labelNames: ['function', 'host'], registers, buckets: DURATION_BUCKETS_S,
     });
     this.gauges = {
       lag: new Gauge({ name: 'fnrun_lag_events', help: 'Events not yet delivered to the function, per owned partition (XINFO GROUPS lag).', labelNames: ['function', 'partition'], registers, collect }),
@@ -110,6 +125,7 @@ export class RuntimeMetrics {
       this.cache.set(r.function, c);
     }
     c.duration.observe(r.durationMs / 1000);
+    if (r.fetches !== undefined) for (const f of r.fetches) this.recordFetch(r.function, f);
     if (r.status === 'ok') {
       c.ok.inc();
       return;
@@ -117,6 +133,19 @@ export class RuntimeMetrics {
     this.invocations.labels(r.function, r.status as Status).inc();
     if (r.error) this.errors.labels(r.function, r.error.kind).inc();
     if (r.status === 'dead-lettered') this.deadLetters.labels(r.function, deadLetterReason(r)).inc();
+  }
+
+  private recordFetch(fn: string, f: FetchRecord): void {
+    const host = f.rule ?? FETCH_REFUSED_HOST;
+    const status = f.status !== null ? String(f.status) : (f.error ?? 'network');
+    const id = `${fn}\n${host}\n${status}`;
+    let c = this.fetchCache.get(id);
+    if (c === undefined) {
+      c = { count: this.fetches.labels(fn, host, status), duration: this.fetchDuration.labels(fn, host) };
+      this.fetchCache.set(id, c);
+    }
+    c.count.inc();
+    c.duration.observe(f.durationMs / 1000);
   }
 
   private async collect(): Promise<void> {
@@ -177,6 +206,7 @@ async function within<T>(work: Promise<T>): Promise<T | undefined> {
 }
 
 function deadLetterReason(r: InvocationRecord): string {
+  if (r.reason !== undefined) return r.reason;
   if (r.error?.name === 'MalformedEvent') return 'malformed';
   if (r.error?.name === 'EventExpired') return 'expired';
   return 'failed';

@@ -19,6 +19,7 @@ const SCRIPTS = {
   fnrunRegistryRollback: { lua: load('registry-rollback-3.lua'), numberOfKeys: 3 },
   fnrunRegistryRead: { lua: load('registry-read-2.lua'), numberOfKeys: 2 },
   fnrunRegistrySummary: { lua: load('registry-summary-2.lua'), numberOfKeys: 2 },
+  fnrunStateSet: { lua: load('state-set-1.lua'), numberOfKeys: 1 },
 } as const;
 
 /** A connection with fnrun's scripts defined on it. */
@@ -42,6 +43,7 @@ export interface ScriptedRedis extends Redis {
   fnrunRegistryRollback(head: string, history: string, versions: string, version: string): Promise<[status: string, from: number, to: number]>;
   fnrunRegistryRead(head: string, versions: string, version: string): Promise<[version: string, hash: string, code: string, sourceMap: string, info: string] | null>;
   fnrunRegistrySummary(head: string, history: string): Promise<string[] | null>;
+  fnrunStateSet(hash: string, name: string, json: string, ttlMs: number, maxNames: number, maxKeyBytes: number): Promise<[written: number, names: number, bytes: number]>;
 }
 
 const defined = new WeakSet<Redis>();

@@ -11,7 +11,7 @@ import { deadLetterFields, type DeadLetterReason, type FailureRecord } from '../
 import type { MalformedEntry, WireEvent } from '../events/wire.ts';
 import type { FunctionHandle } from '../loading/function-handle.ts';
 import { decideRetry } from '../policy/retry-decision.ts';
-import type { Emit, InvocationResult, LogLine, SerializedError } from '../types.ts';
+import type { Emit, FetchRecord, InvocationResult, LogLine, SerializedError } from '../types.ts';
 import type { StateChange } from './commit-batch.ts';
 import type { CommitQueue } from './commit-queue.ts';
 import type { ConsumerGroup } from '../loading/group-plan.ts';
@@ -132,7 +132,7 @@ async function settleMember(ctx: RunContext, name: string, items: readonly RunIt
     }
     return r;
   };
-  const bury = (fn: FunctionHandle, i: number, reason: DeadLetterReason, error: SerializedError, attempt: number, extra?: { durationMs: number; logs?: readonly LogLine[] }) => {
+  const bury = (fn: FunctionHandle, i: number, reason: DeadLetterReason, error: SerializedError, attempt: number, extra?: { durationMs: number; logs?: readonly LogLine[]; fetches?: readonly FetchRecord[] }) => {
     const now = ctx.now();
     const r = recordOf(i);
     r.attempts = Math.max(r.attempts, attempt);
@@ -141,7 +141,7 @@ async function settleMember(ctx: RunContext, name: string, items: readonly RunIt
     const entry = items[i]!.entry;
     const keep = fn.manifest.deadLetter;
     ctx.commits.deadLettered(fn, entry.id, keep ? deadLetterFields(entry, ctx.partition, fn, reason, error, r, now) : null, marks);
-    ctx.report(fn, ctx.partition, entry, { status: keep ? 'dead-lettered' : 'dropped', attempt: r.attempts, durationMs: extra?.durationMs ?? 0, error, reason, ...(extra?.logs ? { logs: extra.logs } : {}) });
+    ctx.report(fn, ctx.partition, entry, { status: keep ? 'dead-lettered' : 'dropped', attempt: r.attempts, durationMs: extra?.durationMs ?? 0, error, reason, ...(extra?.logs ? { logs: extra.logs } : {}), ...(extra?.fetches ? { fetches: extra.fetches } : {}) });
     settledOne(i);
   };
 
@@ -184,7 +184,7 @@ async function settleMember(ctx: RunContext, name: string, items: readonly RunIt
         eventTime: eventTimeOf(items[i]!.entry), maxEventAgeMs: fn.manifest.maxEventAgeMs, now, random: ctx.random,
       });
       if (decision.action !== 'retry') {
-        bury(fn, i, decision.reason, r.error, attempt, { durationMs: r.durationMs, logs: r.logs });
+        bury(fn, i, decision.reason, r.error, attempt, { durationMs: r.durationMs, logs: r.logs, ...(r.fetches ? { fetches: r.fetches } : {}) });
         next = k + c + 1;
         break;
       }

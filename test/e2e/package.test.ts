@@ -198,11 +198,14 @@ export default defineFunction<{ n: number }>({
 });
 `;
 
-const CORRECT = `import { defineFunction } from 'fnrun';
+const CORRECT = `import { defineFunction, NonRetriableError } from 'fnrun';
 import type { Context, FnEvent } from 'fnrun';
 
 export async function handle(event: FnEvent<{ n: number }>, ctx: Context): Promise<void> {
-  await ctx.emit('counted', event.key, { n: event.data.n + ctx.attempt });
+  await ctx.emit('counted', event.key, { n: event.data.n + ctx.attempt, idempotencyKey: ctx.idempotencyKey });
+  if (!Number.isInteger(event.data.n)) throw new NonRetriableError('n must be an integer');
+  const last: number | undefined = await ctx.state.get<number>('last');
+  await ctx.state.set('last', Math.max(last ?? 0, event.data.n));
 }
 
 export default defineFunction<{ n: number }>({ events: ['count'], handler: handle });

@@ -40,6 +40,7 @@ test('dev lines escape what producers and handlers chose; colours only wrap fnru
     function: 'f', version: 'v', partition: 0, eventId: '1-0', type: 'evil.\x1b]0;pwned\x07', key: 'k\r\x1b[2K', attempt: 1,
     status: 'dead-lettered' as const, durationMs: 1,
     error: { name: 'Error\x1b[31m', message: 'boom\u009b2J', stack: 'Error: boom\n    at h (functions/f.ts:2:3)\x1b]52;c;eA==\x07', kind: 'handler' },
+    fetches: [{ host: 'x\x1b]0;t\x07.example', rule: null, status: null, error: 'refused' as const, redirects: 0, durationMs: 0 }],
   };
   for (const paint of [palette(false), palette(true)]) {
     const text = [formatInvocation(record, paint, 0), formatLog('f', 'info', 'line\x1b]52;c;aGk=\x07\nforged line', 0, paint)].join('\n');
@@ -49,6 +50,7 @@ test('dev lines escape what producers and handlers chose; colours only wrap fnru
     assert.match(text, /key=k\\r\\x1b\[2K/);
     assert.match(text, /line\\x1b\]52;c;aGk=\\x07\\nforged line/, 'a log message stays on one line');
     assert.match(text, /at h \(functions\/f\.ts:2:3\)\\x1b\]52/);
+    assert.match(text, /fetch(\x1b\[\d+m)? x\\x1b\]0;t\\x07\.example /, 'a fetched host is escaped too');
   }
   assert.match(formatInvocation({ ...record, status: 'ok', error: undefined }, palette(true), 0), /\x1b\[32mok\x1b\[0m/);
   assert.doesNotMatch(formatInvocation({ ...record, status: 'ok', error: undefined }, palette(false), 0), /\x1b/);

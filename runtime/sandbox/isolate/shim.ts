@@ -132,6 +132,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   const limits = parse(bridge.limitsJson) as ShimLimits;
   const env = freeze(parse(bridge.envJson) as Record<string, string>);
   const CANCELLED = freeze({ cancelled: true });
+  const NON_RETRIABLE = Symbol.for('fnrun.non-retriable');
   const NO_STATE: StateHolder = { state: null, loading: null };
   const { format, describe } = lib.createFormatter();
   const chains = new Map<number, Chain>();
@@ -338,11 +339,20 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       name = cut(text(d.name), 200);
       message = cut(text(d.message), limits.maxErrorMessageChars);
       stack = cut(text(d.stack), limits.maxStackChars);
-      // Thrown on purpose, or named so (it may come from another bundle): never retried.
-      if (name === 'NonRetriableError') kind = 'non-retriable';
+      // Thrown on purpose, or named so (it may come from another bundle), or a subclass that
+      // renamed itself (the SDK class's symbol, runtime/sdk.ts): never retried.
+      if (name === 'NonRetriableError' || nonRetriableBrand(inv.failure)) kind = 'non-retriable';
     }
     // stringify of strings only: an object would go through a user-defined toJSON.
     return `{"status":"error","error":{"name":${stringify(name)},"message":${stringify(message)},"stack":${stringify(stack)},"kind":"${kind}"},"logs":[${inv.logs}]}`;
+  }
+
+  function nonRetriableBrand(e: unknown): boolean {
+    try {
+      return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[NON_RETRIABLE] === true;
+    } catch {
+      return false; // a Proxy that throws is not one
+    }
   }
 
   function cut(s: string, max: number): string {
