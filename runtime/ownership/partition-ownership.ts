@@ -142,9 +142,13 @@ export class PartitionOwnership {
     const renewing = [...this.held.keys()];
     const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
     const pipeline = crossSlotPipeline(this.redis) as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const p of [...renewing, ...wanted]) {
+    for (const p of renewing) {
       const pk = this.keys.partition(p);
-      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs);
+      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs, 0);
+    }
+    for (const p of wanted) {
+      const pk = this.keys.partition(p);
+      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs, 1);
     }
     const replies = (await pipeline.exec()) ?? [];
     this.lastRenewedAt = startedAt;

@@ -33,7 +33,7 @@ export interface ScriptedRedis extends Redis {
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
   /** Fenced: `2, stream, lease, token, …`; unfenced: `1, stream, '', …`. */
   fnrunRead(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<unknown>;
-  fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number): Promise<number>;
+  fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number, fresh: 0 | 1): Promise<number>;
   fnrunLeaseRelease(lease: string, token: string): Promise<number>;
   fnrunHeartbeat(members: string, member: string, memberTtlMs: number, leave: 0 | 1): Promise<string[]>;
   fnrunRegistryDeploy(
