@@ -12,7 +12,7 @@ const project = env.dir;
 const functions = join(project, 'functions');
 mkdirSync(join(functions, 'gamma'), { recursive: true });
 
-interface Row { function: string; file: string; status: string; from: number | null; to: number | null; dryRun: boolean; error?: { message: string; location?: string; fields?: { path: string }[] } }
+interface Row { function: string; file: string; status: string; from: number | null; to: number | null; dryRun: boolean; error?: { message: string; location?: string; fields?: { path: string; message: string }[] } }
 interface Summary { name: string; active: number; versions: number[]; manifest: { events: string[] } }
 
 const NS = 'deploy-e2e';
