@@ -4,7 +4,8 @@
  * functions were loaded in). Members share one cursor, so one member's settings hold back every
  * member's events: the group's `mode`; `ordering: 'partition'` (every key of a partition behind
  * every other); a long `timeoutMs` or retry schedule (a key held while the member runs or waits);
- * a low `concurrency` (every key queued for the member's few slots). A member may ask for none of
+ * a low `concurrency` or fewer `instances` (every key queued for the member's few slots or
+ * threads). A member may ask for none of
  * these beyond its owner, so the longest the group's events can wait on any member is what they
  * could wait on the owner itself. A member that does is refused, naming both functions; the owner
  * and the members that fit run.
@@ -93,6 +94,12 @@ export function ownerConflicts(member: { name: string; manifest: Manifest }, own
     issues.push({
       path: 'retry',
       message: `the retries of function "${member.name}" wait up to ${wait} ms in all (its backoff, initialDelayMs and maxDelayMs), above the ${ownerWait} ms of ${theirs}; shorten its delays, or leave the group`,
+    });
+  }
+  if (m.instances < o.instances) {
+    issues.push({
+      path: 'instances',
+      message: `function "${member.name}" has instances ${m.instances}, below the ${o.instances} of ${theirs}: the group's events would queue for its isolates; raise it to at least ${o.instances}, or leave the group`,
     });
   }
   if (m.concurrency < o.concurrency) {

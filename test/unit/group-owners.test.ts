@@ -44,9 +44,9 @@ test('the owner is the member that joined first, whatever the names and the orde
 });
 
 test('a refused member gets a GroupConflictError naming it, the owner, the group and each field', () => {
-  const owner = member('billing', 1, 'ledger');
+  const owner = member('billing', 1, 'ledger', { instances: 2 });
   const squatter = member('squatter', 2, { name: 'ledger', mode: 'parallel' }, {
-    ordering: 'partition', timeoutMs: 300_000, concurrency: 1,
+    ordering: 'partition', timeoutMs: 300_000, concurrency: 1, instances: 1,
     retry: { attempts: 100, backoff: 'fixed', initialDelayMs: 3_600_000, maxDelayMs: 3_600_000 },
   });
   const error = resolveGroups([owner, squatter]).refused.get('squatter');
@@ -60,6 +60,7 @@ test('a refused member gets a GroupConflictError naming it, the owner, the group
     timeoutMs: 'function "squatter" has timeoutMs 300000, above the 5000 of group "ledger"\'s owner "billing": a member may not hold the group\'s events longer than its owner; lower it to at most 5000, or leave the group',
     'retry.attempts': 'function "squatter" has retry.attempts 100, above the 3 of group "ledger"\'s owner "billing"; lower it to at most 3, or leave the group',
     retry: 'the retries of function "squatter" wait up to 356400000 ms in all (its backoff, initialDelayMs and maxDelayMs), above the 600 ms of group "ledger"\'s owner "billing"; shorten its delays, or leave the group',
+    instances: 'function "squatter" has instances 1, below the 2 of group "ledger"\'s owner "billing": the group\'s events would queue for its isolates; raise it to at least 2, or leave the group',
     concurrency: 'function "squatter" has concurrency 1, below the 100 of group "ledger"\'s owner "billing": the group\'s keys would queue for its slots; raise it to at least 100, or leave the group',
   });
   assert.match(error.message, /^invalid manifest in functions\/squatter\.ts:\n {2}group\.mode: /);
