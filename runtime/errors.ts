@@ -223,3 +223,22 @@ export class EnvNotAllowedError extends FnrunError {
     this.names = names;
   }
 }
+
+/**
+ * A function's manifest conflicts with the owner of the group it names (the member that joined
+ * first; runtime/policy/group-owners.ts): it is refused, the owner and the members that fit run.
+ * Each issue names both functions and the field.
+ */
+export class GroupConflictError extends ManifestError {
+  readonly group: string;
+  /** The refused function. */
+  readonly member: string;
+  /** The group's owner, whose settings decide. */
+  readonly owner: string;
+  constructor(file: string, issues: readonly ManifestIssue[], who: { group: string; member: string; owner: string }) {
+    super(file, issues);
+    this.group = who.group;
+    this.member = who.member;
+    this.owner = who.owner;
+  }
+}

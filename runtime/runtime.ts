@@ -175,7 +175,11 @@ export class Runtime {
     return this.#set.functions;
   }
 
-  /** Functions that failed to build or load at start; the others run. */
+  /**
+   * Functions that are not running because they failed to build or load (at start, or a later
+   * load of a function that was not running), or because their group's owner refused or stopped
+   * them; the others run. An entry goes once its function loads.
+   */
   get loadFailures(): LoadFailure[] {
     return this.#set.loadFailures;
   }
@@ -205,17 +209,20 @@ export class Runtime {
   /**
    * Loads `bundle` as the new version of its function (or a new function) and swaps it in: new
    * chains use it, those in flight finish on the old one. On any error (bad manifest, load
-   * failure, group conflict) the old version keeps running and the error is thrown.
+   * failure, a group conflict) the old version keeps running and the error is thrown. A shared
+   * group's owner is the member that joined it first: `rank` says when this one did (lower
+   * first; the registry's deploy order), by default after every function loaded before
+   * (README "Consumer groups").
    */
-  upsertFunction(bundle: FunctionBundle, version?: string): Promise<FunctionHandle> {
-    return this.#set.upsert(bundle, version);
+  upsertFunction(bundle: FunctionBundle, version?: string, rank?: number): Promise<FunctionHandle> {
+    return this.#set.upsert(bundle, version, rank);
   }
 
   /**
    * {@link upsertFunction} for several functions at once (they load side by side, the workers are
    * re-planned once): each outcome is what upserting them one by one, in order, would give.
    */
-  upsertFunctions(changes: readonly { bundle: FunctionBundle; version?: string }[]): Promise<PromiseSettledResult<FunctionHandle>[]> {
+  upsertFunctions(changes: readonly { bundle: FunctionBundle; version?: string; rank?: number }[]): Promise<PromiseSettledResult<FunctionHandle>[]> {
     return this.#set.upsertMany(changes);
   }
 

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { bundleFunction, type FunctionBundle } from '../loading/bundler.ts';
 import { discoverFunctions } from '../loading/discover.ts';
 import { BundleError, ConfigError, FnrunError, ManifestError, TypecheckError, type ManifestIssue, type TypeIssue } from '../errors.ts';
+import { resolveGroups, type GroupMember } from '../policy/group-owners.ts';
 import { loadFunction } from '../loading/function-loader.ts';
 import { EnvAccess } from '../loading/env-policy.ts';
-import { validateGroups } from '../loading/manifest.ts';
 import type { FunctionSummary, Registry } from './registry.ts';
 import { SandboxHost } from '../sandbox/host/host.ts';
 import type { Manifest } from '../types.ts';
@@ -71,7 +71,7 @@ export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]>
     await sandbox.stop();
   }
   const deployed = await opts.registry.list();
-  checkGroups(built, deployed);
+  const groupWarnings = checkGroups(built, deployed);
   const rows: DeployRow[] = [];
   for (const [i, b] of built.entries()) {
     if ('error' in b) {
@@ -79,7 +79,7 @@ export async function deployFunctions(opts: DeployOptions): Promise<DeployRow[]>
       rows.push(failedRow(name, b.file, b.error, deployed.find((d) => d.name === name)?.active ?? null, opts.dryRun === true));
       continue;
     }
-    const base = { function: b.bundle.name, file: b.bundle.entry, hash: b.bundle.hash, dryRun: opts.dryRun === true, warnings: b.bundle.warnings };
+    const base = { function: b.bundle.name, file: b.bundle.entry, hash: b.bundle.hash, dryRun: opts.dryRun === true, warnings: [...b.bundle.warnings, ...(groupWarnings.get(b.bundle.name) ?? [])] };
     if (opts.dryRun) {
       const current = deployed.find((d) => d.name === b.bundle.name);
       const unchanged = current?.hash === b.bundle.hash;
@@ -122,24 +122,41 @@ async function build(sandbox: SandboxHost, name: string, entry: string, root: st
 }
 
 /**
- * Functions sharing a group must agree on its mode. The deployed functions that this deploy does
- * not replace are taken as given; a function that disagrees with them (or with one checked before
- * it, by name) fails.
+ * A shared group's owner is the member that joined it first (README "Consumer groups"): deployed
+ * members keep their registry order, and the functions that join in this deploy come after them,
+ * in the order it stores them (by name). A function whose manifest conflicts with its group's owner
+ * fails, naming both. A new version of an owner that no longer fits deployed members deploys, with
+ * a warning that they stop running. Returns those warnings by function.
+ *
+ * Two deploys racing can both pass this check; the runtimes then decide from the registry.
  */
-function checkGroups(built: Built[], deployed: FunctionSummary[]): void {
+function checkGroups(built: Built[], deployed: FunctionSummary[]): Map<string, string[]> {
   const replaced = new Set(built.flatMap((b) => ('bundle' in b ? [b.bundle.name] : [])));
-  const accepted: { name: string; manifest: Manifest; file?: string }[] = deployed.filter((d) => !replaced.has(d.name));
+  const members: GroupMember[] = deployed.filter((d) => !replaced.has(d.name)).map((d) => ({ name: d.name, manifest: d.manifest, rank: d.joinOrder }));
+  const candidates = new Map<string, number>();
+  let next = Math.max(0, ...deployed.map((d) => d.joinOrder)) + 1;
   built.forEach((b, i) => {
-    if (!('bundle' in b) || b.manifest.group === null) return;
-    const candidate = { name: b.bundle.name, manifest: b.manifest, file: b.bundle.entry };
-    try {
-      validateGroups([...accepted, candidate]);
-      accepted.push(candidate);
-    } catch (error) {
-      if (!(error instanceof ManifestError)) throw error;
-      built[i] = { error: new ManifestError(candidate.file, error.issues), file: candidate.file };
-    }
+    if (!('bundle' in b)) return;
+    const current = deployed.find((d) => d.name === b.bundle.name);
+    const stays = current !== undefined && (current.manifest.group?.name ?? null) === (b.manifest.group?.name ?? null);
+    members.push({ name: b.bundle.name, manifest: b.manifest, rank: stays ? current.joinOrder : next++, file: b.bundle.entry });
+    candidates.set(b.bundle.name, i);
   });
+  const { groups, refused } = resolveGroups(members);
+  const warnings = new Map<string, string[]>();
+  for (const [name, conflict] of refused) {
+    const i = candidates.get(name);
+    if (i !== undefined) {
+      built[i] = { error: conflict, file: (built[i] as { bundle: FunctionBundle }).bundle.entry };
+      continue;
+    }
+    const owner = groups.find((g) => g.name === conflict.group)!.owner;
+    if (!candidates.has(owner)) continue; // the deployed state conflicts already; the runtimes refuse it
+    const list = warnings.get(owner) ?? [];
+    list.push(`deployed function "${name}" does not fit this version of group "${conflict.group}"'s owner and stops running: ${conflict.issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`);
+    warnings.set(owner, list);
+  }
+  return warnings;
 }
 
 function failedRow(name: string, file: string, error: FnrunError, active: number | null, dryRun: boolean): DeployRow {

@@ -55,6 +55,12 @@ export interface FunctionSummary {
   manifest: Manifest;
   /** Kept versions, newest first. */
   versions: number[];
+  /**
+   * When the function joined the group its active version names (or was first deployed, with no
+   * group), in registry order: a shared group's owner is the member with the lowest (README
+   * "Consumer groups"). 0 for a function an older fnrun deployed, which left no order.
+   */
+  joinOrder: number;
 }
 
 /** What a deploy did: `from` is the previously active version (null for a new function). */
@@ -95,9 +101,12 @@ export class Registry {
     const k = this.keys.fn(checkName(bundle.name));
     const info: VersionInfo = { filename: bundle.filename, entry: bundle.entry, manifest, deployedAt: Date.now() };
     // Added before the script, so that a crash right after it cannot leave the function unlisted.
-    await this.redis.sadd(this.keys.functionNames, bundle.name);
+    // The order number is taken first too: deploys that start later join a group later.
+    const before = await crossSlotPipeline(this.redis).sadd(this.keys.functionNames, bundle.name).incr(this.keys.registryOrder).exec();
+    replyOf(before, 0);
+    const order = Number(replyOf(before, 1));
     const [changed, from, to] = await this.redis.fnrunRegistryDeploy(
-      k.head, k.history, k.versions, bundle.hash, JSON.stringify(info), bundle.code, bundle.sourceMap, KEPT_VERSIONS,
+      k.head, k.history, k.versions, bundle.hash, JSON.stringify(info), bundle.code, bundle.sourceMap, KEPT_VERSIONS, manifest.group?.name ?? '', order,
     );
     // Added again after it: a remove racing with this deploy may have taken the name out in between.
     const after = crossSlotPipeline(this.redis).sadd(this.keys.functionNames, bundle.name);
@@ -119,9 +128,9 @@ export class Registry {
     replies.forEach(([error, reply], i) => {
       if (error) throw error;
       if (reply === null) return; // listed but not (or no longer) deployed
-      const [active, hash, info, ...versions] = reply as string[];
+      const [active, hash, info, joined, ...versions] = reply as string[];
       const parsed = JSON.parse(info!) as VersionInfo;
-      out.push({ name: names[i]!, active: Number(active), hash: hash!, deployedAt: parsed.deployedAt, manifest: parsed.manifest, versions: versions.map(Number) });
+      out.push({ name: names[i]!, active: Number(active), hash: hash!, deployedAt: parsed.deployedAt, manifest: parsed.manifest, versions: versions.map(Number), joinOrder: Number(joined || 0) });
     });
     return out;
   }
@@ -159,7 +168,8 @@ export class Registry {
   async rollback(name: string, version?: number): Promise<{ from: number; to: number }> {
     const k = this.keys.fn(checkName(name));
     const target = version === undefined ? '' : String(checkVersion(version));
-    const [status, from, to] = await this.redis.fnrunRegistryRollback(k.head, k.history, k.versions, target);
+    const order = await this.redis.incr(this.keys.registryOrder);
+    const [status, from, to] = await this.redis.fnrunRegistryRollback(k.head, k.history, k.versions, target, order);
     switch (status) {
       case 'no-function':
         throw new NotFoundError(`function "${name}" is not deployed (see fnrun functions)`);
@@ -202,6 +212,12 @@ export class Registry {
     const reply = await this.redis.fnrunRegistryRead(k.head, k.versions, version);
     return reply === null ? null : parseStored(name, reply);
   }
+}
+
+function replyOf(replies: [Error | null, unknown][] | null, i: number): unknown {
+  const [error, value] = replies?.[i] ?? [new Error('no reply'), null];
+  if (error) throw error;
+  return value;
 }
 
 type StoredReply = [version: string, hash: string, code: string, sourceMap: string, info: string];

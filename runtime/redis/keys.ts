@@ -148,6 +148,11 @@ export class Keys {
     return `${this.namespace}:registry-epoch`;
   }
 
+  /** String: counter INCRed before every deploy and rollback; a function's `joined` field takes its value when it joins a group. */
+  get registryOrder(): string {
+    return `${this.namespace}:registry-order`;
+  }
+
   /** Registry keys of function `name`; they share the hash tag `{fn:<name>}` (one slot per function). */
   fn(name: string): FunctionKeys {
     const prefix = `${this.namespace}:{fn:${name}}`;

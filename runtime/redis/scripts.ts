@@ -38,9 +38,9 @@ export interface ScriptedRedis extends Redis {
   fnrunHeartbeat(members: string, member: string, memberTtlMs: number, leave: 0 | 1): Promise<string[]>;
   fnrunRegistryDeploy(
     head: string, history: string, versions: string,
-    hash: string, info: string, code: string, sourceMap: string, kept: number,
+    hash: string, info: string, code: string, sourceMap: string, kept: number, group: string, order: number,
   ): Promise<[changed: number, from: number, to: number]>;
-  fnrunRegistryRollback(head: string, history: string, versions: string, version: string): Promise<[status: string, from: number, to: number]>;
+  fnrunRegistryRollback(head: string, history: string, versions: string, version: string, order: number): Promise<[status: string, from: number, to: number]>;
   fnrunRegistryRead(head: string, versions: string, version: string): Promise<[version: string, hash: string, code: string, sourceMap: string, info: string] | null>;
   fnrunRegistrySummary(head: string, history: string): Promise<string[] | null>;
   fnrunStateSet(hash: string, name: string, json: string, ttlMs: number, maxNames: number, maxKeyBytes: number): Promise<[written: number, names: number, bytes: number]>;

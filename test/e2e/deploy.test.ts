@@ -12,7 +12,7 @@ const project = env.dir;
 const functions = join(project, 'functions');
 mkdirSync(join(functions, 'gamma'), { recursive: true });
 
-interface Row { function: string; file: string; status: string; from: number | null; to: number | null; dryRun: boolean; error?: { message: string; location?: string; fields?: { path: string }[] } }
+interface Row { function: string; file: string; status: string; from: number | null; to: number | null; dryRun: boolean; error?: { message: string; location?: string; fields?: { path: string; message: string }[] } }
 interface Summary { name: string; active: number; versions: number[]; manifest: { events: string[] } }
 
 const NS = 'deploy-e2e';
@@ -117,7 +117,7 @@ test('deploy, redeploy, change one, failures, dry run, --only, functions, rollba
   assert.equal((await fnrun('rm', 'alpha', '--yes')).code, 1, 'removing an absent function is an error');
 });
 
-test('a function that disagrees on its group mode with a deployed member fails; changing the whole group together works', async () => {
+test('a function that disagrees on its group mode with the deployed owner fails, naming both; changing the whole group together works', async () => {
   const dir = join(project, 'groups', 'functions');
   mkdirSync(dir, { recursive: true });
   const member = (mode: string) => `export const config = { events: ['pay.*'], group: { name: 'billing', mode: '${mode}' } };\nexport default async () => {};\n`;
@@ -131,6 +131,8 @@ test('a function that disagrees on its group mode with a deployed member fails; 
   const [row] = JSON.parse(conflict.stdout) as Row[];
   assert.equal(row!.status, 'failed');
   assert.deepEqual(row!.error!.fields!.map((f) => f.path), ['group.mode']);
+  // invoice deployed first: it owns the group, and the refusal names both.
+  assert.match(row!.error!.fields![0]!.message, /^function "receipt" puts group "billing" in "sequential" mode but group "billing"'s owner "invoice" has "parallel"/);
 
   writeFileSync(join(dir, 'invoice.ts'), member('sequential'));
   const together = await runCli(['deploy', ...common]);

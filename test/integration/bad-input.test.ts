@@ -17,12 +17,18 @@
  * - test/integration/publisher.test.ts: oversize and bad types refused by publish.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { deployFunctions } from '../../runtime/deploy/deployer.ts';
+import { Registry } from '../../runtime/deploy/registry.ts';
+import { RegistryFollower } from '../../runtime/drivers/registry-follower.ts';
+import { GroupConflictError } from '../../runtime/errors.ts';
 import { bundleFunction } from '../../runtime/loading/bundler.ts';
+import { parseManifest } from '../../runtime/loading/manifest.ts';
 import {
   ConfigError, DeadLetterQueue, Keys, ManifestError, Publisher, Runtime, createJsonLogger,
   type DeadLetter, type InvocationRecord, type RuntimeOptions,
@@ -47,10 +53,10 @@ interface Setup {
   stream: string;
 }
 
-async function setUp(namespace: string, folder: string, extra: Partial<RuntimeOptions> = {}): Promise<Setup> {
+async function setUp(namespace: string, folder: string | null, extra: Partial<RuntimeOptions> = {}): Promise<Setup> {
   const recorder = new Recorder();
   const runtime = await Runtime.create({
-    redis: env.redis.url, namespace, partitions: 1, functionsDir: `${FIXTURES}${folder}`,
+    redis: env.redis.url, namespace, partitions: 1, ...(folder === null ? {} : { functionsDir: `${FIXTURES}${folder}` }),
     logger: createJsonLogger('silent'), onInvocation: recorder.record, ...extra,
   });
   await runtime.start([await bundleFunction({ name: 'good', entry: GOOD })]);
@@ -89,8 +95,7 @@ describe('function files: every manifest field wrong in turn, and modules that c
   after(() => tearDown(s));
 
   const bad = (field: string, reason: string) => ({ code: 'ERR_MANIFEST', field, reason });
-  /** `blames`: the file the error names when it is not the function's own. */
-  const cases: Record<string, { code: string; field?: string; reason: string | RegExp; blames?: string }> = {
+  const cases: Record<string, { code: string; field?: string; reason: string | RegExp }> = {
     'no-config': bad('events', 'missing; expected a non-empty array of event-type patterns such as ["post.created", "post.*"]'),
     'config-string': bad('', 'expected an object such as { events: ["post.created"] } (export const config = { ... }), got "post.created"'),
     'config-function': bad('', 'expected an object such as { events: ["post.created"] } (export const config = { ... }), got a function'),
@@ -124,11 +129,11 @@ describe('function files: every manifest field wrong in turn, and modules that c
     'group-name': bad('group.name', 'expected a group name (lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters), got "Billing Team"'),
     'group-mode': bad('group.mode', 'expected "sequential" or "parallel", got "concurrent"'),
     'group-order': bad('group.order', 'expected a finite number (lower runs first), got "first"'),
-    // At start group-sequential is refused; saved over good.ts, the conflict is found from "good"
-    // (names sort first) and reported on group-parallel.ts, the file of the other member.
+    // group-parallel owns group "shared" (with no registry, the names decide at start), so
+    // group-sequential is refused; saved over good.ts, good joins the group after it: refused too.
     'group-sequential': {
-      code: 'ERR_MANIFEST', field: 'group.mode', blames: 'group-parallel',
-      reason: /^function "(group-sequential|group-parallel)" puts group "shared" in "(sequential|parallel)" mode but function "(group-parallel|good)" has "(parallel|sequential)" .*every function in a group must use the same mode$/,
+      code: 'ERR_MANIFEST', field: 'group.mode',
+      reason: /^function "(group-sequential|good)" puts group "shared" in "sequential" mode but group "shared"'s owner "group-parallel" has "parallel" .*every function in a group must use its owner's mode$/,
     },
     'concurrency-zero': bad('concurrency', 'expected an integer from 1 to 10000, got 0'),
     'unknown-timeout': bad('timeout', 'unknown field; did you mean "timeoutMs"?'),
@@ -145,6 +150,8 @@ describe('function files: every manifest field wrong in turn, and modules that c
     'env-fnrun': { code: 'ERR_ENV_NOT_ALLOWED', reason: /^function "(env-fnrun|good)" \(.*\) declares env FNRUN_REDIS_URL: fnrun's own variables \(FNRUN_\*\) are never visible to functions; remove it from its env$/ },
     'no-handler': { code: 'ERR_SANDBOX_LOAD', reason: /the module has no handler: export default a function/ },
     'top-level-throw': { code: 'ERR_SANDBOX_LOAD', reason: /top-level code threw: Error: cannot start\n +at test\/fixtures\/bad-input\/manifests\/top-level-throw\.ts:4:\d+/ },
+    // Stopped at TOP_LEVEL_TIMEOUT_MS (1 s): heavy initialisation belongs in the handler.
+    'top-level-slow': { code: 'ERR_SANDBOX_LOAD', reason: /^(top-level-slow|good): cannot load: top-level code ran longer than 1000 ms \(do heavy initialisation lazily, in the handler\)$/ },
     'syntax-error': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/syntax-error\.ts:2:\d+: Expected "\}" but found ";"/ },
     'node-builtin': { code: 'ERR_BUNDLE', reason: /test\/fixtures\/bad-input\/manifests\/node-builtin\.ts:2:\d+: "node:fs" is a Node built-in; functions run in a sandbox without Node APIs/ },
   };
@@ -182,8 +189,7 @@ describe('function files: every manifest field wrong in turn, and modules that c
       // The same file saved over good.ts while the runtime runs (what `fnrun dev` does): refused
       // with the same error, and the running version of good keeps handling events.
       const version = s.runtime.functions.find((f) => f.name === 'good')!.version;
-      const named = c.blames === undefined ? file : `${FIXTURES}manifests/${c.blames}.ts`;
-      await assert.rejects(async () => s.runtime.upsertFunction(await bundleFunction({ name: 'good', entry: file })), (e: unknown) => check(e, named));
+      await assert.rejects(async () => s.runtime.upsertFunction(await bundleFunction({ name: 'good', entry: file })), (e: unknown) => check(e));
       assert.equal(s.runtime.functions.find((f) => f.name === 'good')!.version, version);
       await goodStillWorks(s);
     });
@@ -436,6 +442,7 @@ describe('handlers that misbehave', () => {
     ['hostile.recurse', { name: 'RangeError', message: 'Maximum call stack size exceeded' }],
     ['hostile.timer-string', { name: 'TypeError', message: 'setTimeout: the callback must be a function' }],
     ['hog.emit-huge', { name: 'RangeError', message: 'ctx.emit: the emits of one invocation exceed 4194304 characters' }],
+    ['hog.emit-many', { name: 'RangeError', message: 'ctx.emit: one invocation may emit at most 1000 events' }],
     ['hog.emit-over-limit', { name: 'InvalidEmit', message: `ctx.emit: event is at least ${2 * MiB + 2} bytes (data at least ${2 * MiB + 2}), over the ${MiB}-byte limit (maxEventBytes)` }],
     ['hog.heap-bomb', { name: 'MemoryLimitError', message: /^exceeded memoryMb \(64 MiB\)/, kind: 'memory' }],
   ];
@@ -454,6 +461,13 @@ describe('handlers that misbehave', () => {
     assert.equal(record.status, 'ok');
     const msg = record.logs![0]!.msg;
     assert.equal(msg, `${'y'.repeat(16 * 1024)}… [truncated ${5 * MiB - 16 * 1024} characters]`);
+  });
+
+  test('hog.log-many: 5,000 log lines are cut to 1,000 and a line saying the rest was dropped, the invocation succeeds', async () => {
+    const { record } = await run('hog', 'log-many');
+    assert.equal(record.status, 'ok');
+    assert.equal(record.logs!.length, 1001);
+    assert.deepEqual([record.logs![999]!.msg, record.logs![1000]!.msg], ['line 999', '[fnrun] this invocation logged more than 1000 lines or 262144 characters; the rest is dropped']);
   });
 
   test('escapes: no process, require, Buffer, fetch, host constructor or import; fnrun frames expose nothing', async () => {
@@ -609,5 +623,185 @@ describe('secrets: functions read only what the operator allows', () => {
     await assert.rejects(Runtime.create({ redis: env.redis.url, namespace: 'secrets', allowEnv: ['stripe_key'], logger: createJsonLogger('silent') }), {
       code: 'ERR_CONFIG', message: /^invalid allowEnv entry "stripe_key": it contains "s"; environment variable names are upper-case/,
     });
+  });
+});
+
+describe('outputs: fan-outs, emit loops, huge errors', () => {
+  let s: Setup;
+  const logLines: string[] = [];
+  before(async () => { s = await setUp('outputs', 'outputs', { logger: createJsonLogger('info', (line) => { logLines.push(line); }) }); });
+  after(() => tearDown(s));
+
+  test('100 events × 200 emits each, in one batch: every event completes and its 200 emits are published once', async () => {
+    const published = await s.publisher.publishBatch(Array.from({ length: 100 }, (_, n) => ({ type: 'fanout.start', key: `f${n}`, data: {} })));
+    const ids = new Set(published.map((p) => p.id));
+    await waitFor(() => s.recorder.of('fanout').filter((r) => ids.has(r.eventId)).length === 100, { timeoutMs: 60_000, message: 'fanout settled 100 events' });
+    assert.deepEqual(s.recorder.of('fanout').filter((r) => ids.has(r.eventId) && r.status !== 'ok').map((r) => r.error?.message), []);
+    await goodStillWorks(s);
+    const items = new Set<string>();
+    let count = 0;
+    for (const [, fields] of (await s.client.xrange(s.stream, '-', '+')) as [string, string[]][]) {
+      if (fields[fields.indexOf('type') + 1] !== 'fanout.item') continue;
+      const { from, i } = JSON.parse(fields[fields.indexOf('data') + 1]!) as { from: string; i: number };
+      items.add(`${from}/${i}`);
+      count++;
+    }
+    assert.deepEqual([count, items.size], [20_000, 20_000]);
+    // fanout's own cursor passes the 20,000 items too (it does not subscribe to them).
+    await waitFor(async () => ((await s.client.xpending(s.stream, 'fn:fanout')) as [number])[0] === 0, { message: 'fanout acknowledged everything' });
+  });
+
+  test('a function that re-emits what it handles: 16 generations run (maxHops), the 17th goes to its DLQ with reason loop', async () => {
+    const { id } = await s.publisher.publish('loop.ping', 'loop', { n: 1 });
+    const letter = await waitFor(async () => (await s.dlq.list('looper')).find((l) => l.reason === 'loop'), { message: 'a loop dead letter' });
+    assert.deepEqual([letter.error.name, letter.error.message], ['EmitLoop', 'event was emitted 16 generations deep (maxHops 16): an emit loop?']);
+    assert.equal(letter.event!.key, 'loop');
+    assert.equal(s.recorder.count('looper', 'ok'), 16, 'generations 0 to 15 ran');
+    assert.equal(s.recorder.count('looper', 'dead-lettered'), 1);
+    // The dead-lettered generation emitted nothing: the loop is over.
+    await goodStillWorks(s);
+    const pings = ((await s.client.xrange(s.stream, '-', '+')) as [string, string[]][]).filter(([, f]) => f[f.indexOf('type') + 1] === 'loop.ping');
+    assert.equal(pings.length, 17);
+    assert.equal(pings[0]![0], id);
+    assert.equal(s.recorder.count('looper', 'ok'), 16);
+  });
+
+  const MESSAGE_CAP = 8 * 1024;
+  const STACK_CAP = 16 * 1024;
+  const more = (n: number) => `… [${n} more characters]`;
+  const HUGE = 20 * MiB;
+  const bigErrors: [kind: string, check: (e: { name: string; message: string; stack: string }) => void][] = [
+    ['message', (e) => {
+      assert.equal(e.message, `${'m'.repeat(MESSAGE_CAP)}${more(HUGE - MESSAGE_CAP)}`);
+      assert.ok(e.stack.startsWith(`Error: ${'m'.repeat(100)}`));
+    }],
+    ['stack', (e) => {
+      assert.equal(e.message, 'a short message');
+      assert.equal(e.stack, `${'s'.repeat(STACK_CAP)}${more(HUGE - STACK_CAP)}`);
+    }],
+    ['cause', (e) => {
+      assert.equal(e.message, 'the outer one');
+      assert.match(e.stack, /^Error: the outer one\n/);
+    }],
+    ['name', (e) => assert.equal(e.name, `${'N'.repeat(200)}${more(HUGE - 200)}`)],
+    ['string', (e) => {
+      assert.equal(e.name, 'NonError');
+      assert.ok(e.message.startsWith("a non-Error value was thrown: 'xxx"), e.message.slice(0, 60));
+    }],
+  ];
+  for (const [kind, check] of bigErrors) {
+    test(`big-error.${kind}: a ${HUGE / MiB} MiB error is capped in the invocation record, the logs and the dead letter`, async () => {
+      const { id } = await s.publisher.publish(`big-error.${kind}`, 'e', {});
+      const record = await settled(s, 'big-error', id);
+      assert.equal(record.status, 'dead-lettered');
+      const letter = await letterOf(s, 'big-error', id);
+      for (const e of [letter.error, record.error!]) {
+        assert.ok(e.message.length <= MESSAGE_CAP + 40, `message of ${e.message.length} characters`);
+        assert.ok(e.stack.length <= STACK_CAP + 1024, `stack of ${e.stack.length} characters`);
+        assert.ok(e.name.length <= 240, `name of ${e.name.length} characters`);
+        check(e);
+      }
+      assert.ok(JSON.stringify(letter).length < 64 * 1024, `a dead letter of ${JSON.stringify(letter).length} characters`);
+      const lines = logLines.filter((l) => l.includes(id));
+      assert.ok(lines.length >= 2, 'the retry and the dead letter are logged');
+      for (const line of lines) assert.ok(line.length < 64 * 1024, `a log line of ${line.length} characters`);
+      await goodStillWorks(s);
+    });
+  }
+
+  test('nothing is left pending in any consumer group', async () => {
+    for (const group of ['fn:fanout', 'fn:looper', 'fn:big-error', 'fn:good']) {
+      const [count] = (await s.client.xpending(s.stream, group)) as [number];
+      assert.equal(count, 0, group);
+    }
+  });
+});
+
+describe('group squatters', () => {
+  let s: Setup;
+  let follower: RegistryFollower;
+  const dir = `${FIXTURES}groups`;
+  const squatterFile = `${dir}/aa-squatter.ts`;
+  let registry: Registry;
+  before(async () => {
+    registry = new Registry(env.redis.client(), new Keys('squat'));
+    // The victim is deployed first: it owns group "ledger".
+    assert.deepEqual((await deployFunctions({ dir, registry, only: ['ledger'] })).map((r) => r.status), ['changed']);
+  });
+  after(async () => {
+    await follower?.stop();
+    await tearDown(s);
+  });
+
+  test('a deploy that names a deployed group with a longer timeout is refused, naming both functions', async () => {
+    const rows = await deployFunctions({ dir, registry });
+    assert.deepEqual(rows.map((r) => [r.function, r.status]), [['aa-squatter', 'failed'], ['ledger', 'unchanged']]);
+    assert.deepEqual(rows[0]!.error!.fields, [{
+      path: 'timeoutMs',
+      message: 'function "aa-squatter" has timeoutMs 300000, above the 5000 of group "ledger"\'s owner "ledger": a member may not hold the group\'s events longer than its owner; lower it to at most 5000, or leave the group',
+    }]);
+  });
+
+  test('forced into the registry anyway (a racing deploy): the runtime refuses it, naming the owner, and the victim runs', async () => {
+    const { config } = (await import(squatterFile)) as { config: unknown };
+    await registry.deploy(await bundleFunction({ name: 'aa-squatter', entry: squatterFile }), parseManifest(squatterFile, config));
+    // fnrun start runs what the registry holds: good too.
+    await registry.deploy(await bundleFunction({ name: 'good', entry: GOOD }), parseManifest(GOOD, { events: ['good.ping'], retry: { attempts: 1 }, timeoutMs: 2000 }));
+    s = await setUp('squat', null);
+    follower = new RegistryFollower(s.runtime, registry, createJsonLogger('silent'));
+    await follower.start();
+    assert.deepEqual(s.runtime.functions.map((f) => f.name).sort(), ['good', 'ledger']);
+    assert.deepEqual(s.runtime.loadFailures.map((f) => f.name), ['aa-squatter']);
+    const error = s.runtime.loadFailures[0]!.error;
+    assert.ok(error instanceof GroupConflictError);
+    assert.deepEqual([error.group, error.owner, error.issues.map((i) => i.path)], ['ledger', 'ledger', ['timeoutMs']]);
+    const { id } = await s.publisher.publish('ledger.entry', 'l', {});
+    assert.equal((await settled(s, 'ledger', id)).status, 'ok');
+    await goodStillWorks(s);
+  });
+
+  test('loaded into the running runtime (as fnrun dev does with a new file): refused, the victim keeps running', async () => {
+    await assert.rejects(async () => s.runtime.upsertFunction(await bundleFunction({ name: 'aa-squatter', entry: squatterFile })), (e: unknown) => {
+      assert.ok(e instanceof GroupConflictError);
+      assert.equal(e.owner, 'ledger');
+      return true;
+    });
+    const { id } = await s.publisher.publish('ledger.entry', 'l', {});
+    assert.equal((await settled(s, 'ledger', id)).status, 'ok');
+    assert.deepEqual(s.recorder.of('aa-squatter'), []);
+    await goodStillWorks(s);
+  });
+});
+
+describe('slow top-level code and sandbox restarts', () => {
+  let s: Setup;
+  before(async () => { s = await setUp('restart', 'restart'); });
+  after(() => tearDown(s));
+
+  /** The sandbox process of this file's runtime (the only one running now). */
+  function sandboxPid(): number {
+    const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    const pids = out.split('\n').filter((l) => l.includes('sandbox/child/child')).map((l) => Number(l.trim().split(/\s+/)[0]));
+    assert.equal(pids.length, 1, out);
+    return pids[0]!;
+  }
+
+  /** Publishes `type` and waits for `fn` to handle it; returns what its handler logged. */
+  async function run(fn: string, type: string): Promise<number> {
+    const { id } = await s.publisher.publish(type, fn, {});
+    const record = await settled(s, fn, id);
+    assert.equal(record.status, 'ok', JSON.stringify(record.error));
+    return Number(record.logs![0]!.msg);
+  }
+
+  test('after a crash, a fast function serves again while a slow one is still running its top level', async () => {
+    const firstLoad = await run('a-slow-start', 'slow.run');
+    await run('fast', 'fast.run');
+    process.kill(sandboxPid(), 'SIGKILL');
+    // Both wait for the new sandbox process; each function runs as soon as it is back.
+    const [reloadedAt, fastRanAt] = await Promise.all([run('a-slow-start', 'slow.run'), run('fast', 'fast.run')]);
+    assert.ok(reloadedAt > firstLoad, 'the slow top level ran again in the new sandbox process');
+    assert.ok(fastRanAt < reloadedAt, `fast ran at ${fastRanAt}, after the slow top level ended (at ${reloadedAt}): it waited for it`);
+    await goodStillWorks(s);
   });
 });

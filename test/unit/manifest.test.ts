@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManifestError } from '../../runtime/errors.ts';
-import { MANIFEST_DEFAULTS, parseManifest, validateGroups } from '../../runtime/loading/manifest.ts';
+import { MANIFEST_DEFAULTS, parseManifest } from '../../runtime/loading/manifest.ts';
 import type { FunctionConfig } from '../../runtime/sdk.ts';
 import type { Manifest } from '../../runtime/types.ts';
 
@@ -208,37 +208,6 @@ test('long or odd values are described briefly', () => {
   assert.equal(issues.memoryMb, 'expected a whole number of megabytes from 8 to 2048, got an object');
   assert.equal(issues.deadLetter, 'expected true or false, got a function');
   assert.equal(issues.startFrom, 'expected "latest" or "earliest", got 10n (a bigint)');
-});
-
-function fn(name: string, group: Manifest['group']): { name: string; manifest: Manifest; file: string } {
-  return { name, file: `functions/${name}.ts`, manifest: { ...parseManifest('f.ts', { events: ['a'] }), group } };
-}
-
-test('validateGroups sorts members by order, then name', () => {
-  const groups = validateGroups([
-    fn('zeta', { name: 'billing', mode: 'sequential', order: 0 }),
-    fn('alpha', { name: 'billing', mode: 'sequential', order: 1 }),
-    fn('beta', { name: 'billing', mode: 'sequential', order: 0 }),
-    fn('solo', null),
-    fn('x', { name: 'audit', mode: 'parallel', order: 0 }),
-  ]);
-  assert.deepEqual(groups, [
-    { name: 'audit', mode: 'parallel', members: ['x'] },
-    { name: 'billing', mode: 'sequential', members: ['beta', 'zeta', 'alpha'] },
-  ]);
-});
-
-test('validateGroups refuses members that disagree on the mode, naming both', () => {
-  assert.throws(
-    () => validateGroups([fn('b', { name: 'billing', mode: 'parallel', order: 0 }), fn('a', { name: 'billing', mode: 'sequential', order: 0 })]),
-    (error: unknown) => {
-      assert.ok(error instanceof ManifestError);
-      assert.equal(error.file, 'functions/b.ts');
-      assert.equal(error.issues[0]!.path, 'group.mode');
-      assert.match(error.issues[0]!.message, /function "b" puts group "billing" in "parallel" mode but function "a" has "sequential"/);
-      return true;
-    },
-  );
 });
 
 // Compile-time: the manifest a user writes (sdk FunctionConfig) has exactly the fields of Manifest.

@@ -7,6 +7,10 @@
  * - every other chain's unfinished events come back `skipped`: they run again, uncharged;
  * - with no culprit named, they come back `suspect`: the caller runs each again alone (exclusive:
  *   nothing else in flight), so a second death names the event — and that event fails.
+ *
+ * Functions come back independently after a restart, suspects too: the first suspect whose
+ * function is loaded again runs next (not the oldest), and while no suspect's function is back
+ * the other chains go as usual; once one is, it waits for what is in flight and runs alone.
  */
 import type { InvocationResult } from '../../types.ts';
 import type { ChainSpec, Culprit, ResultPart } from '../protocol.ts';
@@ -85,12 +89,12 @@ export class ChainBook {
   /** Sends whatever may go now. */
   flush(): void {
     if (this.#exclusiveCid !== 0) return;
-    if (this.#exclusive.length > 0) {
+    // A suspect waiting for its function's reload holds back nobody (a slow top level delays only itself).
+    const next = this.#exclusive.findIndex((req) => this.#hooks.canSend(req.fnId));
+    if (next >= 0) {
       if (this.#inflight.size > 0) return;
-      const req = this.#exclusive[0]!;
-      if (!this.#hooks.canSend(req.fnId)) return;
-      this.#exclusive.shift();
-      const cid = this.#send(req.fnId, [req]);
+      const [req] = this.#exclusive.splice(next, 1);
+      const cid = this.#send(req!.fnId, [req!]);
       if (cid !== null) this.#exclusiveCid = cid;
       return;
     }
