@@ -17,6 +17,8 @@ export interface BullArgs {
   concurrency: number;
   /** Each job GETs this URL (Node's fetch) and reads the body, instead of doing nothing. */
   fetchUrl?: string;
+  /** The processor awaits a timer this long per job (scenario 7); none by default. */
+  awaitMs?: number;
 }
 
 /** BullMQ requires `maxRetriesPerRequest: null` on a Worker's connection. */
@@ -35,12 +37,14 @@ export async function prefillQueue(url: string, queue: string, jobs: number, dat
 }
 
 /** Jobs/s, from the worker starting to fetch until the last job completed. */
-export async function measure({ url, queue, jobs, concurrency, fetchUrl }: BullArgs): Promise<number> {
+export async function measure({ url, queue, jobs, concurrency, fetchUrl, awaitMs = 0 }: BullArgs): Promise<number> {
   let completed = 0;
   let done: () => void = () => {};
   let fail: (error: Error) => void = () => {};
   const finished = new Promise<void>((resolve, reject) => { done = resolve; fail = reject; });
-  const processor = fetchUrl === undefined ? async () => {} : async () => { await (await fetch(fetchUrl)).arrayBuffer(); };
+  const processor = fetchUrl !== undefined
+    ? async () => { await (await fetch(fetchUrl)).arrayBuffer(); }
+    : awaitMs > 0 ? () => new Promise<void>((resolve) => setTimeout(resolve, awaitMs)) : async () => {};
   const worker = new Worker(queue, processor, { connection: connection(url), concurrency, autorun: false });
   worker.on('completed', () => { if (++completed === jobs) done(); });
   worker.on('failed', (_job, error) => fail(error));

@@ -23,7 +23,7 @@ const BULL_JOBS = 50_000;
 const BULL_CONCURRENCY = [1, 10, 50, 200];
 const LATENCY_RATE = 2_000;
 /** The payload of every event and job. */
-const DATA = { postId: 'p-123456', author: 'ada', text: 'x'.repeat(200) };
+export const DATA = { postId: 'p-123456', author: 'ada', text: 'x'.repeat(200) };
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 

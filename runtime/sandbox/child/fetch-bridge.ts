@@ -16,8 +16,8 @@ const REDIRECT_MODES: ReadonlySet<unknown> = new Set(['follow', 'manual', 'error
 export interface FetchScope {
   /** Fires when the invocation ends or is abandoned (timeout, isolate disposal): the fetch aborts. */
   signal: AbortSignal;
-  /** Epoch ms: the invocation's deadline; the fetch fails with a TimeoutError then. */
-  deadline: number;
+  /** Epoch ms: the invocation's deadline (read again when it comes: it may move); the fetch fails with a TimeoutError then. */
+  deadline: () => number;
 }
 
 /** The answer that goes back into the isolate: the response head as JSON text, and the body bytes. */

@@ -58,8 +58,8 @@ export interface FetchRecord {
 export interface FetchCallOptions {
   /** Aborts the fetch (kind `aborted`): the handler's AbortSignal, or the end of its invocation. */
   signal?: AbortSignal;
-  /** Epoch ms after which the fetch fails with kind `timeout` (the invocation's deadline). */
-  deadline?: number;
+  /** Epoch ms after which the fetch fails with kind `timeout` (the invocation's deadline; a function when it may move). */
+  deadline?: number | (() => number);
   onRecord?: (record: FetchRecord) => void;
 }
 

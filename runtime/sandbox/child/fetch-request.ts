@@ -64,18 +64,24 @@ export function withoutHash(url: URL): string {
   return u.href;
 }
 
-/** Aborts `controller` with the caller's signal or at the deadline; returns the cleanup. */
-export function linkAbort(controller: AbortController, options: { signal?: AbortSignal; deadline?: number }): () => void {
+/**
+ * Aborts `controller` with the caller's signal or at the deadline; returns the cleanup. A deadline
+ * given as a function is read again when it comes: it may have moved meanwhile (an invocation
+ * blocked by another one's sync loop gets that time back, see sandbox/child/function-sandbox.ts).
+ */
+export function linkAbort(controller: AbortController, options: { signal?: AbortSignal; deadline?: number | (() => number) }): () => void {
   const { signal, deadline } = options;
   const onAbort = (): void => controller.abort(new FetchError('aborted', 'fetch was aborted', { cause: signal?.reason }));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   if (deadline !== undefined && !controller.signal.aborted) {
-    const fire = (): void => controller.abort(new FetchError('timeout', "fetch timed out: the invocation's time (timeoutMs) ran out"));
-    const ms = deadline - Date.now();
-    if (ms <= 0) fire();
-    else timer = setTimeout(fire, ms);
+    const fire = (): void => {
+      const ms = (typeof deadline === 'function' ? deadline() : deadline) - Date.now();
+      if (ms > 0) timer = setTimeout(fire, ms);
+      else controller.abort(new FetchError('timeout', "fetch timed out: the invocation's time (timeoutMs) ran out"));
+    };
+    fire();
   }
   return () => {
     signal?.removeEventListener('abort', onAbort);

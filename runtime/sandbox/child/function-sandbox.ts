@@ -10,7 +10,7 @@
  */
 import { SandboxError } from '../../errors.ts';
 import type { SerializedError } from '../../types.ts';
-import { TOP_LEVEL_TIMEOUT_MS, WEDGE_GRACE_MS, type ChainSpec, type Culprit, type LoadSpec, type ResultPart } from '../protocol.ts';
+import { TOP_LEVEL_TIMEOUT_MS, WATCHDOG_TICK_MS, WEDGE_GRACE_MS, type ChainSpec, type Culprit, type LoadSpec, type ResultPart } from '../protocol.ts';
 import { SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
 import { YIELDED, type ShimApi, type ShimLimits } from '../isolate/shim.ts';
 import ivm from 'isolated-vm';
@@ -175,8 +175,17 @@ export class FunctionSandbox {
   /** A request of chain `cid`'s running event: bounded by that event's deadline, recorded with its result. */
   #fetch(cid: number, json: string, body: ArrayBuffer | null, signal: AbortSignal): Promise<FetchAnswer> {
     const chain = this.#chains.get(cid);
-    const deadline = (chain?.itemStartedAtMs ?? Date.now()) + this.spec.limits.timeoutMs;
+    const timeoutMs = this.spec.limits.timeoutMs;
+    const fixed = (chain?.itemStartedAtMs ?? Date.now()) + timeoutMs;
     const index = chain?.next ?? 0;
+    // The event's deadline, which moves when another invocation's call held the isolate past it
+    // (see #afterCall); while such a call still runs, look again a tick later.
+    const deadline = (): number => {
+      const c = this.#chains.get(cid);
+      if (c === undefined || c.next !== index) return fixed;
+      const end = c.itemStartedAtMs + timeoutMs;
+      return this.#blockedPast(c, end, Date.now()) ? Date.now() + WATCHDOG_TICK_MS : end;
+    };
     this.#executor ??= new FetchExecutor(compileNetworkPolicy(this.spec.network), fetchExecutorOptions());
     return runFetch(this.#executor, json, body, { signal, deadline }, (record) => {
       const c = this.#chains.get(cid);
@@ -226,9 +235,13 @@ export class FunctionSandbox {
       if (chain.yielded || chain.cancelling || now - chain.itemStartedAtMs <= timeoutMs) continue;
       // A call running for this chain is stopped by isolated-vm's own timeout; see #afterCall.
       if (this.#runningChain(chain.instance) === chain.cid) continue;
+      // Another invocation's call has held the isolate since before this one's deadline: judged
+      // once it ends (one that runs out of time gives the others that time back, see #afterCall).
+      if (this.#blockedPast(chain, chain.itemStartedAtMs + timeoutMs, now)) continue;
       this.#cancel(chain, 'TimeoutError', 'timeout', `exceeded timeoutMs (${timeoutMs} ms)`);
     }
     for (const inst of [...this.#instances]) {
+      inst.sampleProgress(now);
       const call = inst.running;
       if (call === undefined || call.startedAt === 0) continue;
       const killedAt = this.#killedAt.get(inst);
@@ -269,6 +282,12 @@ export class FunctionSandbox {
     }
   }
 
+  /** True while a call that started before `end` (and is not `chain`'s own) holds `chain`'s isolate past `end`. */
+  #blockedPast(chain: ChainRun, end: number, now: number): boolean {
+    const call = chain.instance.running;
+    return now >= end && call !== undefined && call.startedAt > 0 && call.startedAt <= end && this.#runningChain(chain.instance) !== chain.cid;
+  }
+
   #runningChain(instance: IsolateInstance): number | null {
     const call = instance.running;
     if (call === undefined || call.startedAt === 0) return null;
@@ -285,7 +304,7 @@ export class FunctionSandbox {
   /** What to do after a call into `instance` ended; `batch` is what a start or next call carried. */
   #afterCall(instance: IsolateInstance, outcome: CallOutcome, batch: { kind: 'start'; list: ChainSpec[] } | { kind: 'next'; cids: number[] } | null): void {
     if (outcome === 'ok' || !this.#instances.includes(instance)) return;
-    const [cid, index, startedAtMs] = instance.progress as unknown as [number, number, number];
+    const [cid, index, startedAtMs] = instance.failedProgress;
     const chain = this.#chains.get(cid);
     const running = chain !== undefined && chain.instance === instance && chain.next === index ? cid : null;
     if (outcome === 'disposed') return this.#kill(instance, 'memory', `exceeded memoryMb (${this.spec.limits.memoryMb} MiB)`, running);

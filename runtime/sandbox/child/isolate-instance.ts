@@ -8,7 +8,7 @@
  * buffer, for which invocation.
  */
 import ivm from 'isolated-vm';
-import { TOP_LEVEL_TIMEOUT_MS, type LoadSpec } from '../protocol.ts';
+import { TOP_LEVEL_TIMEOUT_MS, WATCHDOG_TICK_MS, type LoadSpec } from '../protocol.ts';
 import { randomBytesCallback, urlCallback } from './isolate-callbacks.ts';
 import { recentRss } from './rss-sample.ts';
 import { SHIM_FILENAME, SHIM_SOURCE, type ShimApi, type ShimLimits } from '../isolate/shim.ts';
@@ -37,6 +37,8 @@ export interface Call {
   startedAt: number;
   /** The process RSS when it started, to tell a stuck allocation from a stuck loop. */
   rssAtStart: number;
+  /** The progress buffer as the watchdog saw it while this call surely ran (see {@link IsolateInstance.sampleProgress}). */
+  sample: [number, number, number] | null;
 }
 
 type CallableApi = { [K in keyof Omit<ShimApi, 'init'>]: ivm.Reference<ShimApi[K]> };
@@ -48,6 +50,13 @@ export class IsolateInstance {
   readonly progress = new Float64Array(new SharedArrayBuffer(24));
   /** Calls issued and not settled, oldest first; the first one is the one running (or about to). */
   readonly calls: Call[] = [];
+  /**
+   * [cid, index, startedAt ms] of the invocation that was running when the last call that did not
+   * end `ok` ended: read when it settled, or, when calls were queued behind it (the isolate's
+   * thread may have started them, and they write the buffer too), what the watchdog last saw while
+   * it ran. Read it in the outcome's handler.
+   */
+  failedProgress: [number, number, number] = [0, 0, 0];
   /** Chains in flight on this instance, for load balancing. */
   chains = 0;
   readonly #timeoutMs: number;
@@ -100,7 +109,7 @@ export class IsolateInstance {
   call<K extends keyof CallableApi>(kind: K, args: Parameters<ShimApi[K]>): Promise<CallOutcome> {
     const ref = this.#api?.[kind];
     if (ref === undefined || this.isolate.isDisposed) return Promise.resolve('disposed');
-    const call: Call = { kind, issuedAt: Date.now(), startedAt: 0, rssAtStart: 0 };
+    const call: Call = { kind, issuedAt: Date.now(), startedAt: 0, rssAtStart: 0, sample: null };
     if (this.calls.length === 0) {
       call.startedAt = call.issuedAt;
       call.rssAtStart = recentRss();
@@ -116,7 +125,23 @@ export class IsolateInstance {
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
+  /**
+   * The watchdog's tick: remembers which invocation the running call is in. Only from a tick after
+   * it started (so it has entered its own invocations: the buffer no longer names the previous
+   * call's) and before `issuedAt + timeoutMs` (until then it cannot have been stopped for time, so
+   * the buffer is not yet that of a call queued behind it).
+   */
+  sampleProgress(now: number): void {
+    const call = this.calls[0];
+    if (call === undefined || call.startedAt === 0 || now - call.startedAt < WATCHDOG_TICK_MS || now >= call.issuedAt + this.#timeoutMs) return;
+    call.sample = [this.progress[0]!, this.progress[1]!, this.progress[2]!];
+  }
+
   #settled(call: Call, outcome: CallOutcome): CallOutcome {
+    if (outcome !== 'ok') {
+      const queuedBehind = this.calls.length > 1;
+      this.failedProgress = queuedBehind && call.sample !== null ? call.sample : [this.progress[0]!, this.progress[1]!, this.progress[2]!];
+    }
     const i = this.calls.indexOf(call);
     if (i >= 0) this.calls.splice(i, 1);
     const next = this.calls[0];

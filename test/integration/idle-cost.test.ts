@@ -1,0 +1,93 @@
+/**
+ * What an idle runtime costs Redis, counted by Redis itself (INFO commandstats deltas over the
+ * same window for each configuration; commands run inside Lua scripts are counted too). Idle
+ * workers wait on one blocked XREAD per process, so the count must not grow with functions ×
+ * partitions; with leases, each heartbeat renews every owned partition's lease (one script per
+ * partition), which grows with partitions but not with functions.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Runtime, createJsonLogger } from '../../runtime/index.ts';
+import { useTestEnv } from '../helpers/test-env.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const env = useTestEnv('idle-cost', { topology: 'single' });
+const WINDOW_MS = 6_000;
+const HEARTBEAT_MS = 2_000;
+
+/** Commands only lease renewals and heartbeats run (partition-ownership.ts, its Lua scripts). */
+const LEASE_COMMANDS = new Set(['evalsha', 'get', 'pexpire', 'set', 'incr', 'zadd', 'zrange', 'zremrangebyscore', 'time']);
+
+async function commandStats(): Promise<Map<string, number>> {
+  const info = await env.redis.client().info('commandstats');
+  const out = new Map<string, number>();
+  for (const line of info.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+function delta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, calls] of b) if (calls - (a.get(name) ?? 0) > 0) out.set(name, calls - (a.get(name) ?? 0));
+  out.delete('info'); // ours
+  return out;
+}
+
+/** Commands an idle runtime with `functions` × `partitions` sends over WINDOW_MS, by name. */
+async function idleCommands(functions: number, partitions: number, leases: boolean): Promise<Map<string, number>> {
+  const namespace = `idle-${functions}x${partitions}-${leases ? 'leases' : 'solo'}`;
+  const dir = join(env.dir, namespace);
+  mkdirSync(dir, { recursive: true });
+  for (let f = 0; f < functions; f++) writeFileSync(join(dir, `fn${f}.ts`), "export const config = { events: ['idle.*'] };\nexport default async function handler() {}\n");
+  const runtime = await Runtime.create({
+    redis: env.redis.url, namespace, partitions, functionsDir: dir, logger: createJsonLogger('silent'),
+    ...(leases ? { leases: { leaseTtlMs: HEARTBEAT_MS * 5, heartbeatMs: HEARTBEAT_MS } } : {}),
+  });
+  try {
+    await runtime.start();
+    assert.deepEqual(runtime.loadFailures, []);
+    // Idle once every worker did its first reads: no read ran between two looks 500 ms apart.
+    let last = -1;
+    await waitFor(async () => {
+      const s = await commandStats();
+      const reads = (s.get('xreadgroup') ?? 0) + (s.get('xread') ?? 0) + (s.get('xinfo|groups') ?? 0);
+      const still = reads === last;
+      last = reads;
+      return still;
+    }, { timeoutMs: 60_000, intervalMs: 500, message: 'the workers went idle' });
+    const before = await commandStats();
+    await new Promise((r) => setTimeout(r, WINDOW_MS)); // a measuring window, not a wait for a condition
+    return delta(before, await commandStats());
+  } finally {
+    await runtime.stop();
+  }
+}
+
+const sum = (m: Map<string, number>, keep: (name: string) => boolean = () => true) => [...m].reduce((n, [name, calls]) => n + (keep(name) ? calls : 0), 0);
+const show = (m: Map<string, number>) => JSON.stringify(Object.fromEntries(m));
+
+test('an idle runtime: O(1) commands per window without leases, one lease renewal per partition and heartbeat with them, whatever the functions', async () => {
+  const small = await idleCommands(2, 8, false);
+  const large = await idleCommands(8, 64, false);
+  console.log(`# idle, no leases, per ${WINDOW_MS} ms: 2×8 ${show(small)}; 8×64 ${show(large)}`);
+  // One blocked XREAD per process, reissued when it times out (every 5 s).
+  assert.ok(sum(large) <= 4, `8 functions × 64 partitions: ${sum(large)} commands in ${WINDOW_MS} ms (${show(large)})`);
+  assert.ok(sum(large) <= sum(small) + 2, `32× the workers, about the same commands: ${sum(small)} → ${sum(large)}`);
+
+  const fewFns = await idleCommands(2, 64, true);
+  const manyFns = await idleCommands(8, 64, true);
+  console.log(`# idle, leases (heartbeat ${HEARTBEAT_MS} ms), per ${WINDOW_MS} ms: 2×64 ${show(fewFns)}; 8×64 ${show(manyFns)}`);
+  for (const [name, m] of [['2×64', fewFns], ['8×64', manyFns]] as const) {
+    const other = sum(m, (c) => !LEASE_COMMANDS.has(c));
+    assert.ok(other <= 4, `${name}: besides leases, ${other} commands (${show(m)})`);
+    // Each heartbeat round: one ZADD (the member's heartbeat), then one renewal (GET + PEXPIRE in
+    // a script) per owned partition; rounds in the window: its length over the heartbeat, + 1.
+    const rounds = m.get('zadd') ?? 0;
+    assert.ok(rounds >= 1 && rounds <= WINDOW_MS / HEARTBEAT_MS + 1, `${name}: ${rounds} heartbeat rounds`);
+    assert.ok((m.get('get') ?? 0) <= 64 * (rounds + 1), `${name}: at most one renewal per partition per round (${show(m)})`);
+  }
+});
