@@ -3,8 +3,7 @@
  * Everything printed is escaped (escape.ts): errors and runtime messages can carry what producers
  * and handlers wrote.
  */
-import { ConfigError } from '../runtime/errors.ts';
-import type { Logger } from '../runtime/logger.ts';
+import { ConfigError, type Logger } from '../runtime/internal.ts';
 import type { Palette } from './color.ts';
 import { escapeControl } from './escape.ts';
 

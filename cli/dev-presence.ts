@@ -6,8 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { Keys } from '../runtime/redis/keys.ts';
-import { connectRedis } from '../runtime/redis/redis.ts';
+import { connectRedis, type Keys } from '../runtime/internal.ts';
 
 /** Heartbeat period; a session silent for {@link STALE_MS} is gone (a crash leaves its entry behind). */
 const HEARTBEAT_MS = 5000;

@@ -3,10 +3,7 @@
  * its errors are printed as a warning while the new code runs (as Vite's checker plugin does); a
  * function whose errors are gone says so once.
  */
-import { formatTypeIssue, type TypeIssue } from '../runtime/errors.ts';
-import { BackgroundTypecheck } from '../runtime/loading/background-typecheck.ts';
-import { uncoveredNote, type TypecheckOutcome } from '../runtime/loading/typecheck.ts';
-import type { DevSessionEvents } from '../runtime/drivers/dev-session.ts';
+import { BackgroundTypecheck, type DevSessionEvents, formatTypeIssue, type TypecheckOutcome, type TypeIssue, uncoveredNote } from '../runtime/internal.ts';
 
 /** Prints one notice: `data` as a JSON line with --log json, else `text`. */
 export type Notice = (data: object, text: string) => void;

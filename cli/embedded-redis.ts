@@ -6,8 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FnrunError } from '../runtime/errors.ts';
-import { answersPing, shutdownServer } from '../runtime/redis/redis.ts';
+import { answersPing, FnrunError, shutdownServer } from '../runtime/internal.ts';
 import { checkSocket, findSocket, prepareSocket, releaseSocket } from './embedded-socket.ts';
 
 export interface EmbeddedRedis {

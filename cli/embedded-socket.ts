@@ -9,7 +9,7 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../runtime/errors.ts';
+import { ConfigError } from '../runtime/internal.ts';
 
 /** Unix socket paths are limited to 107 bytes on Linux and 103 on macOS; leave some room. */
 const MAX_SOCKET_PATH_BYTES = 100;

@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { ConfigError } from '../runtime/errors.ts';
-import { envPatternProblem, type EnvPolicyOptions } from '../runtime/loading/env-policy.ts';
+import { ConfigError, envPatternProblem, type EnvPolicyOptions } from '../runtime/internal.ts';
 
 export const ENV_OPTIONS = { 'env-file': { type: 'string', multiple: true }, 'allow-env': { type: 'string', multiple: true } } as const;
 

@@ -3,7 +3,7 @@
  * (`partitions: 16`) and cannot know how the address was chosen; here they are said in the CLI's
  * terms (`--partitions 16`) with a hint on what to do.
  */
-import { PartitionsMismatchError, RedisConnectError, type FnrunError } from '../runtime/errors.ts';
+import { type FnrunError, PartitionsMismatchError, RedisConnectError } from '../runtime/internal.ts';
 import { escapeControlLines } from './escape.ts';
 import { redisDefaultedTo } from './options.ts';
 

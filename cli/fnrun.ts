@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isExpectedError } from '../runtime/errors.ts';
+import { isExpectedError, PACKAGE_ROOT } from '../runtime/internal.ts';
 import { formatExpectedError } from './error-message.ts';
 import { escapeControl, escapeControlLines } from './escape.ts';
-import { PACKAGE_ROOT } from '../runtime/package-paths.ts';
 import { Output } from './output.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[], out: Output): Promise<number> }> }> = {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../runtime/errors.ts';
+import { ConfigError } from '../runtime/internal.ts';
 
 const REASONS: Record<string, string> = {
   ENOENT: 'no such file or folder',

@@ -3,9 +3,7 @@
  * runtime/loading/typecheck.ts: the project's own TypeScript and tsconfig.json decide).
  */
 import path from 'node:path';
-import { TypecheckError, type TypeIssue } from '../runtime/errors.ts';
-import { discoverFunctions } from '../runtime/loading/discover.ts';
-import { typecheckFunctions, uncoveredNote } from '../runtime/loading/typecheck.ts';
+import { discoverFunctions, TypecheckError, typecheckFunctions, type TypeIssue, uncoveredNote } from '../runtime/internal.ts';
 
 export interface FunctionTypes {
   /** Each checked function's errors (an empty list: none). */

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../runtime/errors.ts';
+import { ConfigError } from '../runtime/internal.ts';
 
 function shown(dir: string): string {
   return path.relative(process.cwd(), dir) || '.';

@@ -4,8 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../runtime/errors.ts';
-import { PACKAGE_ROOT } from '../runtime/package-paths.ts';
+import { ConfigError, PACKAGE_ROOT } from '../runtime/internal.ts';
 
 type Json = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
  * messages and errors come from producers and handlers: they are escaped (escape.ts), so a line
  * stays one line and cannot drive the terminal.
  */
-import type { InvocationRecord } from '../runtime/loading/function-handle.ts';
+import type { InvocationRecord } from '../runtime/internal.ts';
 import { palette, type Palette } from './color.ts';
 import { escapeControl, escapeControlLines } from './escape.ts';
 

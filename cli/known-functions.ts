@@ -5,10 +5,7 @@
  * on a function nobody runs.
  */
 import type { Redis } from 'ioredis';
-import { NotFoundError } from '../runtime/errors.ts';
-import { getStatus } from '../runtime/ops/status.ts';
-import { closestName } from '../runtime/policy/closest-name.ts';
-import type { Keys } from '../runtime/redis/keys.ts';
+import { closestName, getStatus, type Keys, NotFoundError } from '../runtime/internal.ts';
 
 /** The names `fnrun status` would list for the namespace of `keys`, sorted. */
 export async function knownFunctionNames(redis: Redis, keys: Keys): Promise<string[]> {

@@ -5,14 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError } from '../runtime/errors.ts';
-import type { InvocationRecord } from '../runtime/loading/function-handle.ts';
-import { FeedPublisher } from '../runtime/ops/feed/feed-publisher.ts';
-import { startHttpServer, type HttpEndpoint } from '../runtime/ops/http-server.ts';
-import type { RuntimeMetrics } from '../runtime/ops/metrics.ts';
-import { UiService } from '../runtime/ops/ui/ui-service.ts';
-import { connectRedis, type Redis } from '../runtime/redis/redis.ts';
-import type { Runtime } from '../runtime/runtime.ts';
+import { ConfigError, connectRedis, FeedPublisher, type HttpEndpoint, type InvocationRecord, type Redis, type Runtime, type RuntimeMetrics, startHttpServer, UiService } from '../runtime/internal.ts';
 
 /** `fnrun dev`'s UI port; when it is taken, the next free one of the following {@link PORT_TRIES} is used. */
 export const DEFAULT_UI_PORT = 7400;

@@ -4,8 +4,7 @@
  * in its stream), but the publisher is told.
  */
 import type { Redis } from 'ioredis';
-import { redactRedisUrl } from '../runtime/redis/connect-failure.ts';
-import type { Keys } from '../runtime/redis/keys.ts';
+import { type Keys, redactRedisUrl } from '../runtime/internal.ts';
 import { knownFunctionNames } from './known-functions.ts';
 
 /** The warning to print for a publish to `keys.namespace` at `url`, or null when functions run there. */

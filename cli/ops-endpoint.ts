@@ -1,10 +1,7 @@
 /**
  * `--http-port` for dev and start: serves /metrics, /healthz and /readyz for a runtime.
  */
-import { startHttpServer, type HttpEndpoint, type HttpOptions } from '../runtime/ops/http-server.ts';
-import type { RuntimeMetrics } from '../runtime/ops/metrics.ts';
-import type { Runtime } from '../runtime/runtime.ts';
-import { ConfigError } from '../runtime/errors.ts';
+import { ConfigError, type HttpEndpoint, type HttpOptions, type Runtime, type RuntimeMetrics, startHttpServer } from '../runtime/internal.ts';
 
 export const HTTP_OPTIONS = { 'http-port': { type: 'string' }, 'http-host': { type: 'string' } } as const;
 

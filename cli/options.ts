@@ -3,8 +3,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runningEmbeddedRedis } from './embedded-redis.ts';
-import { ConfigError } from '../runtime/errors.ts';
-import { namespaceProblem } from '../runtime/redis/keys.ts';
+import { ConfigError, namespaceProblem } from '../runtime/internal.ts';
 
 export const COMMON_OPTIONS = {
   redis: { type: 'string' },

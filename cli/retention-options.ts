@@ -1,8 +1,7 @@
 /**
  * `--retention-age` and `--retention-length` for dev and start.
  */
-import { ConfigError } from '../runtime/errors.ts';
-import type { RetentionPolicy } from '../runtime/events/retention.ts';
+import { ConfigError, type RetentionPolicy } from '../runtime/internal.ts';
 
 export const RETENTION_OPTIONS = { 'retention-age': { type: 'string' }, 'retention-length': { type: 'string' } } as const;
 

@@ -1,5 +1,5 @@
 /** What `fnrun start` says when it has nothing to run. */
-import { redactRedisUrl } from '../runtime/redis/connect-failure.ts';
+import { redactRedisUrl } from '../runtime/internal.ts';
 
 /** The warning for a start with no deployed function. */
 export function nothingDeployedMessage(namespace: string, redisUrl: string): string {

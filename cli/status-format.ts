@@ -1,5 +1,5 @@
 /** The human form of `fnrun status`: a header line and three tables. */
-import type { PendingEntry, Status } from '../runtime/ops/status.ts';
+import type { PendingEntry, Status } from '../runtime/internal.ts';
 import { formatTable } from './table.ts';
 
 /** Formats a status snapshot for a terminal. */

@@ -3,6 +3,10 @@
  */
 export { Runtime, type RuntimeOptions, type LoadFailure } from './runtime.ts';
 export type { EnvPolicyOptions } from './loading/env-policy.ts';
+export { bundleFunction, type BundleInput, type FunctionBundle } from './loading/bundler.ts';
+export { RuntimeMetrics } from './ops/metrics.ts';
+export { startHttpServer, type HttpOptions, type HttpEndpoint } from './ops/http-server.ts';
+export type { RetentionPolicy } from './events/retention.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type EventInput } from './events/publisher.ts';
 export { DeadLetterQueue, REPLAY_OF_HEADER } from './dead-letters/dead-letters.ts';
 export { Registry, type StoredVersion, type FunctionSummary, type DeployResult } from './deploy/registry.ts';

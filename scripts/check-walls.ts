@@ -6,13 +6,15 @@
  * - only sandbox/child/ loads isolated-vm; sandbox/host/ never imports child/ or isolate/;
  *   sandbox/isolate/ (code that runs inside V8 isolates) imports only its own files;
  *   nothing in sandbox/ imports redis/;
- * - runtime/ never imports cli/;
+ * - runtime/ never imports cli/; cli/ reaches runtime/ only through runtime/index.ts (the public API)
+ *   or runtime/internal.ts (the one internal entry);
  * - no cycle between runtime/'s folders (the root's runtime.ts and index.ts count as "(wiring)",
+ *   internal.ts, above them, as "(cli entry)",
  *   its other files as "(vocabulary)").
  *
  * Usage: node scripts/check-walls.ts [ROOT]   (ROOT: the repository, default this one)
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,6 +55,8 @@ function withoutComments(text: string): string {
 
 /** The root's files that wire everything (the rest of the root is vocabulary every folder may use). */
 const WIRING = new Set(['runtime/runtime.ts', 'runtime/index.ts']);
+/** What cli/ may import of runtime/: the public API and the one internal entry. */
+const CLI_ENTRIES = new Set(['runtime/index.ts', 'runtime/internal.ts']);
 
 /**
  * The runtime/ folder a repository-relative path is in: `sandbox/host` etc.; for the root's files,
@@ -61,7 +65,7 @@ const WIRING = new Set(['runtime/runtime.ts', 'runtime/index.ts']);
 function folderOf(rel: string): string | null {
   if (!rel.startsWith('runtime/')) return null;
   const parts = rel.split('/').slice(1, -1);
-  if (parts.length === 0) return WIRING.has(rel) ? '(wiring)' : '(vocabulary)';
+  if (parts.length === 0) return rel === 'runtime/internal.ts' ? '(cli entry)' : WIRING.has(rel) ? '(wiring)' : '(vocabulary)';
   return parts[0] === 'sandbox' && parts.length > 1 ? `sandbox/${parts[1]}` : parts[0]!;
 }
 
@@ -90,6 +94,13 @@ export function checkWalls(root: string): Violation[] {
       }
     }
     if (from !== 'redis' && KEY_LITERAL_RE.test(withoutComments(readFileSync(abs, 'utf8')))) add(file, 'only redis/ spells keys (keys.ts)', 'a string with ":{p…}" or "{fn:"');
+  }
+  const cliDir = path.join(root, 'cli');
+  for (const abs of existsSync(cliDir) ? walk(cliDir) : []) {
+    const file = path.relative(root, abs);
+    for (const imp of importsOf(abs, root)) {
+      if (imp.startsWith('runtime/') && !CLI_ENTRIES.has(imp)) add(file, 'cli/ imports runtime/ only through index.ts or internal.ts', imp);
+    }
   }
   for (const cycle of cyclesOf(graph)) add('runtime/', 'no cycle between runtime folders', cycle.join(' -> '));
   return violations;

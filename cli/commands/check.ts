@@ -3,7 +3,7 @@
  * TypeScript and tsconfig.json, as `fnrun deploy` does before it ships them.
  */
 import path from 'node:path';
-import { ConfigError, formatTypeIssue } from '../../runtime/errors.ts';
+import { ConfigError, formatTypeIssue } from '../../runtime/internal.ts';
 import { checkFunctionTypes } from '../function-types.ts';
 import { COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';

@@ -2,13 +2,7 @@
  * `fnrun deploy [--dir ./functions] [--only FN ...] [--dry-run]`.
  */
 import path from 'node:path';
-import { ConfigError } from '../../runtime/errors.ts';
-import { deployFunctions, type DeployRow } from '../../runtime/deploy/deployer.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { resolvePartitions } from '../../runtime/redis/namespace.ts';
-import { redactRedisUrl } from '../../runtime/redis/connect-failure.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
-import { Registry } from '../../runtime/deploy/registry.ts';
+import { ConfigError, connectRedis, deployFunctions, type DeployRow, Keys, redactRedisUrl, Registry, resolvePartitions } from '../../runtime/internal.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import { noFunctionsHint, requireFunctionsDir } from '../functions-dir.ts';
 import type { Output } from '../output.ts';

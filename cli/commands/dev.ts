@@ -2,11 +2,9 @@
  * `fnrun dev`: runs ./functions with hot reload, on an embedded Redis when none is given.
  */
 import path from 'node:path';
-import { ConfigError, FnrunError } from '../../runtime/errors.ts';
-import { DevSession } from '../../runtime/drivers/dev-session.ts';
+import { ConfigError, DevSession, FnrunError, type HttpEndpoint, redactRedisUrl, Runtime, RuntimeMetrics } from '../../runtime/internal.ts';
 import { embeddedDataDir, startEmbeddedRedis, type EmbeddedRedis } from '../embedded-redis.ts';
 import { pino } from 'pino';
-import { Runtime } from '../../runtime/runtime.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
 import { colorEnabled, palette } from '../color.ts';
 import { watchPresence } from '../dev-presence.ts';
@@ -14,9 +12,6 @@ import { devLogFormat, quietRuntimeLogger } from '../dev-output.ts';
 import { escapeControlLines, jsonLine } from '../escape.ts';
 import { escapedStdout } from '../log-destination.ts';
 import { noFunctionsHint, requireFunctionsDir } from '../functions-dir.ts';
-import { redactRedisUrl } from '../../runtime/redis/connect-failure.ts';
-import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
-import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';

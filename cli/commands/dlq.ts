@@ -1,12 +1,7 @@
 /**
  * `fnrun dlq list [FN] | show FN ID | replay FN ID|--all | purge FN [ID]`.
  */
-import { ConfigError, NotFoundError } from '../../runtime/errors.ts';
-import { DeadLetterQueue } from '../../runtime/dead-letters/dead-letters.ts';
-import type { DeadLetter } from '../../runtime/dead-letters/dead-letter-record.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { resolvePartitions } from '../../runtime/redis/namespace.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
+import { ConfigError, connectRedis, type DeadLetter, DeadLetterQueue, Keys, NotFoundError, resolvePartitions } from '../../runtime/internal.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import { escapeControl, escapeControlLines, jsonLine } from '../escape.ts';
 import { requireKnownFunction } from '../known-functions.ts';

@@ -3,10 +3,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { ConfigError } from '../../runtime/errors.ts';
-import { Publisher, type EventInput } from '../../runtime/events/publisher.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
+import { ConfigError, connectRedis, type EventInput, Keys, Publisher } from '../../runtime/internal.ts';
 import { escapeControl } from '../escape.ts';
 import { fsUserError } from '../fs-errors.ts';
 import { namespaceWarning } from '../namespace-warning.ts';

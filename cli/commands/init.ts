@@ -6,8 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../runtime/errors.ts';
-import { discoverFunctions } from '../../runtime/loading/discover.ts';
+import { ConfigError, discoverFunctions } from '../../runtime/internal.ts';
 import { mergePackageJson } from '../init-package.ts';
 import { EXAMPLE_EMIT, GITIGNORE_LINES, HELLO, readme, tsconfig } from '../init-templates.ts';
 import { parseCommand } from '../options.ts';

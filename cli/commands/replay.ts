@@ -1,13 +1,7 @@
 /**
  * `fnrun replay FN --from TIME|ID [--to TIME|ID]`: re-runs one function over retained history.
  */
-import { ConfigError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { resolvePartitions } from '../../runtime/redis/namespace.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
-import { Registry } from '../../runtime/deploy/registry.ts';
-import { parseWindowBound, replayWindow } from '../../runtime/dead-letters/replay.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from '../../runtime/events/wire.ts';
+import { ConfigError, connectRedis, DEFAULT_MAX_EVENT_BYTES, Keys, parseWindowBound, Registry, replayWindow, resolvePartitions } from '../../runtime/internal.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import { requireKnownFunction } from '../known-functions.ts';
 import type { Output } from '../output.ts';

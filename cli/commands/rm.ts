@@ -1,10 +1,7 @@
 /**
  * `fnrun rm FN --yes`.
  */
-import { ConfigError, NotFoundError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
-import { Registry } from '../../runtime/deploy/registry.ts';
+import { ConfigError, connectRedis, Keys, NotFoundError, Registry } from '../../runtime/internal.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 

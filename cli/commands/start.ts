@@ -2,23 +2,16 @@
  * `fnrun start`: the production runtime. Runs the deployed functions and shares the partitions with
  * every other `fnrun start` on the same Redis and namespace.
  */
-import { ConfigError } from '../../runtime/errors.ts';
+import { ConfigError, connectRedis, type HttpEndpoint, MIN_LEASE_TTL_MS, Registry, RegistryFollower, Runtime, RUNTIME_DEFAULTS, RuntimeMetrics } from '../../runtime/internal.ts';
 import { pino } from 'pino';
-import type { HttpEndpoint } from '../../runtime/ops/http-server.ts';
-import { RuntimeMetrics } from '../../runtime/ops/metrics.ts';
 import { HTTP_HELP, HTTP_OPTIONS, httpPort, serveOps } from '../ops-endpoint.ts';
 import { RETENTION_HELP, RETENTION_OPTIONS, retentionPolicy, withRetention } from '../retention-options.ts';
 import { ENV_HELP, ENV_OPTIONS, envPolicy } from '../env-options.ts';
-import { Registry } from '../../runtime/deploy/registry.ts';
-import { RegistryFollower } from '../../runtime/drivers/registry-follower.ts';
-import { Runtime } from '../../runtime/runtime.ts';
 import { COMMON_HELP, defaultRedisUrl, parseCommand } from '../options.ts';
 import { nothingDeployedMessage } from '../start-notes.ts';
 import { escapedStdout } from '../log-destination.ts';
-import { MIN_LEASE_TTL_MS, RUNTIME_DEFAULTS } from '../../runtime/config.ts';
 import type { Output } from '../output.ts';
 import { forceExitAfter, untilShutdownSignal } from '../shutdown.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
 import { LiveSurface, START_UI_HELP, START_UI_OPTIONS } from '../live-surface.ts';
 
 export const HELP = `Usage: fnrun start [--lease-ttl MS] [--batch-size N]

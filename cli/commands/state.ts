@@ -2,9 +2,7 @@
  * `fnrun state get FN KEY [NAME] | set FN KEY NAME JSON | rm FN KEY [NAME] --yes`: one function's
  * per-key state, read and changed in Redis (runtime/state/state-store.ts).
  */
-import { ConfigError, Keys, NotFoundError, Registry, STATE_LIMITS, StateStore, type StateEntries } from '../../runtime/index.ts';
-import { resolvePartitions } from '../../runtime/redis/namespace.ts';
-import { connectRedis, type Redis } from '../../runtime/redis/redis.ts';
+import { ConfigError, connectRedis, Keys, NotFoundError, type Redis, Registry, resolvePartitions, STATE_LIMITS, type StateEntries, StateStore } from '../../runtime/internal.ts';
 import { escapeControl, jsonLine } from '../escape.ts';
 import { requireKnownFunction } from '../known-functions.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';

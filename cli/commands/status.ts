@@ -3,11 +3,7 @@
  * dead letters, read from Redis only (runtime/status.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError } from '../../runtime/errors.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
-import { RateWindow } from '../../runtime/policy/rate-window.ts';
-import { connectRedis } from '../../runtime/redis/redis.ts';
-import { getStatus } from '../../runtime/ops/status.ts';
+import { ConfigError, connectRedis, getStatus, Keys, RateWindow } from '../../runtime/internal.ts';
 import { clientRedisUrl, COMMON_HELP, parseCommand } from '../options.ts';
 import type { Output } from '../output.ts';
 import { formatStatus } from '../status-format.ts';

@@ -2,10 +2,7 @@
  * `fnrun tail [FN] [--key K] [--status S]`: follows the invocations of every `fnrun start` (and
  * `fnrun dev`) process of a namespace, through the feed they publish while someone listens.
  */
-import { ConfigError } from '../../runtime/errors.ts';
-import { FEED_STATUSES, feedFilter, type FeedRecord, type FeedStatusFilter } from '../../runtime/ops/feed/feed-record.ts';
-import { subscribeFeed } from '../../runtime/ops/feed/feed-subscriber.ts';
-import { Keys } from '../../runtime/redis/keys.ts';
+import { ConfigError, FEED_STATUSES, feedFilter, type FeedRecord, type FeedStatusFilter, Keys, subscribeFeed } from '../../runtime/internal.ts';
 import { colorEnabled, palette } from '../color.ts';
 import { jsonLine } from '../escape.ts';
 import { formatInvocation, formatLog } from '../invocation-line.ts';
