@@ -18,11 +18,30 @@ const MAX_U64 = 2n ** 64n - 1n;
 /** Header a replayed event carries: the id of the event it replays. */
 export const REPLAY_OF_HEADER = 'fnrun-replay-of';
 
+/**
+ * A namespace's dead letters: per function and partition, the events given up on (after the last
+ * attempt, past `maxEventAgeMs`, an emit loop, a non-retriable error, or malformed), each with its
+ * error and mapped stack. Ids are `<partition>:<entry id>`.
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue, Keys } from 'fnrun';
+ * import { Redis } from 'ioredis';
+ *
+ * const dlq = new DeadLetterQueue(new Redis(), new Keys('fnrun'), 16);
+ * for (const letter of await dlq.list('billing', { limit: 10 })) {
+ *   console.log(letter.id, letter.reason, letter.error.message);
+ * }
+ * await dlq.replay('billing', '3:1732300000000-0'); // back to its partition, for billing only
+ * await dlq.purge('billing');                        // every dead letter of billing
+ * ```
+ */
 export class DeadLetterQueue {
   private readonly redis: ScriptedRedis;
   private readonly keys: Keys;
   private readonly partitions: number;
 
+  /** `partitions` must be the namespace's partition count (`fnrun status` shows it). */
   constructor(redis: Redis, keys: Keys, partitions: number) {
     this.redis = withScripts(redis);
     this.keys = keys;

@@ -39,6 +39,18 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
+/**
+ * How {@link Publisher.connect} reaches a namespace.
+ *
+ * @example
+ * ```ts
+ * const options: PublisherOptions = {
+ *   redis: process.env.FNRUN_REDIS_URL ?? 'redis://127.0.0.1:6379',
+ *   namespace: 'shop',
+ *   waitForReplicas: { replicas: 1, timeoutMs: 500 }, // survive a failover
+ * };
+ * ```
+ */
 export interface PublisherOptions {
   /** Redis URL or an open ioredis connection (not closed by {@link Publisher.close}). */
   redis: string | Redis;
@@ -113,7 +125,22 @@ export function encodeEvent(
   };
 }
 
-/** Publishes events into a namespace's partition streams. */
+/**
+ * Publishes events into a namespace's partition streams: an event with a key goes to the
+ * partition its key hashes to (so one key's events keep their order), a keyless one to a random
+ * partition. See the README's wire format for producers in other languages.
+ *
+ * @example
+ * ```ts
+ * import { Publisher } from 'fnrun';
+ *
+ * const publisher = await Publisher.connect({ redis: 'redis://127.0.0.1:6379' });
+ * const { id, partition } = await publisher.publish('post.created', 'thread-42', { postId: 'p1' });
+ * // A retry with the same dedupe id (within dedupeWindowMs) appends nothing:
+ * await publisher.publish('post.created', 'thread-42', { postId: 'p1' }, { dedupeId: 'p1' });
+ * await publisher.close();
+ * ```
+ */
 export class Publisher {
   readonly partitions: number;
   readonly keys: Keys;
