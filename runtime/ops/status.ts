@@ -9,9 +9,9 @@
  * there), which is how functions run by `fnrun dev` show up. See README "fnrun status".
  */
 import type { Redis } from '../redis/redis.ts';
-import type { Keys } from '../redis/keys.ts';
+import { parseLeaseToken, type Keys } from '../redis/keys.ts';
+import { resolvePartitions } from '../redis/namespace.ts';
 import { consumerGroupName } from '../redis/consumer-groups.ts';
-import { ConfigError, PartitionsMismatchError } from '../errors.ts';
 import type { Rates, RateWindow } from '../policy/rate-window.ts';
 import { Registry, type FunctionSummary } from '../deploy/registry.ts';
 import { EMPTY_STREAM, groupLag, parseGroupsInfo, parseStreamInfo, type GroupInfo, type StreamInfo } from '../redis/stream-info.ts';
@@ -49,7 +49,7 @@ interface PartitionRead {
  * @throws ConfigError when the namespace does not exist or `opts.partitions` does not match it
  */
 export async function getStatus(redis: Redis, keys: Keys, opts: StatusOptions = {}): Promise<Status> {
-  const partitionCount = await storedPartitions(redis, keys, opts.partitions);
+  const partitionCount = await resolvePartitions(redis, keys, opts.partitions, { create: false });
   const deployed = await new Registry(redis, keys).list();
   const { time, members, parts } = await readPartitions(redis, keys, partitionCount);
   const rates = opts.rates?.add(time, counters(parts));
@@ -72,11 +72,11 @@ export async function getStatus(redis: Redis, keys: Keys, opts: StatusOptions = 
     };
   });
   const partitions: PartitionStatus[] = parts.map((p, partition) => {
-    const sep = p.lease?.indexOf('|') ?? -1;
+    const lease = p.lease === null ? null : parseLeaseToken(p.lease);
     return {
       partition,
-      owner: p.lease === null ? null : sep < 0 ? p.lease : p.lease.slice(0, sep),
-      epoch: p.lease === null || sep < 0 ? null : Number(p.lease.slice(sep + 1)),
+      owner: lease?.member ?? null,
+      epoch: lease?.epoch ?? null,
       leaseTtlMs: p.lease === null || p.leaseTtlMs < 0 ? null : p.leaseTtlMs,
       length: p.stream.length, firstId: p.stream.firstId, lastId: p.stream.lastId, entriesAdded: p.stream.entriesAdded,
       publishedPerSecond: rates?.perSecond([`added:${partition}`]) ?? null,
@@ -161,14 +161,6 @@ async function readPendingAndCounts(redis: Redis, keys: Keys, time: number, part
     totals.set(fn, sum);
   });
   return { oldest, totals, failing };
-}
-
-/** The namespace's partition count, read without writing anything (unlike resolvePartitions), so a replica will do. */
-async function storedPartitions(redis: Redis, keys: Keys, expected: number | undefined): Promise<number> {
-  const stored = await redis.hget(keys.meta, 'partitions');
-  if (stored === null) throw new ConfigError(`namespace "${keys.namespace}" does not exist in this Redis (nothing was published or run in it); check --namespace and --redis`);
-  if (expected !== undefined && Number(stored) !== expected) throw new PartitionsMismatchError(keys.namespace, Number(stored), expected);
-  return Number(stored);
 }
 
 /** Round 1: Redis' clock, the members, and each partition's lease, stream, groups and versions. */

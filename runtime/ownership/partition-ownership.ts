@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { resolveLeases } from '../config.ts';
 import { assignPartitions } from '../policy/assignment.ts';
-import type { Keys } from '../redis/keys.ts';
+import { leaseToken, type Keys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
@@ -158,7 +158,7 @@ export class PartitionOwnership {
     [...renewing, ...wanted].forEach((p, i) => {
       const [error, reply] = replies[i] ?? [new Error('no reply')];
       const epoch = error ? 0 : Number(reply);
-      const token = epoch > 0 ? `${this.memberId}|${epoch}` : null;
+      const token = epoch > 0 ? leaseToken(this.memberId, epoch) : null;
       if (i < renewing.length) {
         if (token !== this.held.get(p)) refused.push(p);
       } else if (token !== null) {

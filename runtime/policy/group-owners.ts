@@ -14,6 +14,7 @@
  */
 import { GroupConflictError, type ManifestIssue } from '../errors.ts';
 import type { GroupMode, Manifest, RetryPolicy } from '../types.ts';
+import { nominalDelayMs } from './backoff.ts';
 
 /** A function that names a group (or none), with its rank: lower joined first. */
 export interface GroupMember {
@@ -50,8 +51,7 @@ export interface GroupResolution {
 export function retryWaitMs(policy: RetryPolicy): number {
   let total = 0;
   for (let failed = 1; failed < policy.attempts; failed++) {
-    const growth = policy.backoff === 'exponential' ? 2 ** (failed - 1) : 1;
-    total += Math.max(0, Math.min(policy.initialDelayMs * growth, policy.maxDelayMs));
+    total += nominalDelayMs(policy, failed);
   }
   return total;
 }

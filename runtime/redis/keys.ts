@@ -176,3 +176,17 @@ export interface FunctionKeys {
  * without ever deleting a consumer (DELCONSUMER orphans pending entries; see NOTES-redis §1).
  */
 export const CONSUMER_NAME = 'owner';
+
+/**
+ * A partition lease's value, `<member>|<epoch>` (the fencing token): who holds it, and since which
+ * epoch. A value without an epoch (written by hand) names its holder only.
+ */
+export function leaseToken(member: string, epoch: number): string {
+  return `${member}|${epoch}`;
+}
+
+/** Parses {@link leaseToken}'s format. */
+export function parseLeaseToken(token: string): { member: string; epoch: number | null } {
+  const sep = token.indexOf('|');
+  return sep < 0 ? { member: token, epoch: null } : { member: token.slice(0, sep), epoch: Number(token.slice(sep + 1)) };
+}

@@ -16,6 +16,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ConfigError, RedisConnectError } from '../errors.ts';
 import { connectFailure, isFinalConnectError } from './connect-failure.ts';
 import { isReadOnly } from './reply-errors.ts';
+import { reconnectDelayMs } from '../policy/backoff.ts';
 
 /** Where to connect, as parsed from a URL. */
 export type RedisTarget =
@@ -29,7 +30,7 @@ function baseOptions(): RedisOptions {
     // Workers must outlive a Redis restart or failover: queue commands and reconnect forever, with backoff.
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    retryStrategy: (times) => reconnectDelayMs(times, 50, 2000),
     connectionName: 'fnrun',
     lazyConnect: true,
     keepAlive: 10_000,
@@ -65,7 +66,7 @@ export function parseRedisUrl(url: string): RedisTarget {
         retryDelayOnClusterDown: 200,
         retryDelayOnTryAgain: 100,
         retryDelayOnMoved: 0,
-        clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        clusterRetryStrategy: (times) => reconnectDelayMs(times, 100, 2000),
         slotsRefreshTimeout: 2000,
         redisOptions: { ...baseOptions(), ...credentials, ...tls },
       },
@@ -92,7 +93,7 @@ export function parseRedisUrl(url: string): RedisTarget {
         // primary's READONLY triggers a reconnect below, so a switch is noticed without it; a
         // primary that hangs without closing connections needs it (`?failoverDetector=true`).
         failoverDetector: params.get('failoverDetector') === 'true',
-        sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        sentinelRetryStrategy: (times) => reconnectDelayMs(times, 100, 2000),
         ...(scheme === 'rediss' ? { enableTLSForSentinelMode: true } : {}),
         ...(sentinelPassword !== null ? { sentinelPassword } : {}),
         ...(sentinelUsername !== null ? { sentinelUsername } : {}),

@@ -12,6 +12,7 @@
  */
 import type { Logger } from '../logger.ts';
 import { isFenced } from '../redis/reply-errors.ts';
+import { reconnectDelayMs } from '../policy/backoff.ts';
 import { CommitBatch, type StateChange } from './commit-batch.ts';
 import type { EncodedEmit } from './emits.ts';
 
@@ -199,7 +200,7 @@ export class CommitQueue {
           return false;
         }
         this.#deps.logger.error({ ...this.#deps.where, err: error, attempt: failures + 1 }, 'commit failed; retrying the same commit');
-        await this.#deps.sleep(Math.min(50 * 2 ** Math.min(failures, 7), 5_000));
+        await this.#deps.sleep(reconnectDelayMs(failures, 50, 5_000));
       }
     }
   }

@@ -13,6 +13,7 @@ import type { DecodedEntry, MalformedEntry, WireEvent } from '../events/wire.ts'
 import { isMalformed } from '../events/wire.ts';
 import type { Logger } from '../logger.ts';
 import { isFenced, isNoGroup } from '../redis/reply-errors.ts';
+import { reconnectDelayMs } from '../policy/backoff.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
 import type { Prior, RunItem } from './run-settler.ts';
@@ -184,7 +185,7 @@ export class PartitionWorker {
         cursor = '0-0';
         failures++;
         d.logger.error({ ...d.where, err: error }, 'partition worker error; retrying');
-        await d.sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
+        await d.sleep(reconnectDelayMs(failures, 100, 5000));
       }
     }
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retryDelayMs } from '../../runtime/policy/backoff.ts';
+import { reconnectDelayMs, retryDelayMs } from '../../runtime/policy/backoff.ts';
 import type { RetryPolicy } from '../../runtime/types.ts';
 
 const exponential: RetryPolicy = { attempts: 10, backoff: 'exponential', initialDelayMs: 200, maxDelayMs: 30_000 };
@@ -39,4 +39,9 @@ test('a random source outside [0, 1) cannot push the delay out of range', () => 
 
 test('failedAttempt must be a positive integer', () => {
   for (const bad of [0, -1, 1.5]) assert.throws(() => retryDelayMs(exponential, bad, top), RangeError);
+});
+
+test('reconnectDelayMs doubles from its base and stops at its cap', () => {
+  assert.deepEqual([0, 1, 2, 3, 6, 7, 100, 5000].map((n) => reconnectDelayMs(n, 100, 5000)), [100, 200, 400, 800, 5000, 5000, 5000, 5000]);
+  assert.equal(reconnectDelayMs(-1, 50, 2000), 50);
 });
