@@ -1,7 +1,7 @@
 /**
  * `--retention-age` and `--retention-length` for dev and start.
  */
-import { ConfigError, type RetentionPolicy } from '../runtime/internal.ts';
+import { ConfigError, parseDurationMs, type RetentionPolicy } from '../runtime/internal.ts';
 
 export const RETENTION_OPTIONS = { 'retention-age': { type: 'string' }, 'retention-length': { type: 'string' } } as const;
 
@@ -9,13 +9,11 @@ export const RETENTION_HELP = `  --retention-age D  trim processed events older 
   --retention-length N  keep at most N events per partition stream (default: no limit)
                      Trimming never removes an event some function has not completed.`;
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** Parses `90m`, `24h`, `7d`, `500ms` or a bare number of milliseconds. */
 export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new ConfigError(`${flag} must be a duration like 90m, 24h or 7d, got ${JSON.stringify(text)}`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+  const ms = parseDurationMs(text, { bareMs: true });
+  if (ms === null) throw new ConfigError(`${flag} must be a duration like 90m, 24h or 7d, got ${JSON.stringify(text)}`);
+  return ms;
 }
 
 export function retentionPolicy(values: Record<string, unknown>): RetentionPolicy | undefined {

@@ -20,6 +20,7 @@ export { subscribeFeed } from './ops/feed/feed-subscriber.ts';
 export { UiService } from './ops/ui/ui-service.ts';
 export { PACKAGE_ROOT } from './package-paths.ts';
 export { closestName } from './policy/closest-name.ts';
+export { parseDurationMs } from './policy/duration.ts';
 export { redactRedisUrl } from './redis/connect-failure.ts';
 export { namespaceProblem } from './redis/keys.ts';
 export { resolvePartitions } from './redis/namespace.ts';

@@ -11,6 +11,7 @@ import { compileEventMatcher } from '../policy/event-matcher.ts';
 import type { Keys } from '../redis/keys.ts';
 import { compareStreamIds } from '../redis/stream-id.ts';
 import { decodeEntry, encodeFields, isMalformed } from '../events/wire.ts';
+import { parseDurationMs } from '../policy/duration.ts';
 
 const PAGE = 1000;
 
@@ -55,8 +56,6 @@ export async function replayWindow(redis: Redis, keys: Keys, partitions: number,
   return copied;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /**
  * A window bound as a stream id: a stream id (`1732300000000-0`), epoch milliseconds, an ISO date,
  * or a duration ago (`90m`, `2h`, `1d`) from `now`.
@@ -64,8 +63,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 export function parseWindowBound(text: string, now: number, end: 'from' | 'to'): string {
   if (/^\d+-\d+$/.test(text)) return text;
   let ms: number;
-  const ago = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
-  if (ago) ms = now - Math.round(Number(ago[1]) * UNITS[ago[2]!]!);
+  const ago = parseDurationMs(text);
+  if (ago !== null) ms = now - ago;
   else if (/^\d{10,}$/.test(text)) ms = Number(text);
   else ms = Date.parse(text);
   if (!Number.isFinite(ms)) throw new ConfigError(`--${end} must be a stream id, epoch ms, an ISO date or a duration ago like 90m; got ${JSON.stringify(text)}`);

@@ -19,6 +19,7 @@ import type { Keys } from '../redis/keys.ts';
 import { withScripts, type ScriptedRedis } from '../redis/scripts.ts';
 import type { Manifest } from '../types.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
+import { isValidName, NAME_RULE } from '../policy/function-name.ts';
 
 /** Versions kept per function (the newest ones); older ones are deleted, except the active one. */
 export const KEPT_VERSIONS = 20;
@@ -78,9 +79,6 @@ interface VersionInfo {
   manifest: Manifest;
   deployedAt: number;
 }
-
-// Same rule as discover.ts: the name is part of keys, and `{`/`}` in it would move the hash tag.
-const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** Reads and changes the function versions of one namespace. */
 export class Registry {
@@ -236,8 +234,8 @@ export function storedBundle(v: StoredVersion): DeployedBundle {
 }
 
 function checkName(name: string): string {
-  if (!NAME_RE.test(name)) {
-    throw new ConfigError(`invalid function name ${JSON.stringify(name)}: use lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters`);
+  if (!isValidName(name)) {
+    throw new ConfigError(`invalid function name ${JSON.stringify(name)}: use ${NAME_RULE}`);
   }
   return name;
 }

@@ -5,6 +5,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { isValidName, NAME_RULE } from '../policy/function-name.ts';
 
 /** A function found on disk: its name and the absolute path of its entry file. */
 export interface DiscoveredFunction {
@@ -14,7 +15,6 @@ export interface DiscoveredFunction {
 
 const ENTRY_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 const INDEX_FILES = ENTRY_EXTENSIONS.map((ext) => `index${ext}`);
-const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**
  * Lists the functions in `dir`, sorted by name.
@@ -63,10 +63,9 @@ export async function discoverFunctions(dir: string): Promise<DiscoveredFunction
   const functions: DiscoveredFunction[] = [];
   for (const [name, files] of found) {
     const shown = files.map((f) => path.relative(process.cwd(), f) || f).sort();
-    if (!NAME_RE.test(name)) {
+    if (!isValidName(name)) {
       problems.push(
-        `${shown[0]}: function name "${name}" is invalid: use lowercase letters, digits, "-" and "_", ` +
-          `starting with a letter or digit, at most 63 characters (rename it to "${suggestName(name)}"; prefix helpers with "_")`,
+        `${shown[0]}: function name "${name}" is invalid: use ${NAME_RULE} (rename it to "${suggestName(name)}"; prefix helpers with "_")`,
       );
     } else if (files.length > 1) {
       problems.push(`function "${name}" is defined twice: ${shown.join(' and ')}; keep one`);

@@ -9,6 +9,7 @@ import { closestName } from '../policy/closest-name.ts';
 import { eventPatternProblem, eventPatternsProblem } from '../policy/event-matcher.ts';
 import { parseAllowEntry } from '../policy/network-policy.ts';
 import type { GroupMode, GroupSpec, Manifest } from '../types.ts';
+import { NAME_RE, NAME_RULE } from '../policy/function-name.ts';
 
 /** Every manifest default, in one place. */
 export const MANIFEST_DEFAULTS = Object.freeze({
@@ -65,8 +66,6 @@ function intIn(min: number, max: number, unit = ''): z.ZodInt {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
-const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters';
 const ENV_RE = /^[A-Z_][A-Z0-9_]*$/;
 
 const eventPattern = z.string({ error: 'an event-type pattern such as "post.created" or "post.*"' }).check((ctx) => {
