@@ -54,7 +54,9 @@ export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topolog
   let redis: (TestRedisHandle & { stop(): Promise<void> }) | null = null;
   // Made now, so a file's own setup can use it whatever order hooks run in.
   const dir = mkdtempSync(join(tmpdir(), `fnrun-${prefix}-`));
+  let baseline: Map<string, number> | null = null;
   before(async () => {
+    baseline = leakableResources();
     redis = topology === 'cluster' ? await startRedisCluster() : await startRedis(opts);
     await opts.setup?.(redis);
   });
@@ -65,6 +67,7 @@ export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topolog
       await redis?.stop();
     }
     rmSync(dir, { recursive: true, force: true });
+    await assertNoLeaks(baseline ?? new Map());
   });
   return {
     get redis() {
@@ -73,4 +76,29 @@ export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topolog
     },
     dir,
   };
+}
+
+/** Resources that keep a process alive and that a test can forget: timers, sockets, child processes. */
+const LEAKABLE = new Set(['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPWrap', 'TCPServerWrap', 'PipeWrap', 'PipeServerWrap', 'ProcessWrap', 'UDPWrap', 'FSEventWrap', 'StatWatcher']);
+
+function leakableResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) if (LEAKABLE.has(kind)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Fails the file when, after its last test and teardown, it holds more timers, sockets or child
+ * processes than before its first: something a test started (a runtime, a client, a server) was
+ * never stopped. Closing is asynchronous, so it waits up to 3 s for them to go.
+ */
+export async function assertNoLeaks(baseline: Map<string, number>): Promise<void> {
+  const extra = (): string[] => [...leakableResources()].filter(([kind, n]) => n > (baseline.get(kind) ?? 0)).map(([kind, n]) => `${kind} ×${n - (baseline.get(kind) ?? 0)}`);
+  const deadline = Date.now() + 3000;
+  let left = extra();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = extra();
+  }
+  if (left.length > 0) throw new Error(`left running after the last test: ${left.join(', ')} (a runtime, client, server or timer a test started was not stopped)`);
 }
