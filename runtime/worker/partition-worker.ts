@@ -15,7 +15,7 @@ import type { Logger } from '../logger.ts';
 import { isFenced, isNoGroup } from '../redis/reply-errors.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
-import type { Prior, RunItem } from './run-settler.ts';
+import type { Prior, RunItem } from './run-context.ts';
 
 /** Where a worker's entries come from. */
 export interface PartitionSource {
