@@ -5,27 +5,20 @@
  */
 import { resolveLimits, RUNTIME_DEFAULTS } from './config.ts';
 import { FnrunError } from './errors.ts';
-import { trimStream, type RetentionPolicy } from './events/retention.ts';
+import { RetentionTimer, type RetentionPolicy } from './events/retention.ts';
 import type { FunctionBundle } from './loading/bundler.ts';
 import type { FunctionHandle, InvocationRecord } from './loading/function-handle.ts';
 import { EnvAccess, type EnvPolicyOptions } from './loading/env-policy.ts';
 import { FunctionSet, type LoadFailure } from './loading/function-set.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
-import type { RuntimeMetrics } from './ops/metrics.ts';
+import { readGroupStats, type GroupStat } from './ops/group-stats.ts';
+import { composeObservers, type RuntimeMetrics } from './ops/metrics.ts';
 import { PartitionOwnership, type OwnershipOptions } from './ownership/partition-ownership.ts';
+import { UnleasedOwnership } from './ownership/unleased-ownership.ts';
+import { answersPingWithin, closeConnections, openConnections, type RuntimeConnections } from './redis/connections.ts';
 import { Keys } from './redis/keys.ts';
-import { resolvePartitions } from './redis/namespace.ts';
-import { crossSlotPipeline } from './redis/pipeline.ts';
-import { connectionEpoch, connectRedis, isCluster, onConnectionLoss, type Redis } from './redis/redis.ts';
-import { withScripts, type ScriptedRedis } from './redis/scripts.ts';
-import { parseGroupsInfo } from './redis/stream-info.ts';
 import { SandboxHost } from './sandbox/host/host.ts';
-import { Dispatcher } from './worker/dispatcher.ts';
-import { InflightTracker } from './worker/inflight.ts';
-import { OutboxRelay } from './worker/outbox-relay.ts';
 import { createReporter } from './worker/reporter.ts';
-import { SlotWakeWatcher } from './worker/wake/slot-wake-watcher.ts';
-import { WakeWatcher, type PartitionWaker } from './worker/wake/wake-watcher.ts';
 import { WorkerPool } from './worker/worker-pool.ts';
 
 export type { LoadFailure } from './loading/function-set.ts';
@@ -98,58 +91,47 @@ export class Runtime {
   readonly partitions: number;
   readonly logger: Logger;
   readonly #opts: RuntimeOptions;
-  readonly #redis: ScriptedRedis;
-  /** The wake watcher's blocking connection; null on a Cluster, where it opens one per partition. */
-  readonly #blocking: Redis | null;
+  readonly #connections: RuntimeConnections;
   readonly #sandbox: SandboxHost;
-  readonly #watcher: PartitionWaker;
-  readonly #relay: OutboxRelay;
-  readonly #inflight = new InflightTracker();
   readonly #set: FunctionSet;
   readonly #pool: WorkerPool;
-  readonly #ownership: PartitionOwnership | null;
+  readonly #ownership: PartitionOwnership | UnleasedOwnership;
+  readonly #retention: RetentionTimer | null;
   #state: 'new' | 'running' | 'stopped' = 'new';
-  #retentionTimer: NodeJS.Timeout | null = null;
 
-  private constructor(opts: RuntimeOptions, redis: Redis, blocking: Redis | null, partitions: number, keys: Keys) {
-    const limits = resolveLimits(opts);
+  private constructor(opts: RuntimeOptions, connections: RuntimeConnections, keys: Keys) {
+    const { redis, blocking, connectWatcher, partitions } = connections;
     this.#opts = opts;
-    this.#redis = withScripts(redis);
-    this.#blocking = blocking;
+    this.#connections = connections;
     this.partitions = partitions;
     this.keys = keys;
     this.logger = opts.logger ?? createJsonLogger();
     this.#sandbox = new SandboxHost({ onCrash: (info: { reason: string }) => this.logger.error(info, 'sandbox process replaced') });
-    const streamOf = (p: number) => keys.partition(p).events;
-    this.#watcher = blocking !== null
-      ? new WakeWatcher(blocking, this.#redis, streamOf)
-      : new SlotWakeWatcher(() => connectRedis(opts.redis, 'fnrun-watch'), streamOf);
-    // Idle workers must notice a lost connection too: their pending entries may need a re-read.
-    onConnectionLoss(this.#redis, () => this.#watcher.wakeAll());
-    this.#relay = new OutboxRelay(this.#redis, keys, this.logger, (p) => this.#pool.owned.has(p));
     this.#set = new FunctionSet({
       sandbox: this.#sandbox,
-      idle: (id) => this.#inflight.idle(id),
+      idle: (id) => this.#pool.idle(id),
       envAccess: new EnvAccess(opts),
       logger: this.logger,
       apply: (plan) => this.#pool.apply(plan),
     });
     const onInvocation = composeObservers(opts.onInvocation, opts.metrics);
     this.#pool = new WorkerPool({
-      redis: this.#redis, keys, partitions, dispatcher: new Dispatcher(this.#sandbox), inflight: this.#inflight,
-      watcher: this.#watcher, relay: this.#relay, resolve: (name) => this.#set.resolve(name), limits,
-      outboxEmits: isCluster(redis), connectionEpoch: connectionEpoch(redis), logger: this.logger,
-      report: createReporter(this.logger, onInvocation), onFenced: (p) => this.#fenced(p), now: Date.now, random: Math.random,
+      redis, blocking, connectWatcher, keys, partitions, sandbox: this.#sandbox, limits: resolveLimits(opts),
+      resolve: (name) => this.#set.resolve(name), logger: this.logger, report: createReporter(this.logger, onInvocation),
+      onFenced: (p) => this.#ownership.lost(p), now: Date.now, random: Math.random,
     });
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
       sandboxMemory: async () => (this.#state === 'running' ? await this.#sandbox.status() : null),
     });
     this.#ownership = opts.leases
-      ? new PartitionOwnership(this.#redis, keys, partitions, {
+      ? new PartitionOwnership(redis, keys, partitions, {
         acquired: async (p, token) => this.#pool.addPartition(p, token),
         released: (p) => this.#pool.removePartition(p),
       }, this.logger, opts.leases === true ? {} : opts.leases)
+      : new UnleasedOwnership(partitions, (p) => this.#pool.addPartition(p, ''), this.logger);
+    this.#retention = opts.retention
+      ? new RetentionTimer({ redis, policy: opts.retention, owned: () => this.ownedPartitions, streamOf: (p) => keys.partition(p).events, logger: this.logger })
       : null;
   }
 
@@ -157,17 +139,7 @@ export class Runtime {
   static async create(opts: RuntimeOptions): Promise<Runtime> {
     resolveLimits(opts);
     const keys = new Keys(opts.namespace ?? RUNTIME_DEFAULTS.namespace);
-    const redis = await connectRedis(opts.redis, 'fnrun');
-    let blocking: Redis | null = null;
-    try {
-      const partitions = await resolvePartitions(redis, keys, opts.partitions);
-      if (!isCluster(redis)) blocking = await connectRedis(opts.redis, 'fnrun-watch');
-      return new Runtime(opts, redis, blocking, partitions, keys);
-    } catch (error) {
-      redis.disconnect();
-      blocking?.disconnect();
-      throw error;
-    }
+    return openConnections(opts.redis, keys, opts.partitions, (connections) => new Runtime(opts, connections, keys));
   }
 
   /** The functions running now. */
@@ -195,14 +167,12 @@ export class Runtime {
     if (this.#state !== 'new') throw new FnrunError('ERR_CONFIG', 'a runtime can be started once');
     this.#state = 'running';
     await this.#sandbox.start();
-    await this.#watcher.start();
+    await this.#pool.start();
     await this.#set.loadInitial(bundles, this.#opts.functionsDir);
-    await this.#pool.apply(this.#set.plan());
-    if (this.#ownership) await this.#ownership.start();
-    else for (let p = 0; p < this.partitions; p++) this.#pool.addPartition(p, '');
+    await this.#ownership.start();
     // So that an event published once start() resolved is handled, even by a new 'latest' group.
     await this.#pool.groupsReady();
-    if (this.#opts.retention) this.#scheduleRetention(this.#opts.retention);
+    this.#retention?.start();
     this.logger.info({ functions: this.functions.map((f) => `${f.name}@${f.version}`), partitions: this.ownedPartitions }, 'fnrun runtime started');
   }
 
@@ -242,18 +212,14 @@ export class Runtime {
     const wasRunning = this.#state === 'running';
     this.#state = 'stopped';
     if (wasRunning) {
-      if (this.#retentionTimer) clearTimeout(this.#retentionTimer);
+      this.#retention?.stop();
       await this.#set.settled();
       // Drain and hand partitions over first, so other processes take them at once.
-      await this.#ownership?.stop();
+      await this.#ownership.stop();
       await this.#pool.stop();
-      await this.#relay.stop();
-      await this.#watcher.stop();
       await this.#sandbox.stop();
     }
-    await Promise.allSettled([this.#redis.quit(), this.#blocking?.quit()]);
-    this.#redis.disconnect();
-    this.#blocking?.disconnect();
+    await closeConnections(this.#connections);
   }
 
   /** True once started and until stopped. */
@@ -264,73 +230,21 @@ export class Runtime {
   /** Why this runtime cannot do its job now (for `/readyz`), or null when it can. */
   async notReady(): Promise<string | null> {
     if (this.#state !== 'running') return 'the runtime is not running';
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), 1000); });
-    try {
-      const pong = await Promise.race([this.#redis.ping().catch(() => 'error'), timeout]);
-      if (pong !== 'PONG') return 'Redis does not answer';
-    } finally {
-      clearTimeout(timer);
-    }
-    return null;
+    return (await answersPingWithin(this.#connections.redis, 1000)) ? null : 'Redis does not answer';
   }
 
   /** Lag and pending per (function, owned partition), from XINFO GROUPS: one pipeline. */
-  async groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]> {
-    const partitions = this.ownedPartitions;
-    const pipeline = crossSlotPipeline(this.#redis);
-    for (const p of partitions) pipeline.xinfo('GROUPS', this.keys.partition(p).events);
-    const replies = (await pipeline.exec()) ?? [];
-    const groups = new Map(this.#pool.groups().map((g) => [g.name, g]));
-    const out: { fn: string; partition: number; lag: number | null; pending: number }[] = [];
-    partitions.forEach((p, i) => {
-      const [error, reply] = replies[i] ?? [null, []];
-      if (error) return;
-      for (const g of parseGroupsInfo(reply as unknown[])) {
-        const group = groups.get(g.name);
-        if (group) for (const member of group.members) out.push({ fn: member.name, partition: p, lag: g.lag, pending: g.pending });
-      }
-    });
-    return out;
+  async groupStats(): Promise<GroupStat[]> {
+    return readGroupStats(this.#connections.redis, this.keys, this.ownedPartitions, () => this.#pool.groups());
   }
 
   /** The identity this process uses in partition leases, when it shares partitions. */
   get memberId(): string | null {
-    return this.#ownership?.memberId ?? null;
+    return this.#ownership.memberId;
   }
 
   /** Partitions this process works on now. */
   get ownedPartitions(): number[] {
     return [...this.#pool.owned.keys()].sort((a, b) => a - b);
   }
-
-  #fenced(p: number): void {
-    if (this.#ownership) this.#ownership.lost(p);
-    else this.logger.error({ partition: p }, 'a commit was fenced without leases: is another runtime working on this namespace?');
-  }
-
-  /** Trims every owned partition, then schedules the next round. */
-  #scheduleRetention(policy: RetentionPolicy & { intervalMs?: number }): void {
-    this.#retentionTimer = setTimeout(async () => {
-      for (const p of this.ownedPartitions) {
-        if (this.#state !== 'running') return;
-        try {
-          const { trimmed, heldBackBy } = await trimStream(this.#redis, this.keys.partition(p).events, policy, Date.now());
-          if (trimmed > 0 || heldBackBy) this.logger.debug({ partition: p, trimmed, heldBackBy }, 'retention');
-        } catch (error) {
-          this.logger.warn({ err: error, partition: p }, 'retention failed; will retry');
-        }
-      }
-      if (this.#state === 'running') this.#scheduleRetention(policy);
-    }, policy.intervalMs ?? RUNTIME_DEFAULTS.retentionIntervalMs);
-  }
-}
-
-function composeObservers(onInvocation: ((r: InvocationRecord) => void) | undefined, metrics: RuntimeMetrics | undefined): ((r: InvocationRecord) => void) | undefined {
-  if (!metrics) return onInvocation;
-  if (!onInvocation) return (r) => metrics.record(r);
-  return (r) => {
-    metrics.record(r);
-    onInvocation(r);
-  };
 }

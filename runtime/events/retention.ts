@@ -3,7 +3,10 @@
  * consumer group has not completed. Trimming deletes entries even when they are pending (Redis
  * does not protect the PEL; NOTES-redis §1), so the boundary is computed from every group: its
  * oldest pending entry, or, with nothing pending, the entry after its last-delivered id.
+ * {@link RetentionTimer} applies a policy to the partitions a runtime owns, round after round.
  */
+import { RUNTIME_DEFAULTS } from '../config.ts';
+import type { Logger } from '../logger.ts';
 import type { Redis } from '../redis/redis.ts';
 import { isNoSuchKey } from '../redis/reply-errors.ts';
 import { compareStreamIds } from '../redis/stream-id.ts';
@@ -68,4 +71,52 @@ export async function trimStream(redis: Redis, stream: string, policy: Retention
   }
   const trimmed = Number(await redis.xtrim(stream, 'MINID', minId));
   return { trimmed, heldBackBy };
+}
+
+/** What a {@link RetentionTimer} works with. */
+export interface RetentionTimerOptions {
+  redis: Redis;
+  policy: RetentionPolicy & { intervalMs?: number };
+  /** The partitions to trim at each round: those owned then. */
+  owned(): readonly number[];
+  streamOf(partition: number): string;
+  logger: Logger;
+}
+
+/**
+ * Trims the owned partitions every `intervalMs`, until stopped. The next round is scheduled when
+ * one ends, so a round slowed down by Redis never overlaps the next; a partition that fails waits
+ * for the next round.
+ */
+export class RetentionTimer {
+  readonly #o: RetentionTimerOptions;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+
+  constructor(o: RetentionTimerOptions) {
+    this.#o = o;
+  }
+
+  /** Schedules the first round. */
+  start(): void {
+    const { redis, policy, owned, streamOf, logger } = this.#o;
+    this.#timer = setTimeout(async () => {
+      for (const p of owned()) {
+        if (this.#stopped) return;
+        try {
+          const { trimmed, heldBackBy } = await trimStream(redis, streamOf(p), policy, Date.now());
+          if (trimmed > 0 || heldBackBy) logger.debug({ partition: p, trimmed, heldBackBy }, 'retention');
+        } catch (error) {
+          logger.warn({ err: error, partition: p }, 'retention failed; will retry');
+        }
+      }
+      if (!this.#stopped) this.start();
+    }, policy.intervalMs ?? RUNTIME_DEFAULTS.retentionIntervalMs);
+  }
+
+  /** No round starts after this; one under way stops before its next partition. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
 }

@@ -101,9 +101,9 @@ export class FunctionSet {
   }
 
   /**
-   * Loads `bundles` and every function of `functionsDir`. One that fails to build or load is in
-   * {@link loadFailures} and the logs; so is a member its group's owner refuses (here the owner is
-   * the member whose name sorts first); the rest run.
+   * Loads `bundles` and every function of `functionsDir`, then hands the plan to `apply`. One that
+   * fails to build or load is in {@link loadFailures} and the logs; so is a member its group's
+   * owner refuses (here the owner is the member whose name sorts first); the rest run.
    */
   async loadInitial(bundles: readonly FunctionBundle[], functionsDir: string | undefined): Promise<void> {
     const all = [...bundles];
@@ -136,6 +136,7 @@ export class FunctionSet {
       this.#fail(h.name, h.file, conflict);
       await this.#o.sandbox.unload(h.sandboxId);
     }
+    await this.#o.apply(this.plan());
   }
 
   /**

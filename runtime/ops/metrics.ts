@@ -11,11 +11,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { PACKAGE_VERSION } from '../package-paths.ts';
 import type { InvocationRecord } from '../loading/function-handle.ts';
 import type { FetchRecord } from '../types.ts';
+import type { GroupStat } from './group-stats.ts';
 
 /** Where scrape-time gauges come from; the runtime provides it. */
 export interface MetricsSource {
   /** Lag and pending per (function, partition) of the partitions owned now. */
-  groupStats(): Promise<{ fn: string; partition: number; lag: number | null; pending: number }[]>;
+  groupStats(): Promise<GroupStat[]>;
   /** RSS of the sandbox process and heap in use per function, bytes (null when not running). */
   sandboxMemory(): Promise<{ rssBytes: number; heapUsedBytes: Record<string, number> } | null>;
 }
@@ -43,7 +44,6 @@ const DEAD_LETTER_REASONS = ['failed', 'non-retriable', 'expired', 'loop', 'malf
 export const FETCH_REFUSED_HOST = '(refused)';
 
 type Status = InvocationRecord['status'];
-type Stats = Awaited<ReturnType<MetricsSource['groupStats']>>;
 
 interface Gauges {
   lag: Gauge<'function' | 'partition'>;
@@ -70,7 +70,7 @@ export class RuntimeMetrics {
   private source: MetricsSource | null = null;
   private view: RuntimeView | null = null;
   /** The Redis reads of the last scrape, while they run: a scrape during an outage does not add another. */
-  private stats: Promise<Stats> | null = null;
+  private stats: Promise<GroupStat[]> | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -210,4 +210,17 @@ function deadLetterReason(r: InvocationRecord): string {
   if (r.error?.name === 'MalformedEvent') return 'malformed';
   if (r.error?.name === 'EventExpired') return 'expired';
   return 'failed';
+}
+
+/**
+ * The one observer of invocation outcomes: `metrics` records first, then `onInvocation` (either
+ * may be absent). Composed once, so the hot path makes one call and no allocation for it.
+ */
+export function composeObservers(onInvocation: ((r: InvocationRecord) => void) | undefined, metrics: RuntimeMetrics | undefined): ((r: InvocationRecord) => void) | undefined {
+  if (!metrics) return onInvocation;
+  if (!onInvocation) return (r) => metrics.record(r);
+  return (r) => {
+    metrics.record(r);
+    onInvocation(r);
+  };
 }

@@ -16,7 +16,7 @@ import { isFenced, isNoGroup } from '../redis/reply-errors.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
-import type { Prior, RunItem } from './run-settler.ts';
+import type { Prior, RunItem } from './run-context.ts';
 
 /** Where a worker's entries come from. */
 export interface PartitionSource {

@@ -9,7 +9,7 @@ import { ensureConsumerGroup, type StartFrom } from '../redis/consumer-groups.ts
 import { CONSUMER_NAME, type PartitionKeys } from '../redis/keys.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import type { PartitionSource } from './partition-worker.ts';
-import type { Prior } from './run-settler.ts';
+import type { Prior } from './run-context.ts';
 import type { PartitionWaker } from './wake/wake-watcher.ts';
 
 type StreamReply = [string, [string, string[] | null][]][] | null;

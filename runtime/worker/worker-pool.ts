@@ -1,28 +1,32 @@
 /**
  * The workers of this process: one per (consumer group, owned partition), started and stopped as
  * partitions are acquired and released and as functions come and go, each wired to its
- * collaborators (Redis source, commit queue, state cache, dispatcher, reporter).
+ * collaborators (Redis source, commit queue, state cache, dispatcher, reporter), and what they
+ * share: the wake watcher, the outbox relay, the dispatcher and the count of chains in flight.
  */
 import { randomBytes } from 'node:crypto';
 import { eventJson, type WireEvent } from '../events/wire.ts';
 import type { FunctionHandle } from '../loading/function-handle.ts';
 import type { Logger } from '../logger.ts';
 import type { Keys } from '../redis/keys.ts';
+import { connectionEpoch, isCluster, onConnectionLoss, type Redis } from '../redis/redis.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import { writeCommit } from './commit.ts';
 import { CommitQueue } from './commit-queue.ts';
 import type { ConsumerGroup } from '../loading/group-plan.ts';
-import type { Dispatcher } from './dispatcher.ts';
+import { Dispatcher, type ChainRunner } from './dispatcher.ts';
 import { encodeEmits } from './emits.ts';
-import type { InflightTracker } from './inflight.ts';
-import type { OutboxRelay } from './outbox-relay.ts';
+import { InflightTracker } from './inflight.ts';
+import { OutboxRelay } from './outbox-relay.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { redisSource } from './redis-source.ts';
 import type { Report } from './reporter.ts';
-import { settleMalformed, settleRun, type RunContext } from './run-settler.ts';
+import type { RunContext } from './run-context.ts';
+import { settleMalformed, settleRun } from './run-settler.ts';
 import { Sleeper } from './sleeper.ts';
 import { StateCache } from './state-cache.ts';
-import type { PartitionWaker } from './wake/wake-watcher.ts';
+import { SlotWakeWatcher } from './wake/slot-wake-watcher.ts';
+import { WakeWatcher, type PartitionWaker } from './wake/wake-watcher.ts';
 
 /** How the pool's workers read, run and commit (defaults in config.ts). */
 export interface WorkerLimits {
@@ -38,18 +42,16 @@ export interface WorkerLimits {
 
 export interface WorkerPoolOptions {
   redis: ScriptedRedis;
+  /** The wake watcher's blocking connection; null on a Cluster, where it opens one per partition with `connectWatcher`. */
+  blocking: Redis | null;
+  connectWatcher(): Promise<Redis>;
   keys: Keys;
   partitions: number;
-  dispatcher: Dispatcher;
-  inflight: InflightTracker;
-  watcher: PartitionWaker;
-  relay: OutboxRelay;
+  /** Where the chains run (the sandbox host). */
+  sandbox: ChainRunner;
   /** The newest loaded version of a function. */
   resolve(name: string): FunctionHandle | undefined;
   limits: WorkerLimits;
-  /** On a Redis Cluster, emits to other partitions go through the outbox. */
-  outboxEmits: boolean;
-  connectionEpoch(): number;
   logger: Logger;
   report: Report;
   /** A worker's lease was found taken over. */
@@ -65,6 +67,13 @@ interface Running {
 
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
+  readonly #watcher: PartitionWaker;
+  readonly #relay: OutboxRelay;
+  readonly #dispatcher: Dispatcher;
+  readonly #inflight = new InflightTracker();
+  /** On a Redis Cluster, emits to other partitions go through the outbox. */
+  readonly #outboxEmits: boolean;
+  readonly #connectionEpoch: () => number;
   readonly #running = new Map<string, Running>();
   /** Partitions worked on now, with their lease tokens ('' when unfenced). */
   readonly #owned = new Map<number, string>();
@@ -75,6 +84,24 @@ export class WorkerPool {
 
   constructor(o: WorkerPoolOptions) {
     this.#o = o;
+    const streamOf = (p: number) => o.keys.partition(p).events;
+    this.#watcher = o.blocking !== null ? new WakeWatcher(o.blocking, o.redis, streamOf) : new SlotWakeWatcher(o.connectWatcher, streamOf);
+    // Idle workers must notice a lost connection too: their pending entries may need a re-read.
+    onConnectionLoss(o.redis, () => this.#watcher.wakeAll());
+    this.#relay = new OutboxRelay(o.redis, o.keys, o.logger, (p) => this.#owned.has(p));
+    this.#dispatcher = new Dispatcher(o.sandbox);
+    this.#outboxEmits = isCluster(o.redis);
+    this.#connectionEpoch = connectionEpoch(o.redis);
+  }
+
+  /** Starts the wake watcher; workers start as groups are applied and partitions added. */
+  start(): Promise<void> {
+    return this.#watcher.start();
+  }
+
+  /** Resolves once no chain runs on a sandbox id (its version can be unloaded). */
+  idle(sandboxId: string): Promise<void> {
+    return this.#inflight.idle(sandboxId);
   }
 
   get owned(): ReadonlyMap<number, string> {
@@ -106,14 +133,14 @@ export class WorkerPool {
       for (const w of run.workers.values()) stopping.push(this.#stopWorker(w));
     }
     // Stopping workers may be waiting on the watcher; new ones start reading by themselves.
-    if (stopping.length > 0) this.#o.watcher.wakeAll();
+    if (stopping.length > 0) this.#watcher.wakeAll();
     await Promise.all(stopping);
   }
 
   addPartition(p: number, token: string): void {
     this.#owned.set(p, token);
     // Whatever an earlier owner committed to the outbox but did not relay.
-    this.#o.relay.kick(p);
+    this.#relay.kick(p);
     for (const run of this.#running.values()) this.#startWorker(run, p, token);
   }
 
@@ -127,7 +154,7 @@ export class WorkerPool {
       run.workers.delete(p);
       stopping.push(this.#stopWorker(w));
     }
-    this.#o.watcher.wakeAll();
+    this.#watcher.wakeAll();
     await Promise.all(stopping);
   }
 
@@ -136,12 +163,14 @@ export class WorkerPool {
     await Promise.all([...this.#running.values()].flatMap((r) => [...r.workers.values()].map((w) => w.worker.ready)));
   }
 
-  /** Stops every worker (finishing and committing what is in flight). */
+  /** Stops every worker (finishing and committing what is in flight), then the relay and the watcher. */
   async stop(): Promise<void> {
     const all = [...this.#running.values()].flatMap((r) => [...r.workers.values()]);
     const stopping = all.map((w) => this.#stopWorker(w));
-    this.#o.watcher.wakeAll();
+    this.#watcher.wakeAll();
     await Promise.all(stopping);
+    await this.#relay.stop();
+    await this.#watcher.stop();
   }
 
   #stopWorker(w: { worker: PartitionWorker; sleeper: Sleeper }): Promise<void> {
@@ -180,18 +209,18 @@ export class WorkerPool {
         return value as Record<string, string>;
       });
     });
-    const routing = { keys: o.keys, pk, partition: p, partitions: o.partitions, maxEventBytes: o.limits.maxEventBytes, outbox: o.outboxEmits };
+    const routing = { keys: o.keys, pk, partition: p, partitions: o.partitions, maxEventBytes: o.limits.maxEventBytes, outbox: this.#outboxEmits };
     const ctx: RunContext = {
       partition: p,
       group,
       resolve: o.resolve,
       dispatch: async (fn, job) => {
         // The version in use stays loaded until its chain is over; a reload swaps it in for the next chain.
-        o.inflight.enter(fn.sandboxId);
+        this.#inflight.enter(fn.sandboxId);
         try {
-          await o.dispatcher.run(fn, job);
+          await this.#dispatcher.run(fn, job);
         } finally {
-          o.inflight.leave(fn.sandboxId);
+          this.#inflight.leave(fn.sandboxId);
         }
       },
       commits,
@@ -202,7 +231,7 @@ export class WorkerPool {
       // Stable across attempts and redeliveries; a replay keeps the original event's.
       idempotencyKey: (fn, e) => `${o.keys.namespace}:${fn}:${p}:${replayedId(e) ?? e.id}`,
       eventJson: (e) => eventJson(e, p),
-      relayOutbox: (committed) => void committed.then(() => o.relay.kick(p), () => {}),
+      relayOutbox: (committed) => void committed.then(() => this.#relay.kick(p), () => {}),
       report: o.report,
       sleep: (ms) => sleeper.sleep(ms),
       stopping: () => worker?.stopping ?? true,
@@ -212,8 +241,8 @@ export class WorkerPool {
     };
     worker = new PartitionWorker({
       source: redisSource({
-        redis: o.redis, pk, partition: p, group: group.name, token, maxEventBytes: o.limits.maxEventBytes, watcher: o.watcher,
-        members: () => group.members.map((m) => m.name), startFrom: () => group.startFrom, connectionEpoch: o.connectionEpoch,
+        redis: o.redis, pk, partition: p, group: group.name, token, maxEventBytes: o.limits.maxEventBytes, watcher: this.#watcher,
+        members: () => group.members.map((m) => m.name), startFrom: () => group.startFrom, connectionEpoch: this.#connectionEpoch,
       }),
       commits,
       settle: (items) => settleRun(ctx, items),

@@ -1,0 +1,57 @@
+/**
+ * A runtime's own connections: one for commands and, on a single server, one for the wake
+ * watcher's blocking XREAD (a blocked read holds its connection; on a Cluster the watcher opens one
+ * per partition itself). Opened together, so that a start that fails leaves none behind.
+ */
+import type { Keys } from './keys.ts';
+import { resolvePartitions } from './namespace.ts';
+import { connectRedis, isCluster, type Redis } from './redis.ts';
+import { withScripts, type ScriptedRedis } from './scripts.ts';
+
+/** The connections of one runtime, and its namespace's partition count. */
+export interface RuntimeConnections {
+  readonly redis: ScriptedRedis;
+  /** The wake watcher's; null on a Cluster. */
+  readonly blocking: Redis | null;
+  /** Opens another connection like `blocking` (on a Cluster, the watcher's per partition). */
+  connectWatcher(): Promise<Redis>;
+  readonly partitions: number;
+}
+
+/**
+ * Connects to `url`, checks the namespace's partition count against `partitions` (setting it for
+ * a new namespace) before the second connection opens, and hands the connections to `use`; when
+ * any of it throws, closes what it opened and throws.
+ */
+export async function openConnections<T>(url: string, keys: Keys, partitions: number | undefined, use: (connections: RuntimeConnections) => T): Promise<T> {
+  const redis = await connectRedis(url, 'fnrun');
+  const connectWatcher = () => connectRedis(url, 'fnrun-watch');
+  let blocking: Redis | null = null;
+  try {
+    const resolved = await resolvePartitions(redis, keys, partitions);
+    if (!isCluster(redis)) blocking = await connectWatcher();
+    return use({ redis: withScripts(redis), blocking, connectWatcher, partitions: resolved });
+  } catch (error) {
+    redis.disconnect();
+    blocking?.disconnect();
+    throw error;
+  }
+}
+
+/** QUITs (replies in flight still arrive), then disconnects whatever did not close. */
+export async function closeConnections(c: RuntimeConnections): Promise<void> {
+  await Promise.allSettled([c.redis.quit(), c.blocking?.quit()]);
+  c.redis.disconnect();
+  c.blocking?.disconnect();
+}
+
+/** True when `redis` answers PING within `timeoutMs`: a PING queued behind a reconnect does not. */
+export async function answersPingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+  try {
+    return (await Promise.race([redis.ping().catch(() => 'error'), timeout])) === 'PONG';
+  } finally {
+    clearTimeout(timer);
+  }
+}
