@@ -12,7 +12,7 @@ import { SandboxError } from '../../errors.ts';
 import type { SerializedError } from '../../types.ts';
 import { TOP_LEVEL_TIMEOUT_MS, WATCHDOG_TICK_MS, WEDGE_GRACE_MS, type ChainSpec, type Culprit, type LoadSpec, type ResultPart } from '../protocol.ts';
 import { SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
-import { YIELDED, type ShimApi, type ShimLimits } from '../isolate/shim.ts';
+import { YIELDED, type ShimApi, type ShimLimits } from '../isolate/shim-api.ts';
 import ivm from 'isolated-vm';
 import { compileNetworkPolicy } from '../../policy/network-policy.ts';
 import { runFetch, type FetchAnswer } from './fetch-bridge.ts';

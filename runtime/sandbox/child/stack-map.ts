@@ -4,7 +4,7 @@
  * (~15 ms), later stacks cost ~11 µs.
  */
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-import { INTERNAL_FILENAME_PREFIX } from '../isolate/shim.ts';
+import { INTERNAL_FILENAME_PREFIX } from '../isolate/shim-api.ts';
 
 /** Maps the stacks of one function version. */
 export class StackMapper {
