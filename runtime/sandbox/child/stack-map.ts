@@ -41,6 +41,18 @@ export class StackMapper {
     return out.join('\n');
   }
 
+  /** A failed result (the shim's JSON text) with its stack mapped; fnrun's own failures and unreadable texts as they are. */
+  mapResultStack(json: string): string {
+    try {
+      const r = JSON.parse(json) as { error: { stack: string; kind: string } };
+      if (r.error.kind !== 'handler' && r.error.kind !== 'non-retriable') return json;
+      r.error.stack = this.map(r.error.stack);
+      return JSON.stringify(r);
+    } catch {
+      return json;
+    }
+  }
+
   #traceMap(): TraceMap | null {
     if (this.#map !== undefined) return this.#map;
     try {
