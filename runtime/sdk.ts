@@ -88,7 +88,7 @@ export class NonRetriableError extends Error {
   }
 }
 // On the prototype, so that the stack's first line and every subclass say it too. The symbol is
-// how the sandbox recognises a subclass that renamed itself (runtime/sandbox/isolate/shim.ts).
+// how the sandbox recognises a subclass that renamed itself (runtime/sandbox/isolate/shim-result.ts).
 Object.defineProperty(NonRetriableError.prototype, 'name', { value: 'NonRetriableError', writable: true, configurable: true, enumerable: false });
 Object.defineProperty(NonRetriableError.prototype, Symbol.for('fnrun.non-retriable'), { value: true });
 

@@ -195,7 +195,7 @@ export function parseManifest(file: string, raw: unknown): Manifest {
 /**
  * Key of the marker the sandbox sends where `config` held a value JSON cannot carry (a function, a
  * symbol, a bigint, NaN or ±Infinity, a cycle): `{ "__fnrunNotJson": "a function" }`. The shim
- * (sandbox/shim.ts) writes it literally.
+ * (sandbox/isolate/shim-module.ts) writes it literally.
  */
 export const NOT_JSON_KEY = '__fnrunNotJson';
 

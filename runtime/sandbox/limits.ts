@@ -4,7 +4,7 @@
  * the IPC channel or the runtime's memory.
  */
 import { STATE_LIMITS } from '../state/state-limits.ts';
-import type { ShimLimits } from './isolate/shim.ts';
+import type { ShimLimits } from './isolate/shim-api.ts';
 
 /** Per-invocation caps enforced inside the isolate. */
 export const SHIM_LIMITS: ShimLimits = Object.freeze({

@@ -11,7 +11,8 @@ import ivm from 'isolated-vm';
 import { TOP_LEVEL_TIMEOUT_MS, WATCHDOG_TICK_MS, type LoadSpec } from '../protocol.ts';
 import { randomBytesCallback, urlCallback } from './isolate-callbacks.ts';
 import { recentRss } from './rss-sample.ts';
-import { SHIM_FILENAME, SHIM_SOURCE, type ShimApi, type ShimLimits } from '../isolate/shim.ts';
+import { SHIM_FILENAME, type ShimApi, type ShimLimits } from '../isolate/shim-api.ts';
+import { SHIM_SOURCE } from '../isolate/shim-source.ts';
 
 /** Compiled-code caches: the shim's is shared by all isolates, a bundle's by its recreations. */
 export interface CodeCache {

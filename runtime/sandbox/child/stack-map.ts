@@ -4,7 +4,7 @@
  * (~15 ms), later stacks cost ~11 µs.
  */
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-import { INTERNAL_FILENAME_PREFIX } from '../isolate/shim.ts';
+import { INTERNAL_FILENAME_PREFIX } from '../isolate/shim-api.ts';
 
 /** Maps the stacks of one function version. */
 export class StackMapper {
@@ -39,6 +39,18 @@ export class StackMapper {
       );
     }
     return out.join('\n');
+  }
+
+  /** A failed result (the shim's JSON text) with its stack mapped; fnrun's own failures and unreadable texts as they are. */
+  mapResultStack(json: string): string {
+    try {
+      const r = JSON.parse(json) as { error: { stack: string; kind: string } };
+      if (r.error.kind !== 'handler' && r.error.kind !== 'non-retriable') return json;
+      r.error.stack = this.map(r.error.stack);
+      return JSON.stringify(r);
+    } catch {
+      return json;
+    }
   }
 
   #traceMap(): TraceMap | null {

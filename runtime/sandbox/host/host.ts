@@ -7,13 +7,16 @@
  * sending heartbeats, or a request outlived its deadline) the host kills it, starts a new one and
  * reloads every function; each function's chains flow again as soon as that function is back, so a
  * function whose top level is slow delays only itself. The chains in flight are settled as
- * chain-book.ts says. If the child dies again while reloading several functions at once, the next
- * reload goes one function at a time, so that a function whose reload kills the child is known and
- * dropped (its events then fail until it is loaded again).
+ * chain-book.ts says, the requests in flight as recovery.ts says. If the child dies again while
+ * reloading several functions at once, the next reload goes one function at a time, so that a
+ * function whose reload kills the child is known and dropped (its events then fail until it is
+ * loaded again).
  */
 import { SandboxError } from '../../errors.ts';
 import { ChildConnection, type Death } from './child-connection.ts';
 import { ChainBook, type ChainRequest } from './chain-book.ts';
+import { LoadedFunctions } from './loaded-functions.ts';
+import { reloadFunctions, settleAfterDeath } from './recovery.ts';
 import { requestBudgetMs, requestMessage, settleOk, type LoadRequest, type Request, type StatusRequest, type UnloadRequest } from './requests.ts';
 import { HEARTBEAT_INTERVAL_MS, type ChildMessage, type LoadSpec, type SandboxStatus } from '../protocol.ts';
 
@@ -36,19 +39,14 @@ export class SandboxHost {
   #monitor: NodeJS.Timeout | null = null;
   #lastTick = 0;
   #rid = 0;
-  /** What a new child must reload, in load order. */
-  readonly #specs = new Map<string, LoadSpec>();
-  /** Loaded in the current child. */
-  readonly #ready = new Set<string>();
-  /** Functions dropped because reloading them failed or killed the child; their events fail. */
-  readonly #broken = new Map<string, string>();
+  readonly #functions = new LoadedFunctions();
   readonly #inflight = new Map<number, Request>();
   readonly #waiting: Request[] = [];
   #reloadOneByOne = false;
   readonly #chains = new ChainBook({
-    // #ready holds only what the current child has loaded: during a restore, functions already
-    // reloaded run while the others still load.
-    canSend: (fnId) => this.#conn !== null && this.#conn.alive && this.#ready.has(fnId),
+    // Ready means loaded by the current child: during a restore, functions already reloaded run
+    // while the others still load.
+    canSend: (fnId) => this.#conn !== null && this.#conn.alive && this.#functions.isReady(fnId),
     send: (fnId, chains) => this.#conn?.send({ t: 'run', id: fnId, chains }) ?? false,
   });
 
@@ -106,9 +104,7 @@ export class SandboxHost {
 
   /** Disposes the function's isolates. Chains submitted before still run. */
   unload(id: string): Promise<void> {
-    this.#specs.delete(id);
-    this.#ready.delete(id);
-    this.#broken.delete(id);
+    this.#functions.unload(id);
     return this.#request<UnloadRequest>({ kind: 'unload', id });
   }
 
@@ -121,7 +117,7 @@ export class SandboxHost {
   run(req: ChainRequest): void {
     this.#chains.submit(req);
     if (this.#state === 'stopped') return this.#chains.abandon();
-    const problem = this.#failure?.message ?? this.#broken.get(req.fnId) ?? (this.#specs.has(req.fnId) ? null : `function ${req.fnId} is not loaded`);
+    const problem = this.#failure?.message ?? this.#functions.problem(req.fnId);
     if (problem !== null) this.#chains.failFunction(req.fnId, problem);
   }
 
@@ -174,14 +170,7 @@ export class SandboxHost {
     this.#inflight.delete(m.rid);
     if (m.t === 'err') r.reject(new SandboxError(m.message, { code: m.code }));
     else {
-      if (r.kind === 'load') {
-        if (!r.restore || this.#specs.get(r.spec.id) === r.spec) {
-          this.#specs.delete(r.spec.id); // re-inserted last: restore order follows load order
-          this.#specs.set(r.spec.id, r.spec);
-          this.#broken.delete(r.spec.id);
-          this.#ready.add(r.spec.id);
-        }
-      }
+      if (r.kind === 'load') this.#functions.loaded(r.spec, r.restore);
       settleOk(r, m.value);
     }
     this.#chains.flush();
@@ -191,21 +180,12 @@ export class SandboxHost {
     if (conn !== this.#conn || this.#state === 'stopped' || this.#state === 'starting' || this.#state === 'failed') return;
     const wasRestoring = this.#state === 'restarting';
     this.#state = 'restarting';
-    this.#ready.clear();
+    this.#functions.childDied();
     this.#onCrash?.({ reason: death.reason });
     const c = death.culprit;
     for (const r of [...this.#inflight.values()]) {
       this.#inflight.delete(r.rid);
-      if (r.kind === 'status') r.reject(new SandboxError(`the sandbox process died: ${death.reason}`));
-      else if (r.kind === 'unload') r.resolve();
-      else if (r.restore) {
-        // A reload that died: if the child named it, or it was reloading alone, it is the culprit;
-        // if several were reloading, the next reload goes one at a time to find out.
-        if (c?.fnId === r.spec.id || (c === null && this.#reloadOneByOne)) this.#drop(r.spec, death.reason);
-        r.reject(new SandboxError(`reload of ${r.spec.id} failed: ${death.reason}`));
-      } else if (c !== null && c.fnId === r.spec.id && c.cid === null) {
-        r.reject(new SandboxError(`${r.spec.name}: cannot load: its top-level code killed the sandbox process (${c.message})`, { code: 'ERR_SANDBOX_LOAD' }));
-      } else this.#waiting.push(r);
+      if (!settleAfterDeath(r, death, this.#reloadOneByOne, (spec, reason) => this.#drop(spec, reason))) this.#waiting.push(r);
     }
     if (wasRestoring && c === null) this.#reloadOneByOne = true;
     this.#chains.orphan(c, death.reason);
@@ -213,11 +193,8 @@ export class SandboxHost {
   }
 
   #drop(spec: LoadSpec, reason: string): void {
-    if (this.#specs.get(spec.id) !== spec) return;
-    this.#specs.delete(spec.id);
-    const message = `${spec.name} (${spec.id}) could not be reloaded after a sandbox crash (${reason}); load it again`;
-    this.#broken.set(spec.id, message);
-    this.#chains.failFunction(spec.id, message);
+    const message = this.#functions.drop(spec, reason);
+    if (message !== null) this.#chains.failFunction(spec.id, message);
   }
 
   #restarting = false;
@@ -249,21 +226,13 @@ export class SandboxHost {
     }
   }
 
-  async #restore(conn: ChildConnection): Promise<void> {
-    const specs = [...this.#specs.values()];
-    const reload = (spec: LoadSpec) => new Promise<void>((resolve) => {
-      const r: LoadRequest = {
-        kind: 'load', spec, restore: true, rid: 0, deadlineAt: 0,
-        resolve: () => { this.#chains.flush(); resolve(); },
-        // It loaded before and does not now (its top level is not deterministic): drop it.
-        reject: (e) => { if (conn.alive) this.#drop(spec, e.message); resolve(); },
-      };
-      this.#send(r);
+  #restore(conn: ChildConnection): Promise<void> {
+    return reloadFunctions(conn, this.#functions.specs(), this.#reloadOneByOne, {
+      send: (r) => this.#send(r),
+      reloaded: () => this.#chains.flush(),
+      drop: (spec, reason) => this.#drop(spec, reason),
+      restoring: () => this.#state === 'restarting',
     });
-    // Each function's chains go as soon as it is back (resolve flushes), even while others still reload.
-    if (this.#reloadOneByOne) {
-      for (const spec of specs) if (conn.alive && this.#state === 'restarting') await reload(spec);
-    } else await Promise.all(specs.map(reload));
   }
 
   #spawn(): ChildConnection {

@@ -11,98 +11,29 @@
  * invocation it belongs to into `progress`: a call that times out names its culprit exactly, and
  * the isolate survives for the other invocations. Each event's result is reported as it is known.
  *
- * `bootstrap` and the helpers it is given run INSIDE the isolate (shipped with `toString()`), so
- * they must stay self-contained; they are TypeScript only so that they are type-checked.
+ * `bootstrap` and the helpers it is given run INSIDE the isolate (shim-source.ts ships them with
+ * `toString()`), so they must stay self-contained; they are TypeScript only so that they are
+ * type-checked.
  */
-import { installAbort } from './shim-abort.ts';
-import { createFormatter } from './shim-console.ts';
-import { installEncoding } from './shim-encoding.ts';
-import { installFetch, type FetchBridge } from './shim-fetch.ts';
-import { installHeaders } from './shim-headers.ts';
-import { createOutput, type OutputLimits, type OutputOwner } from './shim-output.ts';
-import { createState, type StateHolder, type StateLimits, type StateOwner } from './shim-state.ts';
-import { installRequestResponse } from './shim-request-response.ts';
-import { installTimers } from './shim-timers.ts';
-import { installUrl, type UrlOp } from './shim-url.ts';
-import { installWeb } from './shim-web.ts';
-
-/** Prefix of every script fnrun itself compiles into an isolate; such frames are dropped from user stacks. */
-export const INTERNAL_FILENAME_PREFIX = 'fnrun:///sandbox/';
-/** Name the shim is compiled under. */
-export const SHIM_FILENAME = `${INTERNAL_FILENAME_PREFIX}shim.js`;
-/** `report(cid, YIELDED, '')`: the chain stopped to let the call end; the child calls `next` for it. */
-export const YIELDED = -1;
-
-/** Caps the shim enforces per invocation (README "Caps"). */
-export interface ShimLimits extends OutputLimits, StateLimits {
-  maxErrorMessageChars: number;
-  maxStackChars: number;
-  maxResultChars: number;
-}
-
-/** The host side of the isolate, as the shim sees it. */
-export interface ShimBridge {
-  /** Ignored (fire-and-forget) callback: one event's result, or YIELDED. */
-  report(cid: number, index: number, json: string): void;
-  /** Ignored callback: start host operation `id` for chain `cid` (`sleep` ms, `state`, `fetch` with its body bytes). */
-  opStart(id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer): void;
-  opCancel(id: number): void;
-  /** Shared with the child: [cid, index, startedAt ms] of the invocation user code runs for now. */
-  progress: Float64Array;
-  urlOp: UrlOp;
-  randomBytes(n: number): ArrayBuffer;
-  functionName: string;
-  envJson: string;
-  limitsJson: string;
-}
-
-/** The self-contained helpers the bootstrap calls (shipped as source next to it). */
-export interface ShimLib {
-  createFormatter: typeof createFormatter;
-  createOutput: typeof createOutput;
-  createState: typeof createState;
-  installEncoding: typeof installEncoding;
-  installUrl: typeof installUrl;
-  installWeb: typeof installWeb;
-  installTimers: typeof installTimers;
-  installAbort: typeof installAbort;
-  installHeaders: typeof installHeaders;
-  installRequestResponse: typeof installRequestResponse;
-  installFetch: typeof installFetch;
-}
-
-/** What the child calls. Each call gets a timeout; `budgetMs` is how long it may keep starting work. */
-export interface ShimApi {
-  /** Returns `{"ok":true,"config":…}` or `{"ok":false,"error":{name,message,stack}}` as JSON text. */
-  init(factory: () => unknown): string;
-  /** Starts chains: `[{"c":cid,"items":[{event,attempt,idem}…],"state":{…}|null}, …]`. */
-  start(chainsJson: string, budgetMs: number): void;
-  /** Continues chains that yielded (`cids`: comma-separated; only primitives cross into an isolate cheaply). */
-  next(cids: string, budgetMs: number): void;
-  /** Settles host operation `id`: ok with its payload (and bytes, for a fetch), or failed with `{name, message}` JSON. */
-  resume(id: number, ok: boolean, payload: string, budgetMs: number, bytes?: ArrayBuffer): void;
-  /** Fails the running invocation of chain `cid` (a timeout the child saw) and ends the chain. */
-  cancel(cid: number, name: string, kind: string, message: string): void;
-}
-
-interface Item { event: { key?: unknown }; attempt: number; idem: string }
+import type { ShimApi, ShimBridge, ShimLib, ShimLimits } from './shim-api.ts';
+import type { ChainItem } from './shim-context.ts';
+import type { Handler } from './shim-module.ts';
+import type { OutputOwner } from './shim-output.ts';
+import type { ResultOwner } from './shim-result.ts';
+import type { StateHolder } from './shim-state.ts';
 
 interface Chain {
   cid: number;
-  items: Item[];
+  items: ChainItem[];
   index: number;
   /** State per event key (a chain of a partition-ordered function may span keys). */
   holders: Map<string, StateHolder>;
   current: Invocation | null;
 }
 
-interface Invocation extends OutputOwner, StateOwner {
+interface Invocation extends ResultOwner {
   chain: Chain;
   index: number;
-  failed: boolean;
-  failure: unknown;
-  /** Set by cancel(): the child's verdict replaces the handler's own outcome. */
-  verdict: { name: string; kind: string; message: string } | null;
   abort: ((e: unknown) => void) | null;
   ops: Set<number> | null;
   startedAt: number;
@@ -111,8 +42,6 @@ interface Invocation extends OutputOwner, StateOwner {
   fetches: Set<number> | null;
   id: number;
 }
-
-interface Op { inv: Invocation; resolve(v: unknown): void; reject(e: unknown): void }
 
 /** Installs the globals and returns the shim's API; runs once per isolate, before the bundle. */
 export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
@@ -124,21 +53,17 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   const keysOf = Object.keys;
   const isArray = Array.isArray;
   const PromiseCtor = Promise;
-  const apply = Reflect.apply;
-  const sliceString = String.prototype.slice;
   const g = globalThis as unknown as Record<string, unknown>;
-  const { report, opStart, opCancel, functionName, progress } = bridge;
+  const { report, functionName, progress } = bridge;
   const YIELDED = -1;
   const limits = parse(bridge.limitsJson) as ShimLimits;
   const env = freeze(parse(bridge.envJson) as Record<string, string>);
-  const CANCELLED = freeze({ cancelled: true });
-  const NON_RETRIABLE = Symbol.for('fnrun.non-retriable');
-  const NO_STATE: StateHolder = { state: null, loading: null };
   const { format, describe } = lib.createFormatter();
+  const resultJson = lib.createResultJson(limits, describe);
+  const readModule = lib.createModuleReader();
+  const ops = lib.createOps<Invocation>(bridge.opStart, bridge.opCancel);
   const chains = new Map<number, Chain>();
-  const ops = new Map<number, Op>();
-  let opSeq = 0;
-  let handler: ((event: unknown, ctx: unknown) => unknown) | null = null;
+  let handler: Handler | null = null;
   /** The invocation the running task belongs to: console and timers act for it. */
   let owner: Invocation | null = null;
   let taskStart = 0;
@@ -156,55 +81,13 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   lib.installWeb(g, bridge.randomBytes);
   lib.installEncoding(g);
   lib.installUrl(g, bridge.urlOp);
-  lib.installTimers<Invocation>(g, startOp, cancelOp, () => owner, fail);
+  lib.installTimers<Invocation>(g, ops.start, ops.cancel, () => owner, fail);
   lib.installAbort<Invocation>(g, () => owner, fail);
   const headersKit = lib.installHeaders(g);
   const bodiesKit = lib.installRequestResponse(g, headersKit);
-  // A fetch is a host operation like a timer: its answer resumes the isolate in a timed call.
-  const fetchOps = new Map<number, number>();
-  const fetchBridge: FetchBridge = {
-    fetchStart: {
-      apply: (_recv, [, requestId, json, body]) => {
-        const inv = owner;
-        if (inv === null || inv.done) return PromiseCtor.resolve([stringify({ ok: false, kind: 'aborted', message: 'fetch was aborted: its invocation has ended' }), null]);
-        const op = startOp(inv, 'fetch', json, body ?? undefined);
-        fetchOps.set(requestId, op.id);
-        const forget = () => { fetchOps.delete(requestId); };
-        op.promise.then(forget, forget);
-        return op.promise;
-      },
-    },
-    fetchAbort: (requestId) => {
-      const opId = fetchOps.get(requestId);
-      if (opId !== undefined) cancelOp(opId);
-    },
-  };
+  const fetchBridge = lib.createFetchBridge(ops, () => owner);
   const endFetch = lib.installFetch<Invocation>(g, fetchBridge, () => owner, { headers: headersKit, bodies: bodiesKit });
-
-  function startOp(inv: Invocation, kind: string, arg: string, bytes?: ArrayBuffer): { id: number; promise: Promise<unknown> } {
-    const id = ++opSeq;
-    const promise = new PromiseCtor<unknown>((resolve, reject) => ops.set(id, { inv, resolve, reject }));
-    (inv.ops ??= new Set()).add(id);
-    if (bytes === undefined) opStart(id, inv.chain.cid, kind, arg);
-    else opStart(id, inv.chain.cid, kind, arg, bytes);
-    return { id, promise };
-  }
-
-  function cancelOp(id: number): void {
-    const op = ops.get(id);
-    if (op === undefined) return;
-    ops.delete(id);
-    op.inv.ops?.delete(id);
-    opCancel(id);
-    op.reject(CANCELLED);
-  }
-
-  const consoleLog = (level: string) => (...a: unknown[]) => { if (owner !== null) output.log(owner, level, a); };
-  const consoleObject = freeze({
-    debug: consoleLog('debug'), info: consoleLog('info'), warn: consoleLog('warn'), error: consoleLog('error'),
-    log: consoleLog('info'), trace: consoleLog('debug'), dir: consoleLog('info'), table: consoleLog('info'),
-  });
-  Object.defineProperty(g, 'console', { value: consoleObject, writable: true, configurable: true, enumerable: false });
+  const makeContext = lib.installContext<Invocation>(g, { output, ops, createState: lib.createState, limits, env, functionName }, () => owner);
 
   function enter(inv: Invocation): void {
     owner = inv;
@@ -215,30 +98,6 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
 
   function budgetLeft(): boolean {
     return now() - taskStart < taskBudget;
-  }
-
-  function makeContext(inv: Invocation, item: Item): unknown {
-    const log = freeze({
-      debug: (...a: unknown[]) => output.log(inv, 'debug', a),
-      info: (...a: unknown[]) => output.log(inv, 'info', a),
-      warn: (...a: unknown[]) => output.log(inv, 'warn', a),
-      error: (...a: unknown[]) => output.log(inv, 'error', a),
-    });
-    const chain = inv.chain;
-    const key = typeof item.event.key === 'string' ? item.event.key : null;
-    let holder: StateHolder = NO_STATE;
-    if (key !== null) {
-      holder = chain.holders.get(key) ?? { state: null, loading: null };
-      chain.holders.set(key, holder);
-    }
-    inv.holder = holder;
-    const state = lib.createState(holder, inv, key, limits, (done) => {
-      startOp(inv, 'state', key ?? '').promise.then((json) => done(null, json as string), (e) => done(e, null));
-    });
-    return freeze({
-      emit: (type: unknown, key: unknown, data: unknown) => output.emit(inv, type, key, data),
-      log, attempt: item.attempt, env, functionName, idempotencyKey: item.idem, state,
-    });
   }
 
   /** Runs the chain's next items until one awaits, fails, the chain ends, or the call's budget is spent. */
@@ -254,7 +113,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
         fetches: null, id: chain.cid,
       };
       chain.current = inv;
-      const item = chain.items[chain.index] as Item;
+      const item = chain.items[chain.index] as ChainItem;
       enter(inv);
       let r: unknown;
       try {
@@ -287,11 +146,11 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     if (inv.done) return false;
     inv.done = true;
     endFetch(inv);
-    if (inv.ops !== null) for (const id of inv.ops) cancelOp(id);
+    if (inv.ops !== null) for (const id of inv.ops) ops.cancel(id);
     if (owner === inv) owner = null;
     const chain = inv.chain;
     if (chain.current === inv) chain.current = null;
-    let json = inv.failed || inv.verdict !== null ? errorJson(inv) : okJson(inv);
+    let json = resultJson(inv);
     if (json.length > limits.maxResultChars) {
       json = `{"status":"error","error":{"name":"RangeError","message":${stringify(`the invocation's output (emits, logs, state) is ${json.length} characters, over the ${limits.maxResultChars} limit`)},"stack":"","kind":"handler"},"logs":[]}`;
       inv.failed = true;
@@ -313,66 +172,16 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
     return true;
   }
 
-  function okJson(inv: Invocation): string {
-    let state = '';
-    if (inv.writes !== null) {
-      let n = 0;
-      for (const name of keysOf(inv.writes)) {
-        const v = inv.writes[name];
-        state += `${n++ === 0 ? '' : ','}${stringify(name)}:${typeof v === 'string' ? stringify(v) : 'null'}`;
-      }
-      state = `,"state":{${state}}`;
-    }
-    return `{"status":"ok","emits":[${inv.emits}],"logs":[${inv.logs}]${state}}`;
-  }
-
-  function errorJson(inv: Invocation): string {
-    let name: string;
-    let message: string;
-    let stack: string;
-    let kind = 'handler';
-    if (inv.verdict !== null) {
-      ({ name, message, kind } = inv.verdict);
-      stack = `${name}: ${message}`;
-    } else {
-      const d = describe(inv.failure);
-      name = cut(text(d.name), 200);
-      message = cut(text(d.message), limits.maxErrorMessageChars);
-      stack = cut(text(d.stack), limits.maxStackChars);
-      // Thrown on purpose, or named so (it may come from another bundle), or a subclass that
-      // renamed itself (the SDK class's symbol, runtime/sdk.ts): never retried.
-      if (name === 'NonRetriableError' || nonRetriableBrand(inv.failure)) kind = 'non-retriable';
-    }
-    // stringify of strings only: an object would go through a user-defined toJSON.
-    return `{"status":"error","error":{"name":${stringify(name)},"message":${stringify(message)},"stack":${stringify(stack)},"kind":"${kind}"},"logs":[${inv.logs}]}`;
-  }
-
-  function nonRetriableBrand(e: unknown): boolean {
-    try {
-      return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[NON_RETRIABLE] === true;
-    } catch {
-      return false; // a Proxy that throws is not one
-    }
-  }
-
-  function cut(s: string, max: number): string {
-    return s.length <= max ? s : `${apply(sliceString, s, [0, max]) as string}… [${s.length - max} more characters]`;
-  }
-
-  function text(value: unknown): string {
-    return typeof value === 'string' ? value : '[fnrun] not a string (was String replaced?)';
-  }
-
   function beginTask(budgetMs: number): void {
     taskStart = now();
     taskBudget = budgetMs;
   }
 
   function start(chainsJson: string, budgetMs: number): void {
-    const list = parse(chainsJson) as { c: number; items: Item[]; state: Record<string, string> | null }[];
+    const list = parse(chainsJson) as { c: number; items: ChainItem[]; state: Record<string, string> | null }[];
     beginTask(budgetMs); // after parsing: the budget bounds the handlers' time, not ours
     for (let i = 0; i < list.length; i++) {
-      const spec = list[i] as { c: number; items: Item[]; state: Record<string, string> | null };
+      const spec = list[i] as { c: number; items: ChainItem[]; state: Record<string, string> | null };
       const first = spec.items[0];
       const chain: Chain = { cid: spec.c, items: isArray(spec.items) ? spec.items : [], index: 0, holders: new Map(), current: null };
       // The state sent along is the first event's key's.
@@ -395,13 +204,11 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   }
 
   function resume(id: number, ok: boolean, payload: string, budgetMs: number, bytes?: ArrayBuffer): void {
-    const op = ops.get(id);
+    const op = ops.take(id);
     if (op === undefined) return; // cancelled meanwhile
-    ops.delete(id);
-    op.inv.ops?.delete(id);
-    if (op.inv.done) return;
+    if (op.owner.done) return;
     beginTask(budgetMs);
-    enter(op.inv);
+    enter(op.owner);
     if (ok) op.resolve(bytes === undefined ? payload : [payload, bytes]);
     else {
       const e = parse(payload) as { name: string; message: string };
@@ -425,75 +232,13 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
 
   function init(factory: () => unknown): string {
     try {
-      const mod = factory() as { default?: unknown; config?: unknown } | undefined | null;
-      if (mod === undefined || mod === null) {
-        // An empty file (or one without exports) bundles to nothing.
-        throw new TypeError('the module exports nothing: export default a function (and export const config), or export default defineFunction({ ..., handler })');
-      }
-      const def = mod.default as { handler?: unknown } | undefined | null;
-      let config: unknown;
-      if (typeof def === 'function') {
-        handler = def as (event: unknown, ctx: unknown) => unknown;
-        config = mod.config;
-      } else if (typeof def === 'object' && def !== null && typeof def.handler === 'function') {
-        handler = def.handler as (event: unknown, ctx: unknown) => unknown;
-        const c: Record<string, unknown> = {};
-        for (const k of keysOf(def)) if (k !== 'handler') c[k] = (def as Record<string, unknown>)[k];
-        config = c;
-      } else {
-        throw new TypeError('the module has no handler: export default a function (and export const config), or export default defineFunction({ ..., handler })');
-      }
-      const json = config === undefined ? '{}' : stringify(config, configValue);
-      if (json === undefined) throw new TypeError('the exported config is not JSON data');
-      return `{"ok":true,"config":${json}}`;
+      const exported = readModule(factory);
+      handler = exported.handler;
+      return `{"ok":true,"config":${exported.configJson}}`;
     } catch (e) {
       return stringify({ ok: false, error: describe(e) });
     }
   }
 
-  // JSON would drop a function or a symbol, turn NaN into null and throw on a bigint or a cycle, so
-  // `timeoutMs: () => 1000` would pass as the default: such values cross as a marker instead, which
-  // the host's manifest validation reports with its field (NOT_JSON_KEY in manifest.ts).
-  const configParents: unknown[] = [];
-  function configValue(this: unknown, _key: string, value: unknown): unknown {
-    const marker = (what: string): unknown => ({ __fnrunNotJson: what });
-    switch (typeof value) {
-      case 'function': return marker('a function');
-      case 'symbol': return marker('a symbol');
-      case 'bigint': return marker(`${value}n (a bigint)`);
-      case 'number': return Number.isFinite(value) ? value : marker(String(value));
-      case 'object': {
-        if (value === null) return value;
-        while (configParents.length > 0 && configParents[configParents.length - 1] !== this) configParents.pop();
-        if (configParents.includes(value)) return marker('a circular reference');
-        configParents.push(value);
-        return value;
-      }
-      default: return value;
-    }
-  }
-
   return { init, start, next, resume, cancel };
 }
-
-/**
- * The script compiled into each isolate; its completion value is a function taking the host
- * bridge as positional arguments (isolated-vm transfers Callbacks and References one by one).
- */
-export const SHIM_SOURCE = `(function (report, opStart, opCancel, progress, urlOp, randomBytes, functionName, envJson, limitsJson) {
-'use strict';
-const lib = {
-  createFormatter: ${createFormatter.toString()},
-  createOutput: ${createOutput.toString()},
-  createState: ${createState.toString()},
-  installEncoding: ${installEncoding.toString()},
-  installUrl: ${installUrl.toString()},
-  installWeb: ${installWeb.toString()},
-  installTimers: ${installTimers.toString()},
-  installAbort: ${installAbort.toString()},
-  installHeaders: ${installHeaders.toString()},
-  installRequestResponse: ${installRequestResponse.toString()},
-  installFetch: ${installFetch.toString()},
-};
-return (${bootstrap.toString()})({ report, opStart, opCancel, progress: new Float64Array(progress), urlOp, randomBytes, functionName, envJson, limitsJson }, lib);
-})`;
