@@ -100,7 +100,7 @@ export class Runtime {
   #state: 'new' | 'running' | 'stopped' = 'new';
 
   private constructor(opts: RuntimeOptions, connections: RuntimeConnections, keys: Keys) {
-    const { redis, blocking, connectWatcher, partitions } = connections;
+    const { redis, blocking, leases, connectWatcher, partitions } = connections;
     this.#opts = opts;
     this.#connections = connections;
     this.partitions = partitions;
@@ -125,7 +125,7 @@ export class Runtime {
       sandboxMemory: async () => (this.#state === 'running' ? await this.#sandbox.status() : null),
     });
     this.#ownership = opts.leases
-      ? new PartitionOwnership(redis, keys, partitions, {
+      ? new PartitionOwnership(leases ?? redis, keys, partitions, {
         acquired: async (p, token) => this.#pool.addPartition(p, token),
         released: (p) => this.#pool.removePartition(p),
       }, this.logger, opts.leases === true ? {} : opts.leases)
@@ -139,7 +139,7 @@ export class Runtime {
   static async create(opts: RuntimeOptions): Promise<Runtime> {
     resolveLimits(opts);
     const keys = new Keys(opts.namespace ?? RUNTIME_DEFAULTS.namespace);
-    return openConnections(opts.redis, keys, opts.partitions, (connections) => new Runtime(opts, connections, keys));
+    return openConnections(opts.redis, keys, opts.partitions, { leases: Boolean(opts.leases) }, (connections) => new Runtime(opts, connections, keys));
   }
 
   /** The functions running now. */
