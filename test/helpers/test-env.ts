@@ -67,7 +67,7 @@ export function useTestEnv(prefix: string, opts: { appendonly?: boolean; topolog
       await redis?.stop();
     }
     rmSync(dir, { recursive: true, force: true });
-    await assertNoLeaks(baseline ?? new Map());
+    failIfStillRunning(baseline ?? new Map());
   });
   return {
     get redis() {
@@ -87,18 +87,35 @@ function leakableResources(): Map<string, number> {
   return counts;
 }
 
+/** What runs now that did not at `baseline` ("Timeout ×2", …). */
+function leftSince(baseline: Map<string, number>): string[] {
+  return [...leakableResources()].filter(([kind, n]) => n > (baseline.get(kind) ?? 0)).map(([kind, n]) => `${kind} ×${n - (baseline.get(kind) ?? 0)}`);
+}
+
 /**
- * Fails the file when, after its last test and teardown, it holds more timers, sockets or child
- * processes than before its first: something a test started (a runtime, a client, a server) was
- * never stopped. Closing is asynchronous, so it waits up to 3 s for them to go.
+ * Resolves when nothing started since `baseline` runs any more (closing is asynchronous, so it
+ * waits up to `graceMs`); rejects naming what still runs.
  */
-export async function assertNoLeaks(baseline: Map<string, number>): Promise<void> {
-  const extra = (): string[] => [...leakableResources()].filter(([kind, n]) => n > (baseline.get(kind) ?? 0)).map(([kind, n]) => `${kind} ×${n - (baseline.get(kind) ?? 0)}`);
-  const deadline = Date.now() + 3000;
-  let left = extra();
+export async function assertNoLeaks(baseline: Map<string, number>, graceMs = 3000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  let left = leftSince(baseline);
   while (left.length > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    left = extra();
+    left = leftSince(baseline);
   }
   if (left.length > 0) throw new Error(`left running after the last test: ${left.join(', ')} (a runtime, client, server or timer a test started was not stopped)`);
+}
+
+/**
+ * The leak check of a test file: called from the helper's `after`, which may run before the file's
+ * own `after` hooks, so it cannot judge yet. A file whose tests and hooks stopped everything they
+ * started exits at once; one that left a timer, socket, server or child process running would
+ * hang, so after `graceMs` this names what is left and exits 1, which fails the file.
+ */
+export function failIfStillRunning(baseline: Map<string, number>, graceMs = 5000): void {
+  setTimeout(() => {
+    const left = leftSince(baseline);
+    process.stderr.write(`test file left running after its last test and hooks: ${left.join(', ') || 'something unlisted'} (a runtime, client, server or timer a test started was not stopped)\n`);
+    process.exit(1);
+  }, graceMs).unref();
 }
