@@ -16,6 +16,7 @@ import { leaseToken, type Keys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
+import { isCluster } from '../redis/redis.ts';
 import { logOutages } from '../redis/outage-log.ts';
 
 
@@ -141,23 +142,13 @@ export class PartitionOwnership {
     // leases of the partitions that stay expire meanwhile.
     const renewing = [...this.held.keys()];
     const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
-    const pipeline = crossSlotPipeline(this.redis) as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const p of renewing) {
-      const pk = this.keys.partition(p);
-      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs, 0);
-    }
-    for (const p of wanted) {
-      const pk = this.keys.partition(p);
-      pipeline.fnrunLeaseAcquire(pk.lease, pk.leaseEpoch, this.memberId, this.leaseTtlMs, 1);
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const epochs = await this.acquire(renewing, wanted);
     this.lastRenewedAt = startedAt;
     const acquired: Promise<void>[] = [];
     const refused: number[] = [];
     const gained: number[] = [];
     [...renewing, ...wanted].forEach((p, i) => {
-      const [error, reply] = replies[i] ?? [new Error('no reply')];
-      const epoch = error ? 0 : Number(reply);
+      const epoch = epochs[i] ?? 0;
       const token = epoch > 0 ? leaseToken(this.memberId, epoch) : null;
       if (i < renewing.length) {
         if (token !== this.held.get(p)) refused.push(p);
@@ -190,6 +181,32 @@ export class PartitionOwnership {
         .finally(() => this.releasing.delete(p));
       this.releasing.set(p, releasing);
     }
+  }
+
+  /**
+   * Renews `renewing` and tries to acquire `wanted`: the epoch each is held with now (0: another
+   * member holds it, or the call failed). One script call on one server; one per partition on a
+   * Cluster, where each partition is a slot of its own.
+   */
+  private async acquire(renewing: readonly number[], wanted: readonly number[]): Promise<number[]> {
+    const all = [...renewing.map((p) => [p, 0] as const), ...wanted.map((p) => [p, 1] as const)];
+    if (all.length === 0) return [];
+    const call = (pairs: readonly (readonly [number, 0 | 1])[]) => {
+      const keys = pairs.flatMap(([p]) => { const pk = this.keys.partition(p); return [pk.lease, pk.leaseEpoch]; });
+      return [keys.length, keys, [this.memberId, this.leaseTtlMs, ...pairs.map(([, fresh]) => fresh)]] as const;
+    };
+    if (!isCluster(this.redis)) {
+      // A failed call fails the round (logged); the guard lets the partitions go if it lasts.
+      const reply = await this.redis.fnrunLeaseAcquire(...call(all));
+      return all.map((_, i) => Number(reply[i] ?? 0));
+    }
+    const pipeline = crossSlotPipeline(this.redis) as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const pair of all) pipeline.fnrunLeaseAcquire(...call([pair]));
+    const replies = (await pipeline.exec()) ?? [];
+    return all.map((_, i) => {
+      const [error, reply] = replies[i] ?? [new Error('no reply')];
+      return error ? 0 : Number((reply as number[])[0] ?? 0);
+    });
   }
 
   /** How the live members changed since the last round, in words; null when they did not. */

@@ -12,7 +12,7 @@ const SCRIPTS = {
   fnrunCommit: { lua: load('commit.lua') },
   fnrunReplay: { lua: load('replay-2.lua'), numberOfKeys: 2 },
   fnrunRead: { lua: load('read.lua') },
-  fnrunLeaseAcquire: { lua: load('lease-acquire-2.lua'), numberOfKeys: 2 },
+  fnrunLeaseAcquire: { lua: load('lease-acquire.lua') },
   fnrunLeaseRelease: { lua: load('lease-release-1.lua'), numberOfKeys: 1 },
   fnrunHeartbeat: { lua: load('heartbeat-1.lua'), numberOfKeys: 1 },
   fnrunRegistryDeploy: { lua: load('registry-deploy-3.lua'), numberOfKeys: 3 },
@@ -33,7 +33,8 @@ export interface ScriptedRedis extends Redis {
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
   /** Fenced: `2, stream, lease, token, …`; unfenced: `1, stream, '', …`. */
   fnrunRead(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<unknown>;
-  fnrunLeaseAcquire(lease: string, epoch: string, member: string, ttlMs: number, fresh: 0 | 1): Promise<number>;
+  /** Variable key count: `2n, [lease, epoch counter] × n, [member, ttlMs, fresh (0 | 1) × n]`; an epoch per pair. */
+  fnrunLeaseAcquire(numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<number[]>;
   fnrunLeaseRelease(lease: string, token: string): Promise<number>;
   fnrunHeartbeat(members: string, member: string, memberTtlMs: number, leave: 0 | 1): Promise<string[]>;
   fnrunRegistryDeploy(

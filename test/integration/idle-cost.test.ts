@@ -84,10 +84,12 @@ test('an idle runtime: O(1) commands per window without leases, one lease renewa
   for (const [name, m] of [['2×64', fewFns], ['8×64', manyFns]] as const) {
     const other = sum(m, (c) => !LEASE_COMMANDS.has(c));
     assert.ok(other <= 4, `${name}: besides leases, ${other} commands (${show(m)})`);
-    // Each heartbeat round: one ZADD (the member's heartbeat), then one renewal (GET + PEXPIRE in
-    // a script) per owned partition; rounds in the window: its length over the heartbeat, + 1.
+    // Each heartbeat round: one script for the member's heartbeat (a ZADD), then, on one server,
+    // one script renewing every owned partition's lease (a GET + PEXPIRE each, inside it); rounds
+    // in the window: its length over the heartbeat, + 1.
     const rounds = m.get('zadd') ?? 0;
     assert.ok(rounds >= 1 && rounds <= WINDOW_MS / HEARTBEAT_MS + 1, `${name}: ${rounds} heartbeat rounds`);
     assert.ok((m.get('get') ?? 0) <= 64 * (rounds + 1), `${name}: at most one renewal per partition per round (${show(m)})`);
+    assert.ok((m.get('evalsha') ?? 0) <= 2 * (rounds + 1), `${name}: two scripts per round, whatever the partitions (${show(m)})`);
   }
 });
