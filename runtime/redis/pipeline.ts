@@ -10,8 +10,11 @@ import { isCluster, type Redis } from './redis.ts';
 
 type Reply = [error: Error | null, result: unknown];
 
-/** Commands whose key is not their first argument. */
-const KEY_AT: Record<string, number> = { xinfo: 1, xgroup: 1, object: 1 };
+/**
+ * Commands whose key is not their first argument. Scripts with a variable key count take it
+ * first, then their keys (as an array: ioredis flattens it), so their first key is there.
+ */
+const KEY_AT: Record<string, number> = { xinfo: 1, xgroup: 1, object: 1, fnrunleaseacquire: 1, fnrunread: 1, fnruncommit: 1 };
 /** Commands without a key: they ride with the command queued before them. */
 const KEYLESS = new Set(['ping', 'time', 'echo']);
 
@@ -38,7 +41,8 @@ async function execGrouped(redis: Redis, queued: readonly { name: string; args: 
   let previous = '';
   queued.forEach(({ name, args }, i) => {
     const lower = name.toLowerCase();
-    const tag = KEYLESS.has(lower) ? previous : hashTag(String(args[KEY_AT[lower] ?? 0]));
+    const at = args[KEY_AT[lower] ?? 0];
+    const tag = KEYLESS.has(lower) ? previous : hashTag(String(Array.isArray(at) ? at[0] : at));
     previous = tag;
     let list = groups.get(tag);
     if (list === undefined) groups.set(tag, (list = []));
