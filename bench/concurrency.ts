@@ -146,9 +146,11 @@ Counted with MONITOR over a ${IDLE_WINDOW_MS / 1000} s window that opens once no
 (the workers went idle): "commands" are what the runtime sends (round trips; a script call counts once), and the
 commands those scripts run are counted apart (INFO commandstats counts both). Idle workers do not poll: they wait
 on one blocked \`XREAD\` per process, re-issued every 5 s, whatever the functions × partitions. What remains is
-ownership: with leases every heartbeat (lease TTL / 5) renews each owned partition's lease with one script
-(\`GET\` + \`PEXPIRE\`), so one process owning all ${IDLE_PARTITIONS} partitions sends about ${int(renewalsPerSec)} scripts/s at the default TTL
-(fewer per process when several share them, the same in total), plus one heartbeat per round; \`fnrun start\` also polls
-the registry's epoch every 250 ms. The functions count does not change any of it (\`bench/idle.ts\`).
+ownership: with leases every heartbeat (lease TTL / 5) sends one script for the member's heartbeat and, on one
+server, one script renewing every lease the process holds (a \`GET\` + \`PEXPIRE\` per partition inside it: the
+"inside scripts" column), so the scripts/s do not grow with partitions; on a Redis Cluster the renewals are one script
+per owned partition (each partition is a slot of its own): about ${int(renewalsPerSec)} scripts/s for ${IDLE_PARTITIONS} partitions at the
+default TTL. \`fnrun start\` also polls the registry's epoch every 250 ms. The functions count does not change any of
+it (\`bench/idle.ts\`).
 `;
 }

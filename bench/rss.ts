@@ -38,7 +38,7 @@ function descendants(root: number): number[] {
 function label(pid: number): string {
   if (pid === process.pid) return 'main';
   const cmdline = read(`/proc/${pid}/cmdline`) ?? '';
-  if (cmdline.includes('sandbox/child.ts')) return 'sandbox';
+  if (cmdline.includes('sandbox/child/child.')) return 'sandbox';
   return (read(`/proc/${pid}/comm`) ?? '?').trim();
 }
 
