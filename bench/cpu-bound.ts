@@ -4,11 +4,8 @@
  * same V8), on `instances` isolates. A fixed amount of work, not a spin on the clock: a clock spin
  * takes 1 ms of wall time however little CPU it gets, which would hide contention.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createJsonLogger, Runtime } from '../runtime/index.ts';
-import { sampleRss } from './rss.ts';
+import type { InvocationRecord } from '../runtime/index.ts';
+import { drainRate } from './drain.ts';
 
 export interface CpuBoundArgs {
   url: string;
@@ -42,30 +39,10 @@ export function calibrateSpin(ms = 1): number {
 
 
 export async function measure({ url, namespace, partitions, events, iterations, instances }: CpuBoundArgs): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'fnrun-bench-cpu-'));
-  mkdirSync(join(dir, 'functions'));
-  writeFileSync(join(dir, 'functions', 'cpu.ts'), `export const config = { events: ['bench.*'], startFrom: 'earliest', instances: ${instances}, timeoutMs: 60000 };
+  const source = `export const config = { events: ['bench.*'], startFrom: 'earliest', instances: ${instances}, timeoutMs: 60000 };
 function spin(n: number): number { ${LOOP} }
 export default async function handler(_event: unknown, ctx: { log: { info(m: string): void } }) { if (spin(${iterations}) === 42) ctx.log.info('42'); }
-`);
-  let handled = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => { done = resolve; });
-  const runtime = await Runtime.create({
-    redis: url, namespace, partitions, functionsDir: join(dir, 'functions'), logger: createJsonLogger('silent'),
-    onInvocation: (r) => { if (r.status === 'ok' && ++handled === events) done(); },
-  });
-  try {
-    await runtime.start();
-    if (runtime.loadFailures.length > 0) throw runtime.loadFailures[0]!.error;
-    const t0 = performance.now();
-    const before = handled;
-    await finished;
-    const seconds = (performance.now() - t0) / 1000;
-    sampleRss();
-    return (events - before) / seconds;
-  } finally {
-    await runtime.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+`;
+  const check = (r: InvocationRecord) => (r.status === 'ok' ? undefined : new Error(`${r.status}: ${r.error?.message}`));
+  return drainRate({ url, namespace, partitions, files: { 'cpu.ts': source }, target: events, check });
 }

@@ -5,12 +5,9 @@
  * keys. Per-key order is checked on the way: an event of a key completing before an earlier one
  * of the same key fails the run.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createJsonLogger, Runtime } from '../runtime/index.ts';
+import type { InvocationRecord } from '../runtime/index.ts';
 import { compareStreamIds } from '../runtime/redis/stream-id.ts';
-import { sampleRss } from './rss.ts';
+import { drainRate } from './drain.ts';
 
 export interface FetchIoArgs {
   url: string;
@@ -37,39 +34,15 @@ export default async function handler() {
 `;
 }
 
-/** Events/s, clocked as in backlog.ts. */
+/** Events/s, clocked as drain.ts says; a failed fetch or an out-of-order key fails the run. */
 export async function measure({ url, namespace, partitions, events, origin, concurrency }: FetchIoArgs): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'fnrun-bench-fetch-'));
-  mkdirSync(join(dir, 'functions'));
-  writeFileSync(join(dir, 'functions', 'caller.ts'), fetchSource(origin, concurrency));
-  let handled = 0;
-  let failure: Error | null = null;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => { done = resolve; });
   const last = new Map<string, string>();
-  const runtime = await Runtime.create({
-    redis: url, namespace, partitions, functionsDir: join(dir, 'functions'), logger: createJsonLogger('silent'),
-    onInvocation: (r) => {
-      if (r.status !== 'ok') failure ??= new Error(`${r.status}: ${r.error?.message}`);
-      // Keys map to one partition each, so one key's stream ids are comparable.
-      const before = last.get(r.key!);
-      if (before !== undefined && compareStreamIds(before, r.eventId) >= 0) failure ??= new Error(`key ${r.key}: ${r.eventId} completed after ${before}`);
-      last.set(r.key!, r.eventId);
-      if (++handled === events || failure !== null) done();
-    },
-  });
-  try {
-    await runtime.start();
-    if (runtime.loadFailures.length > 0) throw runtime.loadFailures[0]!.error;
-    const t0 = performance.now();
-    const before = handled;
-    await finished;
-    if (failure !== null) throw failure;
-    const seconds = (performance.now() - t0) / 1000;
-    sampleRss();
-    return (events - before) / seconds;
-  } finally {
-    await runtime.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const check = (r: InvocationRecord): Error | undefined => {
+    if (r.status !== 'ok') return new Error(`${r.status}: ${r.error?.message}`);
+    // Keys map to one partition each, so one key's stream ids are comparable.
+    const before = last.get(r.key!);
+    last.set(r.key!, r.eventId);
+    return before !== undefined && compareStreamIds(before, r.eventId) >= 0 ? new Error(`key ${r.key}: ${r.eventId} completed after ${before}`) : undefined;
+  };
+  return drainRate({ url, namespace, partitions, files: { 'caller.ts': fetchSource(origin, concurrency) }, target: events, check });
 }

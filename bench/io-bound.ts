@@ -8,12 +8,9 @@
  * be measured the same way. The clock starts once `runtime.start()` resolved (start-up is not
  * throughput) and stops at the last outcome.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createJsonLogger, Runtime } from '../runtime/index.ts';
+import type { InvocationRecord } from '../runtime/index.ts';
 import { compareStreamIds } from '../runtime/redis/stream-id.ts';
-import { sampleRss } from './rss.ts';
+import { drainRate } from './drain.ts';
 
 export interface IoBoundArgs {
   url: string;
@@ -38,35 +35,14 @@ export default async function handler() { await new Promise((resolve) => setTime
 }
 
 export async function measure({ url, namespace, partitions, events, source }: IoBoundArgs): Promise<IoBoundResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'fnrun-bench-io-'));
-  mkdirSync(join(dir, 'functions'));
-  writeFileSync(join(dir, 'functions', 'io.ts'), source);
-  let handled = 0;
   let violations = 0;
   const last = new Map<string, string>();
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => { done = resolve; });
-  const runtime = await Runtime.create({
-    redis: url, namespace, partitions, functionsDir: join(dir, 'functions'), logger: createJsonLogger('silent'),
-    onInvocation: (r) => {
-      const key = r.key ?? '';
-      const previous = last.get(key);
-      if (r.status !== 'ok' || (previous !== undefined && compareStreamIds(previous, r.eventId) >= 0)) violations++;
-      last.set(key, r.eventId);
-      if (++handled === events) done();
-    },
-  });
-  try {
-    await runtime.start();
-    if (runtime.loadFailures.length > 0) throw runtime.loadFailures[0]!.error;
-    const t0 = performance.now();
-    const before = handled;
-    await finished;
-    const seconds = (performance.now() - t0) / 1000;
-    sampleRss();
-    return { eventsPerSec: (events - before) / seconds, orderViolations: violations };
-  } finally {
-    await runtime.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const check = (r: InvocationRecord): undefined => {
+    const key = r.key ?? '';
+    const previous = last.get(key);
+    if (r.status !== 'ok' || (previous !== undefined && compareStreamIds(previous, r.eventId) >= 0)) violations++;
+    last.set(key, r.eventId);
+  };
+  const eventsPerSec = await drainRate({ url, namespace, partitions, files: { 'io.ts': source }, target: events, check });
+  return { eventsPerSec, orderViolations: violations };
 }

@@ -80,7 +80,7 @@ export async function runWork(redis: TestRedis, log: Log): Promise<string> {
 | state adds < ${STATE_OVERHEAD_TARGET * 100}% to (2) | +${(overhead * 100).toFixed(0)}% | ${check(overhead < STATE_OVERHEAD_TARGET)} |
 | (7f) ≥ 1.0× BullMQ | ${(f / b).toFixed(2)}× | ${check(f / b >= 1)} |
 
-Medians of ${RUNS} rounds; clocked as (2) (see \`bench/backlog.ts\`, \`bench/fetch-io.ts\`). **(2s)**: each
+Medians of ${RUNS} rounds; clocked as (2) (see \`bench/drain.ts\`). **(2s)**: each
 event's state is read from the key's cached snapshot (loaded from Redis once per run of the key,
 in one pipeline per turn of the event loop) and its write goes into the same commit as the ack, so
 state costs a larger commit, not a round trip per event. **(7f)**: the ceiling is ${IO_CONCURRENCY} requests
