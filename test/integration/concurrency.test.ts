@@ -192,6 +192,19 @@ describe('one invocation misbehaving among many in flight in one isolate', () =>
     for (const b of bystanders) assert.deepEqual(records(s.recorder, 'f', b.id).map((r) => [r.status, r.attempt]), [['ok', 1]], `${b.key} was not charged`);
   }
 
+  /** Waits for the culprit's dead letter: both of its attempts failed, each with `kind`. */
+  async function culpritDeadLettered(s: { recorder: Recorder }, culprit: string, kind: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(() => records(s.recorder, 'f', culprit).some((r) => r.status === 'dead-lettered'), { timeoutMs, message: `the ${kind} culprit dead-lettered` });
+    assert.deepEqual(records(s.recorder, 'f', culprit).map((r) => [r.status, r.attempt, r.error?.kind]), [['retry', 1, kind], ['dead-lettered', 2, kind]]);
+  }
+
+  /** Releases the held bystanders and waits until each completed, uncharged. */
+  async function othersComplete(s: { recorder: Recorder }, bystanders: { id: string; key: string | null }[]): Promise<void> {
+    probe.release();
+    await waitFor(() => bystanders.every((b) => records(s.recorder, 'f', b.id).length > 0), { timeoutMs: 30_000, message: 'the others completed' });
+    uncharged(s, bystanders);
+  }
+
   test('a sync infinite loop fails that invocation alone: the others in flight wait it out, uncharged, and run once', async () => {
     // The others fetch twice: once held until the loop runs, then once more after it.
     const { s, bystanders, culprit } = await beside('spin', 'spin', { timeoutMs: 3000 }, { after: 'open' });
@@ -201,10 +214,8 @@ describe('one invocation misbehaving among many in flight in one isolate', () =>
       // and await again, while the loop's end is being handled: that must still blame the loop).
       await waitFor(() => probe.entries.some((e) => e.key === 'culprit'), { timeoutMs: 30_000, message: 'the loop started' });
       probe.release();
-      await waitFor(() => records(s.recorder, 'f', culprit).some((r) => r.status === 'dead-lettered'), { timeoutMs: 30_000, message: 'the loop dead-lettered' });
-      assert.deepEqual(records(s.recorder, 'f', culprit).map((r) => [r.status, r.attempt, r.error?.kind]), [['retry', 1, 'timeout'], ['dead-lettered', 2, 'timeout']]);
-      await waitFor(() => bystanders.every((b) => records(s.recorder, 'f', b.id).length > 0), { timeoutMs: 30_000, message: 'the others completed' });
-      uncharged(s, bystanders);
+      await culpritDeadLettered(s, culprit, 'timeout');
+      await othersComplete(s, bystanders);
       assert.deepEqual(probe.entries.filter((e) => e.key !== 'culprit').length, 6, 'each of the others ran once');
     } finally {
       await s.close();
@@ -215,12 +226,9 @@ describe('one invocation misbehaving among many in flight in one isolate', () =>
     const { s, bystanders, culprit } = await beside('spin-hold', 'spin', { timeoutMs: 3000 });
     try {
       // The others stay held through both attempts of the loop: 2 × 3 s blocked, past their own 3 s.
-      await waitFor(() => records(s.recorder, 'f', culprit).some((r) => r.status === 'dead-lettered'), { timeoutMs: 30_000, message: 'the loop dead-lettered' });
-      assert.deepEqual(records(s.recorder, 'f', culprit).map((r) => [r.status, r.attempt, r.error?.kind]), [['retry', 1, 'timeout'], ['dead-lettered', 2, 'timeout']]);
+      await culpritDeadLettered(s, culprit, 'timeout');
       assert.equal(probe.held, 6, 'the others were still in flight through both of its attempts');
-      probe.release();
-      await waitFor(() => bystanders.every((b) => records(s.recorder, 'f', b.id).length > 0), { timeoutMs: 30_000, message: 'the others completed' });
-      uncharged(s, bystanders);
+      await othersComplete(s, bystanders);
       assert.equal(probe.entries.filter((e) => e.key !== 'culprit').length, 6, 'each of the others ran once');
     } finally {
       await s.close();
@@ -230,13 +238,10 @@ describe('one invocation misbehaving among many in flight in one isolate', () =>
   test('a heap bomb takes the isolate down: it fails alone, the others in flight run again, uncharged', async () => {
     const { s, bystanders, culprit } = await beside('bomb', 'bomb', { memoryMb: 32 });
     try {
-      await waitFor(() => records(s.recorder, 'f', culprit).some((r) => r.status === 'dead-lettered'), { timeoutMs: 60_000, message: 'the bomb dead-lettered' });
-      assert.deepEqual(records(s.recorder, 'f', culprit).map((r) => [r.status, r.attempt, r.error?.kind]), [['retry', 1, 'memory'], ['dead-lettered', 2, 'memory']]);
+      await culpritDeadLettered(s, culprit, 'memory', 60_000);
       // The isolate went down with the others' invocations: they come back and run again.
       await waitFor(() => bystanders.every((b) => probe.entries.filter((e) => e.id === b.id).length >= 2), { timeoutMs: 30_000, message: 'the others ran again' });
-      probe.release();
-      await waitFor(() => bystanders.every((b) => records(s.recorder, 'f', b.id).length > 0), { timeoutMs: 30_000, message: 'the others completed' });
-      uncharged(s, bystanders);
+      await othersComplete(s, bystanders);
     } finally {
       await s.close();
     }
@@ -252,9 +257,7 @@ describe('one invocation misbehaving among many in flight in one isolate', () =>
       // "At once": both of its attempts failed while the six others were still waiting at the probe.
       assert.equal(probe.held, 6);
       assert.equal(bystanders.filter((b) => records(s.recorder, 'f', b.id).length > 0).length, 0);
-      probe.release();
-      await waitFor(() => bystanders.every((b) => records(s.recorder, 'f', b.id).length > 0), { timeoutMs: 30_000, message: 'the others completed' });
-      uncharged(s, bystanders);
+      await othersComplete(s, bystanders);
       assert.equal(probe.entries.length, 6, 'each of the others ran once');
     } finally {
       await s.close();
