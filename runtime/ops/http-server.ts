@@ -3,8 +3,9 @@
  * (the process is alive and its event loop turns) and `/readyz` (it can do its job: Redis answers
  * and the runtime is running).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { http } from '../node-http.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 export interface HttpEndpoint {
@@ -25,7 +26,7 @@ export interface HttpOptions {
 
 /** Starts the endpoint; `port` 0 picks a free one (see the returned `port`). */
 export async function startHttpServer(opts: HttpOptions): Promise<HttpEndpoint> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = http.createServer((req, res) => {
     if (opts.routes?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {

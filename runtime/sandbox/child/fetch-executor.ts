@@ -7,8 +7,9 @@
  * One executor per function instance (isolate): it holds the keep-alive agents, so a pooled
  * socket is only ever reused under the policy that checked its address, and the concurrency cap.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { http, https } from '../../node-http.ts';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { isRedirectStatus, redirectRequest, type RedirectableRequest } from '../../policy/fetch-redirect.ts';
@@ -75,7 +76,7 @@ export interface FetchExecutorOptions {
 export class FetchExecutor {
   readonly #policy: NetworkPolicy;
   readonly #resolve: Resolve;
-  readonly #agents: { http: http.Agent; https: https.Agent };
+  readonly #agents: { http: Http.Agent; https: Https.Agent };
   readonly #waiting: (() => void)[] = [];
   #active = 0;
 

@@ -8,8 +8,9 @@
  * dependency (undici's `Agent({ connect: { lookup } })` needs the npm package: Node's bundled copy
  * is not importable), and it never reads proxy variables.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { http, https } from '../../node-http.ts';
 import type { LookupFunction } from 'node:net';
 import zlib from 'node:zlib';
 import type { FetchTarget } from '../../policy/network-policy.ts';
@@ -36,7 +37,7 @@ export interface HopResponse {
 
 /** What a hop needs besides the request. */
 export interface HopOptions {
-  agents: { http: http.Agent; https: https.Agent };
+  agents: { http: Http.Agent; https: Https.Agent };
   maxResponseBytes: number;
   /** Whether to read the body of this response; false discards it (and the connection): a redirect to follow. */
   wantBody: (status: number, headers: [string, string][]) => boolean;
@@ -59,8 +60,8 @@ function sendOnce(hop: HopRequest, options: HopOptions, mayRetry: boolean): Prom
   const { signal, maxResponseBytes } = options;
   const host = target.host;
   return new Promise<HopResponse>((resolve, reject) => {
-    let req: http.ClientRequest | null = null;
-    let res: http.IncomingMessage | null = null;
+    let req: Http.ClientRequest | null = null;
+    let res: Http.IncomingMessage | null = null;
     let settled = false;
     const finish = (error: FetchError | null, value?: HopResponse): void => {
       if (settled) return;
@@ -133,7 +134,7 @@ function sendOnce(hop: HopRequest, options: HopOptions, mayRetry: boolean): Prom
   });
 }
 
-function readBody(response: http.IncomingMessage, host: string, max: number, done: (error: FetchError | null, body?: Uint8Array) => void): void {
+function readBody(response: Http.IncomingMessage, host: string, max: number, done: (error: FetchError | null, body?: Uint8Array) => void): void {
   const chunks: Buffer[] = [];
   let total = 0;
   let ended = false;
