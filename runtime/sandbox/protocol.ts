@@ -64,10 +64,12 @@ export type ParentMessage =
   | { t: 'state'; req: number; json: string | null; error: string | null };
 
 /**
- * One event's outcome inside a `results` message: `[cid, index, json]`, where `json` is the
- * JSON text of an {@link InvocationResult}-shaped object (see results.ts).
+ * One event's outcome inside a `results` message: `[cid, index, outcome]`, where `outcome` is the
+ * JSON text of an {@link InvocationResult}-shaped object (see results.ts), or, for the commonest
+ * outcome — ok, with no emits, logs, state writes or fetches — just its duration in ms: the
+ * parent then builds the result without parsing any text.
  */
-export type ResultPart = [cid: number, index: number, json: string];
+export type ResultPart = [cid: number, index: number, outcome: string | number];
 
 /** The event that killed the whole sandbox process, as the child saw it before dying. */
 export interface Culprit {

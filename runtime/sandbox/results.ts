@@ -2,7 +2,7 @@
  * Per-event results as JSON text, shared by both sides of the sandbox: the child finishes the
  * shim's JSON (duration, fetches) and the parent parses each result once.
  */
-import type { SerializedError } from '../types.ts';
+import type { InvocationResult, SerializedError } from '../types.ts';
 
 /** An event that did not run (or whose run was cut short through no fault of its own): run it again, uncharged. */
 export const SKIPPED_JSON = '{"status":"skipped"}';
@@ -31,6 +31,14 @@ export function failureJson(kind: SerializedError['kind'], message: string, dura
   const name = FAILURE_NAMES[kind];
   const error: SerializedError = { name, message, stack: `${name}: ${message}`, kind };
   return `{"status":"error","error":${JSON.stringify(error)},"logs":[],"durationMs":${roundMs(durationMs)}}`;
+}
+
+/** The shim's text for an ok invocation that emitted, logged, wrote and fetched nothing. */
+export const PLAIN_OK_JSON = '{"status":"ok","emits":[],"logs":[]}';
+
+/** The result a {@link ResultPart} stands for: a plain ok's duration, or the JSON text of any result. */
+export function parseResult(outcome: string | number): InvocationResult {
+  return typeof outcome === 'number' ? { status: 'ok', emits: [], logs: [], durationMs: outcome } : JSON.parse(outcome) as InvocationResult;
 }
 
 /** `{"status":…}` from the shim, with what only the child knows added in front. */

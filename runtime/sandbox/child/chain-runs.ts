@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../../types.ts';
 import type { ChainSpec, ResultPart } from '../protocol.ts';
-import { SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
+import { PLAIN_OK_JSON, SKIPPED_JSON, SUSPECT_JSON, failureJson, finishResultJson, roundMs } from '../results.ts';
 import type { IsolateInstance } from './isolate-instance.ts';
 
 /** One chain in flight. */
@@ -86,9 +86,10 @@ export class ChainRuns {
     chain.yielded = false;
     const t = performance.now();
     const durationMs = roundMs(t - chain.itemStartedAt);
-    let final: string;
+    let final: string | number;
     let failed = json.startsWith('{"status":"error"');
     if (failed && json.includes('"kind":"skip"')) final = SKIPPED_JSON;
+    else if (json === PLAIN_OK_JSON && chain.fetches === null) final = durationMs;
     else final = finishResultJson(failed ? this.#mapStack(json) : json, durationMs, chain.fetches === null ? null : `[${chain.fetches.join(',')}]`);
     chain.fetches = null;
     this.#emit([chain.cid, index, final]);

@@ -41,7 +41,7 @@ let flushScheduled = false;
 
 function emit(part: ResultPart): void {
   parts.push(part);
-  partChars += part[2].length;
+  partChars += typeof part[2] === 'number' ? 8 : part[2].length;
   if (partChars >= RESULTS_FLUSH_CHARS) flushResults();
   else if (!flushScheduled) {
     flushScheduled = true;

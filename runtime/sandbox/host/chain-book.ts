@@ -14,7 +14,7 @@
  */
 import type { InvocationResult } from '../../types.ts';
 import type { ChainSpec, Culprit, ResultPart } from '../protocol.ts';
-import { FAILURE_NAMES } from '../results.ts';
+import { FAILURE_NAMES, parseResult } from '../results.ts';
 
 /** One chain as the caller gives it. */
 export interface ChainRequest {
@@ -123,13 +123,13 @@ export class ChainBook {
   /** Routes results to their chains. */
   results(parts: readonly ResultPart[]): void {
     const now = Date.now();
-    for (const [cid, index, json] of parts) {
+    for (const [cid, index, outcome] of parts) {
       const f = this.#inflight.get(cid);
       if (f === undefined || index !== f.next) continue;
       f.next++;
       f.progressAt = now;
       if (f.next >= f.req.count) this.#done(f);
-      f.req.onResult(index, JSON.parse(json) as InvocationResult);
+      f.req.onResult(index, parseResult(outcome));
     }
     this.flush();
   }
