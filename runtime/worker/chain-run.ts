@@ -10,6 +10,7 @@ import type { InvocationResult } from '../types.ts';
 import type { StateChange } from './commit-batch.ts';
 import type { EncodedEmit } from './emits.ts';
 import type { MemberFailures } from './member-failures.ts';
+import type { Outcome } from './reporter.ts';
 import type { RunContext, RunItem } from './run-context.ts';
 
 /** Results of one chain, in order; completions are recorded as each arrives. */
@@ -49,10 +50,14 @@ export function runChain(
         change = { hash: ctx.stateHash(name, entry.key), writes: new Map(Object.entries(r.state)), ttlMs: fn.manifest.state.ttlMs };
       }
       ctx.commits.completed(fn, entry.id, emits, change, marks);
-      const committed = change !== null || emits.some((e) => e.outboxed) ? ctx.commits.flush() : null;
+      const outboxed = emits.length > 0 && emits.some((e) => e.outboxed);
+      const committed = change !== null || outboxed ? ctx.commits.flush() : null;
       if (change !== null) ctx.state.apply(change.hash, r.state!, committed!);
-      if (emits.some((e) => e.outboxed)) ctx.relayOutbox(committed!);
-      ctx.report(fn, ctx.partition, entry, { status: 'ok', attempt: failures.attemptsBefore(i) + 1, durationMs: r.durationMs, ...(r.logs.length > 0 ? { logs: r.logs } : {}), ...(r.fetches ? { fetches: r.fetches } : {}) });
+      if (outboxed) ctx.relayOutbox(committed!);
+      const outcome: Outcome = { status: 'ok', attempt: failures.attemptsBefore(i) + 1, durationMs: r.durationMs };
+      if (r.logs.length > 0) outcome.logs = r.logs;
+      if (r.fetches) outcome.fetches = r.fetches;
+      ctx.report(fn, ctx.partition, entry, outcome);
       settledOne(i);
     }
     results[c] = r;

@@ -40,6 +40,8 @@ export class CommitBatch {
   args = 0;
   /** Characters of its arguments, roughly. */
   chars = 0;
+  /** The part asked for last: one function settles many events in a row. */
+  #last: FunctionPart | null = null;
 
   get isEmpty(): boolean {
     return this.acks.length === 0 && this.parts.size === 0;
@@ -47,6 +49,8 @@ export class CommitBatch {
 
   /** The part of function `name` at `version` (a reload mid-commit gives the new version a part of its own). */
   part(name: string, version: string): FunctionPart {
+    const last = this.#last;
+    if (last !== null && last.name === name && last.version === version) return last;
     const key = `${name}\u0000${version}`;
     let p = this.parts.get(key);
     if (p === undefined) {
@@ -54,6 +58,7 @@ export class CommitBatch {
       this.parts.set(key, p);
       this.args += 16;
     }
+    this.#last = p;
     return p;
   }
 

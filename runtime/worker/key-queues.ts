@@ -15,8 +15,10 @@ export interface Keyed {
   readonly key: string | null;
 }
 
-interface Lane<E> {
-  readonly name: string;
+/** One key's queue (opaque outside this module). */
+export interface Lane<E> {
+  /** The key; null for the partition's one lane, or an unkeyed event's own. */
+  readonly key: string | null;
   entries: E[];
   /** Index of the first entry not yet handed out. */
   head: number;
@@ -27,18 +29,21 @@ interface Lane<E> {
 
 /** A run handed out: settle it, then {@link KeyQueues.release} its lane. */
 export interface Run<E> {
-  readonly lane: string;
+  readonly lane: Lane<E>;
   readonly entries: readonly E[];
 }
 
 export class KeyQueues<E extends Keyed> {
   readonly #byPartition: boolean;
+  /** Keyed lanes by key; the partition's one lane and unkeyed events' lanes are in #unkeyed. */
   readonly #lanes = new Map<string, Lane<E>>();
+  readonly #unkeyed = new Set<Lane<E>>();
   /** Lanes with entries and no run out, in the order their head entry arrived. */
   #ready: Lane<E>[] = [];
   #readyHead = 0;
   #size = 0;
-  #keyless = 0;
+  /** The partition's one lane (ordering 'partition'), while it has entries. */
+  #partitionLane: Lane<E> | null = null;
 
   constructor(ordering: 'key' | 'partition') {
     this.#byPartition = ordering === 'partition';
@@ -53,16 +58,21 @@ export class KeyQueues<E extends Keyed> {
   get held(): number {
     let n = 0;
     for (const lane of this.#lanes.values()) if (lane.held) n++;
+    for (const lane of this.#unkeyed) if (lane.held) n++;
     return n;
   }
 
   /** Appends an entry behind the earlier ones of its key. */
   push(entry: E): void {
-    const name = this.#byPartition ? '' : entry.key === null ? `\u0000${++this.#keyless}` : `k${entry.key}`;
-    let lane = this.#lanes.get(name);
-    if (lane === undefined) {
-      lane = { name, entries: [], head: 0, held: false, ready: false };
-      this.#lanes.set(name, lane);
+    const key = this.#byPartition ? null : entry.key;
+    let lane = key === null ? (this.#byPartition ? this.#partitionLane : null) : this.#lanes.get(key);
+    if (lane === null || lane === undefined) {
+      lane = { key, entries: [], head: 0, held: false, ready: false };
+      if (key !== null) this.#lanes.set(key, lane);
+      else {
+        this.#unkeyed.add(lane);
+        if (this.#byPartition) this.#partitionLane = lane;
+      }
     }
     lane.entries.push(entry);
     this.#size++;
@@ -80,7 +90,7 @@ export class KeyQueues<E extends Keyed> {
       lane.head = end;
       lane.held = true;
       this.#compactReady();
-      return { lane: lane.name, entries };
+      return { lane, entries };
     }
     this.#compactReady();
     return null;
@@ -91,23 +101,37 @@ export class KeyQueues<E extends Keyed> {
    * in order, e.g. after a stop), and the lane's later entries become ready.
    */
   release(run: Run<E>, settled = run.entries.length): void {
-    const lane = this.#lanes.get(run.lane);
-    if (lane === undefined || !lane.held) return;
+    const lane = run.lane;
+    if (!lane.held || !this.#has(lane)) return;
     lane.held = false;
     const back = run.entries.length - settled;
     lane.head -= back;
     lane.entries.splice(0, lane.head);
     this.#size -= lane.head;
     lane.head = 0;
-    if (lane.entries.length === 0) this.#lanes.delete(lane.name);
+    if (lane.entries.length === 0) this.#drop(lane);
     else if (!lane.ready) this.#markReady(lane);
   }
 
   /** Every entry not handed out in a run now (for a graceful stop: they were never started). */
   unstarted(): E[] {
     const out: E[] = [];
-    for (const lane of this.#lanes.values()) for (let i = lane.head; i < lane.entries.length; i++) out.push(lane.entries[i]!);
+    for (const lanes of [this.#lanes.values(), this.#unkeyed] as Iterable<Lane<E>>[]) {
+      for (const lane of lanes) for (let i = lane.head; i < lane.entries.length; i++) out.push(lane.entries[i]!);
+    }
     return out;
+  }
+
+  #has(lane: Lane<E>): boolean {
+    return lane.key === null ? this.#unkeyed.has(lane) : this.#lanes.get(lane.key) === lane;
+  }
+
+  #drop(lane: Lane<E>): void {
+    if (lane.key !== null) this.#lanes.delete(lane.key);
+    else {
+      this.#unkeyed.delete(lane);
+      if (this.#partitionLane === lane) this.#partitionLane = null;
+    }
   }
 
   #markReady(lane: Lane<E>): void {

@@ -75,6 +75,8 @@ export class PartitionWorker {
   readonly #known = new Set<string>();
   readonly #runs = new Set<Promise<void>>();
   #bufferedBytes = 0;
+  /** Settled ids waiting for the commit that acks them (see #finish). */
+  #forgetting: { after: Promise<void>; ids: string[] } | null = null;
   #stopping = false;
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
@@ -232,18 +234,16 @@ export class PartitionWorker {
   }
 
   #finish(run: Run<QueuedItem>, settled: number): void {
-    const done: string[] = [];
-    for (let i = 0; i < settled; i++) {
-      const item = run.entries[i]!;
-      done.push(item.id);
-      this.#bufferedBytes -= item.bytes;
-    }
     // Forgotten only once the commit acking them replied: a re-read of the pending list (after a
     // reconnect) sent before that commit returns them, and its reply arrives first (one connection,
     // replies in order), while they are still known — so they are not queued and run again.
-    if (done.length > 0) {
-      const forget = () => { for (const id of done) this.#known.delete(id); };
-      this.#deps.commits.flush().then(forget, forget);
+    if (settled > 0) {
+      const ids = this.#forgetOnCommit(this.#deps.commits.flush());
+      for (let i = 0; i < settled; i++) {
+        const item = run.entries[i]!;
+        ids.push(item.id);
+        this.#bufferedBytes -= item.bytes;
+      }
     }
     this.#queues.release(run, settled);
     this.#room?.();
@@ -251,6 +251,20 @@ export class PartitionWorker {
     // being replaced) is not retried in a hot loop.
     if (settled > 0) this.#pump();
     else setTimeout(() => this.#pump(), 50).unref();
+  }
+
+  /** The ids to forget once `committed` settles: one list (and one callback) per commit, not per run. */
+  #forgetOnCommit(committed: Promise<void>): string[] {
+    const f = this.#forgetting;
+    if (f !== null && f.after === committed) return f.ids;
+    const next = { after: committed, ids: [] as string[] };
+    this.#forgetting = next;
+    const forget = () => {
+      for (const id of next.ids) this.#known.delete(id);
+      if (this.#forgetting === next) this.#forgetting = null;
+    };
+    committed.then(forget, forget);
+    return next.ids;
   }
 
   #fenced(): void {

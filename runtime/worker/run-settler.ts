@@ -21,13 +21,25 @@ export async function settleRun(ctx: RunContext, items: readonly RunItem[]): Pro
   // A member just removed or being replaced: settle nothing now, its worker is about to stop.
   if (members.some((m) => ctx.resolve(m) === undefined)) return 0;
   const marks = members.length > 1;
-  // Members each event still waits for: relevant to it and not done before a crash.
-  const waiting = items.map((item) => members.filter((m) => isRelevant(ctx.resolve(m), item.entry) && !item.prior?.done.has(m)).length);
+  // Per member, the indexes of the events it still has to settle (relevant to it, not done before
+  // a crash); per event, how many members it still waits for.
+  const waiting = new Array<number>(items.length).fill(0);
+  const owed = members.map((m) => {
+    const fn = ctx.resolve(m);
+    const indexes: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (isRelevant(fn, item.entry) && item.prior?.done.has(m) !== true) {
+        indexes.push(i);
+        waiting[i]!++;
+      }
+    }
+    return indexes;
+  });
   const settledOne = (index: number) => {
     if (--waiting[index]! === 0) ctx.commits.acked(items[index]!.entry.id);
   };
-  items.forEach((item, i) => { if (waiting[i] === 0) ctx.commits.acked(item.entry.id); });
-  const mine = (name: string) => items.flatMap((item, i) => (isRelevant(ctx.resolve(name), item.entry) && !item.prior?.done.has(name) ? [i] : []));
+  for (let i = 0; i < items.length; i++) if (waiting[i] === 0) ctx.commits.acked(items[i]!.entry.id);
   // The keys' state stays cached while their run is out (see state-cache.ts).
   const keys = new Set<string>();
   for (const item of items) if (item.entry.key !== null) keys.add(item.entry.key);
@@ -35,10 +47,11 @@ export async function settleRun(ctx: RunContext, items: readonly RunItem[]): Pro
   for (const h of hashes) ctx.state.hold(h);
   try {
     if (ctx.group.mode === 'parallel') {
-      await Promise.all(members.map((name) => settleMember(ctx, name, items, mine(name), marks, settledOne)));
+      await Promise.all(members.map((name, m) => settleMember(ctx, name, items, owed[m]!, marks, settledOne)));
     } else {
-      for (const name of members) {
-        const indexes = mine(name);
+      for (let m = 0; m < members.length; m++) {
+        const name = members[m]!;
+        const indexes = owed[m]!;
         const reached = await settleMember(ctx, name, items, indexes, marks, settledOne);
         if (reached < indexes.length) break; // stopped: later members do not run ahead of it
       }
