@@ -11,7 +11,7 @@ import ivm from 'isolated-vm';
 import { TOP_LEVEL_TIMEOUT_MS, WATCHDOG_TICK_MS, type LoadSpec } from '../protocol.ts';
 import { randomBytesCallback, urlCallback } from './isolate-callbacks.ts';
 import { recentRss } from './rss-sample.ts';
-import { SHIM_FILENAME, type ShimApi, type ShimLimits } from '../isolate/shim-api.ts';
+import { SHIM_FILENAME, forEachReported, type ShimApi, type ShimLimits } from '../isolate/shim-api.ts';
 import { SHIM_SOURCE } from '../isolate/shim-source.ts';
 
 /** Compiled-code caches: the shim's is shared by all isolates, a bundle's by its recreations. */
@@ -69,7 +69,7 @@ export class IsolateInstance {
     this.#timeoutMs = spec.limits.timeoutMs;
     // Ignored mode: the isolate thread does not wait for the main thread (~1 µs instead of ~50 µs).
     this.#callbacks = [
-      new ivm.Callback((cid: number, index: number, json: string) => events.report(this, cid, index, json), { ignored: true }),
+      new ivm.Callback((batch: string) => forEachReported(batch, (cid, index, json) => events.report(this, cid, index, json)), { ignored: true }),
       new ivm.Callback((id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer) => events.opStart(this, id, cid, kind, arg, bytes), { ignored: true }),
       new ivm.Callback((id: number) => events.opCancel(this, id), { ignored: true }),
     ];

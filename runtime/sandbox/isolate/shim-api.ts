@@ -25,8 +25,25 @@ import type { installWeb } from './shim-web.ts';
 export const INTERNAL_FILENAME_PREFIX = 'fnrun:///sandbox/';
 /** Name the shim is compiled under. */
 export const SHIM_FILENAME = `${INTERNAL_FILENAME_PREFIX}shim.js`;
-/** `report(cid, YIELDED, '')`: the chain stopped to let the call end; the child calls `next` for it. */
+/** A result at index `YIELDED`: the chain stopped to let the call end; the child calls `next` for it. */
 export const YIELDED = -1;
+
+/**
+ * Reads a `report` batch: records `<cid>,<index>,<length>:<json>` one after another, where
+ * `length` is the length of `json` (so nothing inside it needs escaping). Runs in the child.
+ */
+export function forEachReported(batch: string, each: (cid: number, index: number, json: string) => void): void {
+  let at = 0;
+  while (at < batch.length) {
+    const c1 = batch.indexOf(',', at);
+    const c2 = batch.indexOf(',', c1 + 1);
+    const colon = batch.indexOf(':', c2 + 1);
+    const start = colon + 1;
+    const end = start + Number(batch.slice(c2 + 1, colon));
+    each(Number(batch.slice(at, c1)), Number(batch.slice(c1 + 1, c2)), batch.slice(start, end));
+    at = end;
+  }
+}
 
 /** Caps the shim enforces per invocation (README "Caps"). */
 export interface ShimLimits extends OutputLimits, StateLimits, ResultLimits {
@@ -35,8 +52,11 @@ export interface ShimLimits extends OutputLimits, StateLimits, ResultLimits {
 
 /** The host side of the isolate, as the shim sees it. */
 export interface ShimBridge {
-  /** Ignored (fire-and-forget) callback: one event's result, or YIELDED. */
-  report(cid: number, index: number, json: string): void;
+  /**
+   * Ignored (fire-and-forget) callback: events' results and YIELDED marks, in the order they were
+   * known, as one batch (see {@link forEachReported}).
+   */
+  report(batch: string): void;
   /** Ignored callback: start host operation `id` for chain `cid` (`sleep` ms, `state`, `fetch` with its body bytes). */
   opStart(id: number, cid: number, kind: string, arg: string, bytes?: ArrayBuffer): void;
   opCancel(id: number): void;

@@ -9,7 +9,8 @@
  * at once, interleaved at their awaits. Every entry into the isolate is a call from the child with
  * a timeout (start, next, resume, cancel), and before user code runs the shim writes which
  * invocation it belongs to into `progress`: a call that times out names its culprit exactly, and
- * the isolate survives for the other invocations. Each event's result is reported as it is known.
+ * the isolate survives for the other invocations. Each event's result is reported as it is known,
+ * batched per microtask round (see `post`).
  *
  * `bootstrap` and the helpers it is given run INSIDE the isolate (shim-source.ts ships them with
  * `toString()`), so they must stay self-contained; they are TypeScript only so that they are
@@ -89,6 +90,51 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   const endFetch = lib.installFetch<Invocation>(g, fetchBridge, () => owner, { headers: headersKit, bodies: bodiesKit });
   const makeContext = lib.installContext<Invocation>(g, { output, ops, createState: lib.createState, limits, env, functionName }, () => owner);
 
+  // Results go out in batches: one callback per microtask round rather than one per event (the
+  // callback was half of a trivial invocation's cost inside the isolate: 7 of 14 µs, measured).
+  // A chain goes on to its next event only once the batch holding its last result went (carryOn):
+  // an isolate lost in a handler (a memory kill) never takes that chain's finished events with it,
+  // so the event the child blames is the one that ran. Results of other chains' events finished
+  // in the same round can be lost with it: those events run again, uncharged (nothing of them was
+  // committed). A call cut off by its timeout keeps its batch in `pending`: every entry below
+  // sends it before doing anything else.
+  const then = PromiseCtor.prototype.then;
+  const resolved = PromiseCtor.resolve();
+  const applyFn = Reflect.apply;
+  let pending = '';
+  let flushQueued = false;
+  /** Chains to run on once the pending batch is sent. */
+  let carried: Chain[] = [];
+
+  function post(cid: number, index: number, json: string): void {
+    if (!flushQueued) {
+      flushQueued = true;
+      applyFn(then, resolved, [flush]);
+    }
+    pending += `${cid},${index},${json.length}:${json}`;
+  }
+
+  function flush(): void {
+    flushQueued = false;
+    if (pending !== '') {
+      const batch = pending;
+      pending = '';
+      report(batch);
+    }
+    const list = carried;
+    carried = [];
+    for (let i = 0; i < list.length; i++) {
+      const chain = list[i] as Chain;
+      if (chains.get(chain.cid) === chain) run(chain, false);
+    }
+  }
+
+  /** Runs `chain` on once the results known so far are sent. */
+  function carryOn(chain: Chain): void {
+    if (pending === '') run(chain, false);
+    else carried.push(chain);
+  }
+
   function enter(inv: Invocation): void {
     owner = inv;
     progress[0] = inv.chain.cid;
@@ -104,7 +150,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   function run(chain: Chain, first: boolean): void {
     for (let started = first ? 0 : 1; chain.index < chain.items.length; started++) {
       if (started > 0 && !budgetLeft()) {
-        report(chain.cid, YIELDED, '');
+        post(chain.cid, YIELDED, '');
         return;
       }
       const inv: Invocation = {
@@ -132,13 +178,14 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
         return;
       }
       if (!complete(inv)) return;
+      if (chain.index < chain.items.length) return carryOn(chain);
     }
     chains.delete(chain.cid);
   }
 
   /** An async handler finished: report it and carry on with the chain in the same call. */
   function settle(inv: Invocation): void {
-    if (complete(inv)) run(inv.chain, false);
+    if (complete(inv)) carryOn(inv.chain);
   }
 
   /** Reports `inv` (once); true when its chain may go on. */
@@ -155,7 +202,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       json = `{"status":"error","error":{"name":"RangeError","message":${stringify(`the invocation's output (emits, logs, state) is ${json.length} characters, over the ${limits.maxResultChars} limit`)},"stack":"","kind":"handler"},"logs":[]}`;
       inv.failed = true;
     }
-    report(chain.cid, inv.index, json);
+    post(chain.cid, inv.index, json);
     if (inv.failed || inv.verdict !== null) {
       chains.delete(chain.cid);
       return false;
@@ -180,6 +227,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   function start(chainsJson: string, budgetMs: number): void {
     const list = parse(chainsJson) as { c: number; items: ChainItem[]; state: Record<string, string> | null }[];
     beginTask(budgetMs); // after parsing: the budget bounds the handlers' time, not ours
+    flush();
     for (let i = 0; i < list.length; i++) {
       const spec = list[i] as { c: number; items: ChainItem[]; state: Record<string, string> | null };
       const first = spec.items[0];
@@ -187,27 +235,29 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
       // The state sent along is the first event's key's.
       if (spec.state !== null && first !== undefined && typeof first.event.key === 'string') chain.holders.set(first.event.key, { state: spec.state, loading: null });
       chains.set(chain.cid, chain);
-      if (i > 0 && !budgetLeft()) report(chain.cid, YIELDED, '');
+      if (i > 0 && !budgetLeft()) post(chain.cid, YIELDED, '');
       else run(chain, true);
     }
   }
 
   function next(cidList: string, budgetMs: number): void {
     beginTask(budgetMs);
+    flush();
     const cids = cidList.split(',');
     for (let i = 0; i < cids.length; i++) {
       const chain = chains.get(Number(cids[i]));
       if (chain === undefined || chain.current !== null) continue;
-      if (i > 0 && !budgetLeft()) report(chain.cid, YIELDED, '');
+      if (i > 0 && !budgetLeft()) post(chain.cid, YIELDED, '');
       else run(chain, true);
     }
   }
 
   function resume(id: number, ok: boolean, payload: string, budgetMs: number, bytes?: ArrayBuffer): void {
+    beginTask(budgetMs);
+    flush();
     const op = ops.take(id);
     if (op === undefined) return; // cancelled meanwhile
     if (op.owner.done) return;
-    beginTask(budgetMs);
     enter(op.owner);
     if (ok) op.resolve(bytes === undefined ? payload : [payload, bytes]);
     else {
@@ -219,6 +269,7 @@ export function bootstrap(bridge: ShimBridge, lib: ShimLib): ShimApi {
   }
 
   function cancel(cid: number, name: string, kind: string, message: string): void {
+    flush();
     const chain = chains.get(cid);
     const inv = chain?.current;
     if (chain === undefined) return;
