@@ -9,17 +9,29 @@
  * - memory, once started and idle for a second: the resident set (VmRSS) of this process and of
  *   its sandbox process. Per function = the difference to the same measure with 1 function, over
  *   the extra functions (run.ts computes it; both runs are fresh processes of the same run).
+ *
+ * `code` says what runs: `package`, the built package in dist/ (what `npm install fnrun` runs:
+ * plain JavaScript), or `sources`, the repository's TypeScript, which Node strips of its types as
+ * it loads it (the sandbox process pays that on every start; an installed fnrun never does).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createJsonLogger, Registry, Runtime } from '../runtime/index.ts';
-import { RegistryFollower } from '../runtime/drivers/registry-follower.ts';
-import { connectRedis } from '../runtime/redis/redis.ts';
+import type * as RuntimeApi from '../runtime/index.ts';
+import type * as FollowerModule from '../runtime/drivers/registry-follower.ts';
+import type * as RedisModule from '../runtime/redis/redis.ts';
 
 export interface StartupArgs {
   url: string;
   namespace: string;
   partitions: number;
   functions: number;
+  code: 'package' | 'sources';
+}
+
+/** The modules the scenario uses, from dist/ or from the sources. */
+async function modules(code: StartupArgs['code']): Promise<{ api: typeof RuntimeApi; follower: typeof FollowerModule; redis: typeof RedisModule }> {
+  const at = (file: string) => new URL(code === 'package' ? `../dist/runtime/${file}.js` : `../runtime/${file}.ts`, import.meta.url).href;
+  const [api, follower, redis] = await Promise.all([import(at('index')), import(at('drivers/registry-follower')), import(at('redis/redis'))]);
+  return { api, follower, redis };
 }
 
 export interface StartupResult {
@@ -50,7 +62,8 @@ function sandboxPid(): number {
   throw new Error('no sandbox process found');
 }
 
-export async function measure({ url, namespace, partitions, functions }: StartupArgs): Promise<StartupResult> {
+export async function measure({ url, namespace, partitions, functions, code }: StartupArgs): Promise<StartupResult> {
+  const { api: { createJsonLogger, Registry, Runtime }, follower: { RegistryFollower }, redis: { connectRedis } } = await modules(code);
   const logger = createJsonLogger('silent');
   const t0 = performance.now();
   const runtime = await Runtime.create({ redis: url, namespace, partitions, leases: {}, logger });
