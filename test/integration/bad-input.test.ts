@@ -638,6 +638,10 @@ describe('outputs: fan-outs, emit loops, huge errors', () => {
     await waitFor(() => s.recorder.of('fanout').filter((r) => ids.has(r.eventId)).length === 100, { timeoutMs: 60_000, message: 'fanout settled 100 events' });
     assert.deepEqual(s.recorder.of('fanout').filter((r) => ids.has(r.eventId) && r.status !== 'ok').map((r) => r.error?.message), []);
     await goodStillWorks(s);
+    // Invocations are reported before their commit lands; every event acknowledged means every
+    // commit did (emits and ack go in one commit). fanout's own cursor passes the 20,000 items
+    // too (it does not subscribe to them).
+    await waitFor(async () => ((await s.client.xpending(s.stream, 'fn:fanout')) as [number])[0] === 0, { message: 'fanout acknowledged everything' });
     const items = new Set<string>();
     let count = 0;
     for (const [, fields] of (await s.client.xrange(s.stream, '-', '+')) as [string, string[]][]) {
@@ -647,8 +651,6 @@ describe('outputs: fan-outs, emit loops, huge errors', () => {
       count++;
     }
     assert.deepEqual([count, items.size], [20_000, 20_000]);
-    // fanout's own cursor passes the 20,000 items too (it does not subscribe to them).
-    await waitFor(async () => ((await s.client.xpending(s.stream, 'fn:fanout')) as [number])[0] === 0, { message: 'fanout acknowledged everything' });
   });
 
   test('a function that re-emits what it handles: 16 generations run (maxHops), the 17th goes to its DLQ with reason loop', async () => {
