@@ -73,6 +73,9 @@ export async function run(argv: string[], out: Output): Promise<number> {
   let presence: { stop(): Promise<void> } | null = null;
   let typecheck: DevTypecheck | null = null;
   const surface = new LiveSurface('dev', values);
+  // Armed before start-up: a Ctrl-C while functions load (after the first "loaded" line) waits
+  // for start-up to finish, then drains, instead of killing the process on the spot.
+  const shutdown = untilShutdownSignal();
   try {
     runtime = await Runtime.create({
       redis: redisUrl,
@@ -114,7 +117,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
       empty: () => notice({ kind: 'empty', dir, message: noFunctionsHint(dir) }, noFunctionsHint(dir), 'yellow'),
     }));
     await session.start();
-    await untilShutdownSignal();
+    await shutdown;
     notice({ kind: 'stopping' }, 'stopping: finishing the invocations in flight…');
     forceExitAfter(SHUTDOWN_LIMIT_MS, 'dev', ' (a handler still running?)');
     return 0;

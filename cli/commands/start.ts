@@ -57,6 +57,8 @@ export async function run(argv: string[], out: Output): Promise<number> {
   const logger = pino({ base: { pid: process.pid } }, escapedStdout());
   const metrics = new RuntimeMetrics();
   const surface = new LiveSurface('start', values);
+  // Armed before start-up: a SIGTERM while the deployed functions load is a drain, not a kill.
+  const shutdown = untilShutdownSignal();
 
   const runtime = await Runtime.create({
     redis: redisUrl,
@@ -80,7 +82,7 @@ export async function run(argv: string[], out: Output): Promise<number> {
     endpoint = port === null ? null : await serveOps(runtime, metrics, port, values['http-host'] as string | undefined, surface.routes);
     logger.info({ member: runtime.memberId, httpPort: endpoint?.port ?? null, partitions: runtime.ownedPartitions, functions: runtime.functions.map((f) => `${f.name}@${f.version}`) }, 'fnrun start: ready');
     if (runtime.functions.length === 0) logger.warn({ namespace: common.namespace }, nothingDeployedMessage(common.namespace, redisUrl));
-    await untilShutdownSignal();
+    await shutdown;
     logger.info({}, 'stopping: finishing the invocations in flight and handing the partitions over');
     forceExitAfter(SHUTDOWN_LIMIT_MS, 'start', '');
     return 0;
