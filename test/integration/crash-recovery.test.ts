@@ -71,12 +71,15 @@ test('SIGKILL mid-stream, then restart: no event lost, per-key order kept, only 
   }
 
   // Duplicates: only events that ran before the kill and ran again after it (they were in flight,
-  // unacknowledged); at most one batch per partition.
+  // unacknowledged): what README "Delivery" bounds — the invocations in flight (at most the
+  // function's `concurrency`, 100 by default) and those completed whose commit had not landed
+  // (a read batch per partition). The bound was one batch per partition before per-key
+  // concurrency; a run with results batched out of the isolate saw 84.
   const beforeIds = new Set(beforeKill.map((r) => r.id));
   const after = all.slice(beforeKill.length);
   const duplicates = after.filter((r) => beforeIds.has(r.id));
   assert.equal(new Set(beforeKill.map((r) => r.id)).size, beforeKill.length, 'no duplicates before the kill');
   assert.equal(new Set(after.map((r) => r.id)).size, after.length, 'no duplicates after the restart');
-  assert.ok(duplicates.length <= 4 * 20, `duplicates (${duplicates.length}) are bounded by the in-flight batches`);
+  assert.ok(duplicates.length <= 4 * 20 + 100, `duplicates (${duplicates.length}) are bounded by the in-flight invocations and a batch per partition awaiting its commit`);
   console.log(`# handled before kill: ${beforeKill.length}, ran twice: ${duplicates.length}`);
 });
