@@ -14,6 +14,12 @@ export interface PartitionKeys {
   attempts(fn: string): string;
   /** Hash: `<entry id>` → 1 once `fn` completed it (only for groups of several functions). */
   done(group: string, fn: string): string;
+  /**
+   * Hash: `<entry id>` → 1 for events whose completion by `group` was committed while they were
+   * not in the group's pending list — the read that delivered them was lost in a failover — so a
+   * redelivery of one is acknowledged, not run again. Expires a day after its last write.
+   */
+  settled(group: string): string;
   /** Stream: the dead letters of `fn` from this partition. */
   deadLetters(fn: string): string;
   /**
@@ -91,6 +97,7 @@ export class Keys {
         events: `${prefix}:events`,
         attempts: (fn) => `${prefix}:attempts:${fn}`,
         done: (group, fn) => `${prefix}:done:${group}:${fn}`,
+        settled: (group) => `${prefix}:settled:${group}`,
         deadLetters: (fn) => `${prefix}:dlq:${fn}`,
         eventDedupe: (type, key, dedupeId) => `${prefix}:dedupe:${JSON.stringify([type, key, dedupeId])}`,
         dedupe: (dedupeId) => `${prefix}:dedupe:${dedupeId}`,

@@ -108,9 +108,13 @@ export class CommitQueue {
     return done;
   }
 
-  /** Every member settled event `id`: acknowledge it. */
+  /**
+   * Every member settled event `id`: acknowledge it. Never cuts a batch: the completion or dead
+   * letter just recorded must share its commit with the ack, or a crash between the two commits
+   * would run the event again and apply its emits twice.
+   */
   acked(id: string): void {
-    this.#batchFor().ack(id);
+    this.#open.batch.ack(id);
     this.#kick();
   }
 

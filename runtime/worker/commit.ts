@@ -21,7 +21,7 @@ export interface CommitTarget {
 /** Sends `batch` as commit `commitId` under lease `token` ('' when unfenced). Rejects with FENCED if the lease moved. */
 export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId: string, token: string): Promise<void> {
   const { pk, group } = t;
-  const keys: string[] = [pk.events, pk.lease, pk.activeVersions, pk.commits];
+  const keys: string[] = [pk.events, pk.lease, pk.activeVersions, pk.commits, pk.settled(group)];
   const index = new Map<string, number>();
   const key = (k: string): number => {
     let i = index.get(k);

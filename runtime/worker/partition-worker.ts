@@ -25,8 +25,10 @@ export interface PartitionSource {
   /**
    * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. When a
    * `'>'` read finds nothing, `tipId` is the stream's last entry id: where to wait from.
+   * `completed` holds the ids among `entries` whose completion was already committed (their
+   * earlier read was lost in a failover): they are acknowledged, not run again.
    */
-  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null }>;
+  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null; completed?: ReadonlySet<string> }>;
   /** For pending entries: deliveries, failure records and done marks. */
   prior(ids: readonly string[]): Promise<Map<string, Prior>>;
   /** Resolves once the stream has an entry after `afterId` (or spuriously, or on stop). */
@@ -155,7 +157,7 @@ export class PartitionWorker {
           this.#room = null;
           continue;
         }
-        const { entries, tipId } = await source.read(recovering ? cursor : '>', d.batchSize);
+        const { entries, tipId, completed } = await source.read(recovering ? cursor : '>', d.batchSize);
         if (source.connectionEpoch() !== epoch) continue;
         if (recovering) {
           if (entries.length === 0) {
@@ -165,7 +167,7 @@ export class PartitionWorker {
           cursor = entries[entries.length - 1]!.id;
           const fresh = entries.filter((e) => !this.#known.has(e.id));
           const prior = fresh.length === 0 ? new Map<string, Prior>() : await source.prior(fresh.map((e) => e.id));
-          this.#feed(fresh, prior);
+          this.#feed(fresh, prior, completed);
           continue;
         }
         if (entries.length === 0) {
@@ -173,7 +175,7 @@ export class PartitionWorker {
           await Promise.race([source.wait(tipId ?? '0-0'), this.#stopped.promise]);
           continue;
         }
-        this.#feed(entries, null);
+        this.#feed(entries, null, completed);
         failures = 0;
       } catch (error) {
         if (isFenced(error)) return this.#fenced();
@@ -196,10 +198,14 @@ export class PartitionWorker {
     return this.#queues.size >= this.#deps.maxBuffered || this.#bufferedBytes >= this.#deps.maxBufferedBytes;
   }
 
-  #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null): void {
+  #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null, completed: ReadonlySet<string> | undefined): void {
     const d = this.#deps;
     for (const e of entries) {
       if (this.#known.has(e.id)) continue;
+      if (completed?.has(e.id) === true) {
+        d.commits.acked(e.id); // completed before a failover lost its read: not run again
+        continue;
+      }
       if (isMalformed(e)) {
         d.settleMalformed(e);
         continue;

@@ -38,3 +38,23 @@ test('a commit that fails for a transient reason is sent again with the same id;
   await assert.rejects(fenced.q.flush(), /FENCED/);
   assert.equal(fenced.q.fenced, true);
 });
+
+test('a completion that fills a batch shares its commit with its ack: a batch is cut between events only', async () => {
+  const batches: { acks: string[]; emits: number }[] = [];
+  let n = 0;
+  const q = new CommitQueue({
+    write: async (batch) => { batches.push({ acks: [...batch.acks], emits: [...batch.parts.values()].reduce((s, p) => s + p.emits.length, 0) }); },
+    fenced: () => {}, nextCommitId: () => `c${++n}`, sleep: async () => {}, logger: silentLogger, where: {},
+  });
+  const fn = { name: 'f', version: 'v1' };
+  const fields = Array.from({ length: 998 }, () => 'x'); // with its 2, 1,000 arguments per emit
+  for (let e = 0; e < 5; e++) {
+    const id = `${e}-0`;
+    // 15,000 arguments per event: the second one takes the batch past MAX_COMMIT_ARGS (20,000).
+    q.completed(fn, id, Array.from({ length: 15 }, () => ({ stream: 's', fields, outboxed: false })), null, false);
+    q.acked(id);
+  }
+  await q.flush();
+  assert.ok(batches.length > 1, 'cut into several commits');
+  for (const b of batches) assert.equal(b.emits, 15 * b.acks.length, `each commit holds the emits of exactly the events it acks (${b.acks.join(',')})`);
+});

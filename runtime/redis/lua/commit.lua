@@ -10,9 +10,16 @@
 -- Idempotence: the same commit sent twice (a client resends it after a reconnect that lost the
 -- reply, or a failover replayed it) writes nothing the second time: each commit has an id, and the
 -- last one applied is kept per group (commits of one group on one partition are sequential).
+-- Failover: an ack that finds its event not pending means the read that delivered it was lost
+-- (asynchronous replication) while its completion, committed now, was not: the new primary will
+-- deliver the event again. The ids go to the group's settled hash, so that read acks them instead
+-- of running them (read.lua). A chunk's ids all go there, pending or not: XACK counts, it does
+-- not say which; every id in a commit's acks was completed, so each record is true.
+-- Returns how many ids it recorded so (0 but after a failover).
 --
 -- KEYS[1] partition stream   KEYS[2] lease   KEYS[3] active-versions hash   KEYS[4] commit-ids hash
--- KEYS[5..] referenced by index from ARGV: per-function hashes and streams, emit targets, state hashes.
+-- KEYS[5] the group's settled hash
+-- KEYS[6..] referenced by index from ARGV: per-function hashes and streams, emit targets, state hashes.
 -- ARGV: group, token, commitId,
 --   nAcks, ids..., nClear, keyIndex...,
 --   nParts, per part: name, version, firstId ('' = none), takeoversIdx, attemptsIdx, doneIdx (0 = none),
@@ -98,11 +105,16 @@ for _ = 1, nParts do
   end
 end
 
+local recorded = 0
 if nAcks > 0 then
   chunked(acksFrom, nAcks, function(a, b)
-    redis.call('XACK', KEYS[1], group, unpack(ARGV, a, b))
+    if redis.call('XACK', KEYS[1], group, unpack(ARGV, a, b)) < b - a + 1 then
+      for i = a, b do redis.call('HSET', KEYS[5], ARGV[i], '1') end
+      recorded = recorded + b - a + 1
+    end
     for c = 1, nClear do redis.call('HDEL', KEYS[clear[c]], unpack(ARGV, a, b)) end
   end)
 end
+if recorded > 0 then redis.call('PEXPIRE', KEYS[5], 86400000) end
 redis.call('HSET', KEYS[4], group, commitId)
-return nAcks
+return recorded
