@@ -9,6 +9,10 @@
  * - memory, once started and idle for a second: the resident set (VmRSS) of this process and of
  *   its sandbox process. Per function = the difference to the same measure with 1 function, over
  *   the extra functions (run.ts computes it; both runs are fresh processes of the same run).
+ * - first events: then one event is published to each function at once, and timed until every
+ *   function handled its own: deployed versions boot their isolates on their first event, so this
+ *   is what the lazy start defers; the sandbox's VmRSS is measured again after it (every function
+ *   with its isolate).
  *
  * `code` says what runs: `package`, the built package in dist/ (what `npm install fnrun` runs:
  * plain JavaScript), or `sources`, the repository's TypeScript, which Node strips of its types as
@@ -39,6 +43,8 @@ export interface StartupResult {
   mainRssMb: number;
   sandboxRssMb: number;
   mainHeapMb: number;
+  firstEventsMs: number;
+  sandboxRssAfterMb: number;
 }
 
 /** Source of function `i` of the start-up scenario: trivial, and distinct (its own content hash). */
@@ -63,10 +69,16 @@ function sandboxPid(): number {
 }
 
 export async function measure({ url, namespace, partitions, functions, code }: StartupArgs): Promise<StartupResult> {
-  const { api: { createJsonLogger, Registry, Runtime }, follower: { RegistryFollower }, redis: { connectRedis } } = await modules(code);
+  const { api: { createJsonLogger, Publisher, Registry, Runtime }, follower: { RegistryFollower }, redis: { connectRedis } } = await modules(code);
   const logger = createJsonLogger('silent');
+  const handled = new Set<string>();
+  let allHandled: (() => void) | null = null;
+  const onInvocation = (r: { function: string; status: string }) => {
+    if (r.status === 'ok') handled.add(r.function);
+    if (handled.size === functions) allHandled?.();
+  };
   const t0 = performance.now();
-  const runtime = await Runtime.create({ redis: url, namespace, partitions, leases: {}, logger });
+  const runtime = await Runtime.create({ redis: url, namespace, partitions, leases: {}, logger, onInvocation });
   const registryRedis = await connectRedis(url, 'fnrun-registry');
   const follower = new RegistryFollower(runtime, new Registry(registryRedis, runtime.keys), logger);
   try {
@@ -75,7 +87,18 @@ export async function measure({ url, namespace, partitions, functions, code }: S
     const startMs = performance.now() - t0;
     if (runtime.functions.length !== functions) throw new Error(`${runtime.functions.length} of ${functions} functions running`);
     await new Promise((r) => setTimeout(r, 1000));
-    return { startMs, mainRssMb: rssMb(process.pid), sandboxRssMb: rssMb(sandboxPid()), mainHeapMb: process.memoryUsage().heapUsed / 2 ** 20 };
+    const idle = { startMs, mainRssMb: rssMb(process.pid), sandboxRssMb: rssMb(sandboxPid()), mainHeapMb: process.memoryUsage().heapUsed / 2 ** 20 };
+    const publisher = await Publisher.connect({ redis: url, namespace });
+    try {
+      const done = new Promise<void>((resolve) => { allHandled = resolve; });
+      const t1 = performance.now();
+      await publisher.publishBatch(Array.from({ length: functions }, (_, i) => ({ type: `startup.e${i}`, key: `k${i}`, data: {} })));
+      await done;
+      const firstEventsMs = performance.now() - t1;
+      return { ...idle, firstEventsMs, sandboxRssAfterMb: rssMb(sandboxPid()) };
+    } finally {
+      await publisher.close();
+    }
   } finally {
     await follower.stop();
     await runtime.stop();

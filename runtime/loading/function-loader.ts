@@ -5,9 +5,13 @@
  *
  * One load per function in the common case. The limits (memory, timeout, instances), the network
  * policy and the environment are fixed when an isolate is loaded, and they come from the manifest,
- * which only the load itself reveals; so the load uses the best guess — the manifest stored at
- * deploy for a deployed version, the defaults otherwise — and only a function whose manifest asks
- * for something else is loaded a second time with it.
+ * which only the load itself reveals; so the load uses the best guess — the defaults — and only a
+ * function whose manifest asks for something else is loaded a second time with it.
+ *
+ * A deployed version is different: its manifest was validated at deploy, by a load of the same
+ * code (the version is the code's hash), and stored with it. It is loaded lazily: its isolates boot
+ * on its first event, so a process with many functions starts without booting an isolate for each
+ * (about 7 ms of the sandbox's main thread apiece), and an idle function costs no isolate.
  */
 import type { FunctionBundle } from './bundler.ts';
 import { compileEventMatcher } from '../policy/event-matcher.ts';
@@ -21,6 +25,13 @@ import type { Manifest } from '../types.ts';
 export interface DeployedBundle extends FunctionBundle {
   manifest: Manifest;
 }
+
+/** A stored manifest with the fields an older fnrun did not store filled in. */
+export function withManifestDefaults(stored: Manifest): Manifest {
+  return { ...DEFAULT_MANIFEST, ...stored };
+}
+
+const DEFAULT_MANIFEST: Manifest = parseManifest('(defaults)', { events: ['*'] });
 
 /** Every load gets its own sandbox id, so unloading an old copy can never hit a newer load of the same version. */
 let loads = 0;
@@ -55,11 +66,15 @@ export async function loadFunction(
   envAccess: EnvAccess,
 ): Promise<FunctionHandle> {
   const common = { name: bundle.name, code: bundle.code, sourceMap: bundle.sourceMap, filename: bundle.filename };
-  // Without a stored manifest, the guess is the defaults with no environment: a function that
-  // declares `env` sees nothing of it until the second load.
-  const stored = 'manifest' in bundle ? bundle.manifest : null;
-  const guess = setupFor(stored ?? MANIFEST_DEFAULTS, stored === null ? {} : envAccess.resolve(bundle.name, bundle.entry, stored.env ?? []));
   let sandboxId = `${bundle.name}@${version}#${++loads}`;
+  if ('manifest' in bundle) {
+    const manifest = withManifestDefaults(bundle.manifest);
+    await sandbox.load({ ...common, id: sandboxId, ...setupFor(manifest, envAccess.resolve(bundle.name, bundle.entry, manifest.env)), lazy: true });
+    return handleOf(bundle, version, manifest, sandboxId);
+  }
+  // The guess is the defaults with no environment: a function that declares `env` sees nothing of
+  // it until the second load.
+  const guess = setupFor(MANIFEST_DEFAULTS, {});
   let manifest: Manifest;
   let wanted: Setup;
   try {
@@ -75,12 +90,9 @@ export async function loadFunction(
     sandboxId = `${bundle.name}@${version}#${++loads}`;
     await sandbox.load({ ...common, id: sandboxId, ...wanted });
   }
-  return {
-    name: bundle.name,
-    version,
-    manifest,
-    file: bundle.entry,
-    sandboxId,
-    matches: compileEventMatcher(manifest.events),
-  };
+  return handleOf(bundle, version, manifest, sandboxId);
+}
+
+function handleOf(bundle: FunctionBundle, version: string, manifest: Manifest, sandboxId: string): FunctionHandle {
+  return { name: bundle.name, version, manifest, file: bundle.entry, sandboxId, matches: compileEventMatcher(manifest.events) };
 }

@@ -13,9 +13,8 @@ import { bundleFunction, type FunctionBundle } from './bundler.ts';
 import { discoverFunctions } from './discover.ts';
 import type { EnvAccess } from './env-policy.ts';
 import type { FunctionHandle } from './function-handle.ts';
-import { loadFunction, type DeployedBundle } from './function-loader.ts';
+import { loadFunction, withManifestDefaults, type DeployedBundle } from './function-loader.ts';
 import { planGroups, type ConsumerGroup } from './group-plan.ts';
-import { parseManifest } from './manifest.ts';
 
 /** A function that could not be loaded; the others run regardless. */
 export interface LoadFailure {
@@ -43,8 +42,6 @@ export interface UpsertChange {
   rank?: number;
 }
 
-/** Fills in fields a manifest stored by an older fnrun may lack. */
-const DEFAULT_MANIFEST: Manifest = parseManifest('(defaults)', { events: ['*'] });
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const groupOf = (manifest: Manifest) => manifest.group?.name ?? null;
@@ -208,7 +205,7 @@ export class FunctionSet {
     const others = this.functions.filter((h) => h.name !== bundle.name);
     // A deployed version carries its manifest: one its group's owner refuses is not swapped in.
     if ('manifest' in bundle) {
-      const manifest = { ...DEFAULT_MANIFEST, ...bundle.manifest };
+      const manifest = withManifestDefaults(bundle.manifest);
       const conflict = this.#refusal(others, { name: bundle.name, manifest, file: bundle.entry }, this.#rankFor(bundle.name, manifest, rank));
       if (conflict !== undefined) {
         discard();

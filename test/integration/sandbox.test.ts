@@ -345,6 +345,26 @@ describe('SandboxHost', () => {
     assert.deepEqual(lazy?.status === 'ok' && lazy.state, { n: '42' });
   });
 
+  test('a lazy load boots nothing until its first chain, which boots its isolates and runs', async () => {
+    const spec = { ...(await bundle('concurrent', { timeoutMs: 9_000, memoryMb: 32, instances: 2 }, 'lazy@1')), lazy: true };
+    assert.deepEqual(await host.load(spec), { config: null });
+    assert.equal((await host.status()).heapUsedBytes[spec.id], undefined, 'no isolate yet');
+    const results = (await Promise.all(Array.from({ length: 8 }, (_, k) => invoke(host, spec.id, batch({ data: { mode: 'cpu', ms: 20 }, key: `c${k}` }), 1)))).flat();
+    assert.ok(results.every((r) => r.status === 'ok'), JSON.stringify(results));
+    assert.ok((await host.status()).heapUsedBytes[spec.id]! > 0, 'booted on the first chain');
+    const later = (await Promise.all(Array.from({ length: 8 }, (_, k) => invoke(host, spec.id, batch({ data: { mode: 'cpu', ms: 20 }, key: `d${k}` }), 1)))).flat();
+    assert.equal(new Set(later.map((r) => (emitsOf(r)[0]!.data as { isolateId: string }).isolateId)).size, 2, 'both isolates booted and run events');
+  });
+
+  test('a lazy load whose top level throws fails each of its events with the load error', async () => {
+    const spec = { ...(await bundle('top-level-throw', FAST, 'lazy-broken@1')), lazy: true };
+    await host.load(spec);
+    const results = await invoke(host, spec.id, batch(...data({ n: 1 }, { n: 2 })), 2);
+    assert.match(errorOf(results[0]).message, /could not be initialised: .*broken at load/);
+    assert.deepEqual(results[1], { status: 'skipped' }, 'the rest of the chain runs again, and fails in turn');
+    assert.match(errorOf((await invoke(host, spec.id, batch(...data({ n: 2 })), 1))[0]).message, /could not be initialised/);
+  });
+
   test('instances: a CPU-bound function runs on several isolates at once', async () => {
     const id = await loaded('concurrent', { timeoutMs: 9_000, memoryMb: 32, instances: 2 });
     const results = (await Promise.all(Array.from({ length: 8 }, (_, k) => invoke(host, id, batch({ data: { mode: 'cpu', ms: 20 }, key: `c${k}` }), 1)))).flat();

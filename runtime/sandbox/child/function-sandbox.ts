@@ -43,6 +43,8 @@ export class FunctionSandbox {
   /** Chains waiting for an isolate (all of them are being recreated). */
   #waiting: ChainSpec[] = [];
   #booting = 0;
+  /** Loaded lazily and no isolate booted yet: the first chain boots them. */
+  #cold = false;
   #broken: string | null = null;
   #disposed = false;
   readonly #yielded = new Map<IsolateInstance, number[]>();
@@ -71,9 +73,16 @@ export class FunctionSandbox {
     });
   }
 
-  /** Boots the function; resolves with its config as JSON text, or rejects with ERR_SANDBOX_LOAD. */
-  static async load(spec: LoadSpec, deps: SandboxDeps): Promise<{ sandbox: FunctionSandbox; configJson: string }> {
+  /**
+   * Boots the function; resolves with its config as JSON text, or rejects with ERR_SANDBOX_LOAD.
+   * A lazy spec boots nothing yet (config null): its first chain does.
+   */
+  static async load(spec: LoadSpec, deps: SandboxDeps): Promise<{ sandbox: FunctionSandbox; configJson: string | null }> {
     const sandbox = new FunctionSandbox(spec, deps);
+    if (spec.lazy === true) {
+      sandbox.#cold = true;
+      return { sandbox, configJson: null };
+    }
     const { instance, configJson } = await sandbox.#boot();
     sandbox.#instances.push(instance);
     for (let i = 1; i < spec.limits.instances; i++) sandbox.#instances.push((await sandbox.#boot()).instance);
@@ -88,6 +97,7 @@ export class FunctionSandbox {
     }
     if (this.#instances.length === 0) {
       this.#waiting.push(...chains);
+      if (this.#cold) void this.#warm();
       return;
     }
     const byInstance = new Map<IsolateInstance, ChainSpec[]>();
@@ -239,7 +249,13 @@ export class FunctionSandbox {
     if (!this.#disposed) void this.#replace();
   }
 
-  async #replace(): Promise<void> {
+  /** The first chain of a lazy load: boots its isolates, one after another; the first one runs what waits. */
+  async #warm(): Promise<void> {
+    this.#cold = false;
+    for (let i = 0; i < this.spec.limits.instances && !this.#disposed && this.#broken === null; i++) await this.#replace('initialised');
+  }
+
+  async #replace(why: 'initialised' | 're-initialised after its isolate was recycled' = 're-initialised after its isolate was recycled'): Promise<void> {
     this.#booting++;
     try {
       const { instance } = await this.#boot();
@@ -249,7 +265,7 @@ export class FunctionSandbox {
       this.#waiting = [];
       if (waiting.length > 0) this.run(waiting);
     } catch (e) {
-      this.#broken = `the function could not be re-initialised after its isolate was recycled: ${(e as Error).message}`;
+      this.#broken = `the function could not be ${why}: ${(e as Error).message}`;
       if (this.#instances.length === 0) {
         const waiting = this.#waiting;
         this.#waiting = [];

@@ -95,6 +95,7 @@ export class SandboxHost {
   /**
    * Evaluates the bundle's top level in new isolate(s) and returns the module's config (JSON data;
    * `{}` when it exports none). Loading an id again replaces it once the new code has loaded.
+   * With `spec.lazy`, the isolates boot on the first chain instead, and the config is null.
    * @throws SandboxError `ERR_SANDBOX_LOAD` (with the mapped stack) if the top level throws, runs
    *   too long, or the module has no handler.
    */

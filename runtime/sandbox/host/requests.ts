@@ -45,7 +45,7 @@ export function settleOk(r: Request, value: unknown): void {
   try {
     switch (r.kind) {
       case 'load':
-        return r.resolve({ config: JSON.parse(value as string) as unknown });
+        return r.resolve({ config: value === null ? null : JSON.parse(value as string) as unknown });
       case 'unload':
         return r.resolve();
       case 'status':
