@@ -118,7 +118,7 @@ export class Runtime {
     this.#pool = new WorkerPool({
       redis, blocking, connectWatcher, keys, partitions, sandbox: this.#sandbox, limits: resolveLimits(opts),
       resolve: (name) => this.#set.resolve(name), logger: this.logger, report: createReporter(this.logger, onInvocation),
-      onFenced: (p) => this.#ownership.lost(p), now: Date.now, random: Math.random,
+      onFenced: (p, error) => this.#ownership.lost(p, error), now: Date.now, random: Math.random,
     });
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),
@@ -129,7 +129,7 @@ export class Runtime {
         acquired: async (p, token) => this.#pool.addPartition(p, token),
         released: (p) => this.#pool.removePartition(p),
       }, this.logger, opts.leases === true ? {} : opts.leases)
-      : new UnleasedOwnership(partitions, (p) => this.#pool.addPartition(p, ''), this.logger);
+      : new UnleasedOwnership(partitions, (p) => this.#pool.addPartition(p, ''), (p) => this.#pool.removePartition(p), this.logger);
     this.#retention = opts.retention
       ? new RetentionTimer({ redis, policy: opts.retention, owned: () => this.ownedPartitions, streamOf: (p) => keys.partition(p).events, logger: this.logger })
       : null;

@@ -9,6 +9,7 @@
  * the same Lua call (fencing), so a process that lost its lease — paused, cut off — changes nothing.
  */
 import { hostname } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { resolveLeases } from '../config.ts';
 import { assignPartitions } from '../policy/assignment.ts';
@@ -18,6 +19,7 @@ import type { ScriptedRedis } from '../redis/scripts.ts';
 import { crossSlotPipeline } from '../redis/pipeline.ts';
 import { isCluster } from '../redis/redis.ts';
 import { logOutages } from '../redis/outage-log.ts';
+import { isLostCommit } from '../redis/reply-errors.ts';
 
 
 export interface OwnershipOptions {
@@ -58,6 +60,11 @@ export class PartitionOwnership {
   /** Partitions this process lost (fenced, not renewed) and has not held since. */
   private readonly lostHere = new Set<number>();
   private stopOutageLog: (() => void) | null = null;
+  /**
+   * This process's event-loop delay since the last renewal: when renewals come back late, it tells
+   * a busy process (a long synchronous stretch, a GC pause, a starved CPU) from a slow Redis.
+   */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(redis: ScriptedRedis, keys: Keys, partitions: number, handlers: OwnershipHandlers, logger: Logger, opts: OwnershipOptions = {}) {
     this.redis = redis;
@@ -81,6 +88,7 @@ export class PartitionOwnership {
     if (this.running) return;
     this.running = true;
     this.stopOutageLog = logOutages(this.redis, this.logger, 'partition leases cannot be renewed meanwhile; after most of a lease TTL this process lets its partitions go');
+    this.loopDelay.enable();
     await this.round();
     this.schedule();
     // Self-fencing runs on its own timer: a round can hang on an unreachable Redis. If renewals have
@@ -88,13 +96,22 @@ export class PartitionOwnership {
     this.guard = setInterval(() => {
       const silentMs = Date.now() - this.lastRenewedAt;
       if (this.held.size === 0 || silentMs <= this.leaseTtlMs * 0.8) return;
-      this.drop([...this.held.keys()], `leases not renewed for ${(silentMs / 1000).toFixed(1)} s (Redis unreachable or too slow); other processes may own them now`);
+      const delayMs = Math.round(this.loopDelay.max / 1e6);
+      const cause = delayMs >= this.leaseTtlMs * 0.25
+        ? `this process's event loop was blocked for up to ${delayMs} ms meanwhile (a long synchronous stretch, a GC pause, or no CPU to spare)`
+        : `Redis unreachable or too slow; this process's event loop was delayed by at most ${delayMs} ms`;
+      this.drop([...this.held.keys()], `leases not renewed for ${(silentMs / 1000).toFixed(1)} s (${cause}); other processes may own them now`);
     }, this.heartbeatMs);
   }
 
-  /** Called by a worker whose read or commit was fenced: the partition is gone. */
-  lost(partition: number): void {
-    this.drop([partition], 'a read or commit was fenced: another process holds the lease now');
+  /**
+   * Called by a worker whose read or commit was fenced: the partition is gone (taken up again at
+   * the next round when it is still assigned here, with a new token, from its pending entries).
+   */
+  lost(partition: number, error?: Error): void {
+    this.drop([partition], isLostCommit(error)
+      ? 'Redis lost a commit of this process (a failover, or a restart without fsync): the partition is read again from its pending entries'
+      : 'a read or commit was fenced: another process holds the lease now');
   }
 
   /** Stops working on `partitions` at once (their leases are gone or going), saying why. */
@@ -114,6 +131,7 @@ export class PartitionOwnership {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.guard) clearInterval(this.guard);
+    this.loopDelay.disable();
     this.stopOutageLog?.();
     await this.tick;
     await Promise.all([...this.releasing.values(), ...[...this.held.keys()].map((p) => this.release(p))]);
@@ -144,6 +162,7 @@ export class PartitionOwnership {
     const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
     const epochs = await this.acquire(renewing, wanted);
     this.lastRenewedAt = startedAt;
+    this.loopDelay.reset();
     const acquired: Promise<void>[] = [];
     const refused: number[] = [];
     const gained: number[] = [];

@@ -3,6 +3,7 @@
  * same face as {@link PartitionOwnership}, so the runtime wires either one the same way.
  */
 import type { Logger } from '../logger.ts';
+import { isLostCommit } from '../redis/reply-errors.ts';
 import type { PartitionOwnership } from './partition-ownership.ts';
 
 export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'stop' | 'lost'> {
@@ -10,12 +11,15 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
   readonly memberId = null;
   readonly #partitions: number;
   readonly #add: (partition: number) => void;
+  readonly #remove: (partition: number) => Promise<void>;
   readonly #logger: Logger;
+  #stopped = false;
 
-  /** `add` starts the work on a partition (with no lease token). */
-  constructor(partitions: number, add: (partition: number) => void, logger: Logger) {
+  /** `add` starts the work on a partition (with no lease token), `remove` stops it. */
+  constructor(partitions: number, add: (partition: number) => void, remove: (partition: number) => Promise<void>, logger: Logger) {
     this.#partitions = partitions;
     this.#add = add;
+    this.#remove = remove;
     this.#logger = logger;
   }
 
@@ -25,10 +29,22 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
   }
 
   /** Nothing to hand over: nobody else is waiting for these partitions. */
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.#stopped = true;
+  }
 
-  /** Only another process writing to the namespace can fence an unleased commit: it is an operator error, logged. */
-  lost(partition: number): void {
-    this.#logger.error({ partition }, 'a commit was fenced without leases: is another runtime working on this namespace?');
+  /**
+   * An unleased commit is fenced when Redis lost an earlier one (a failover, a restart without
+   * fsync): the partition's workers start again, from its pending entries.
+   */
+  lost(partition: number, error?: Error): void {
+    if (!isLostCommit(error)) {
+      this.#logger.error({ partition, err: error }, 'a commit was fenced without leases: is another runtime working on this namespace?');
+      return;
+    }
+    this.#logger.warn({ partition }, `Redis lost a commit of partition ${partition} (a failover, or a restart without fsync): reading it again from its pending entries`);
+    void this.#remove(partition).then(() => {
+      if (!this.#stopped) this.#add(partition);
+    }, (e: unknown) => this.#logger.error({ partition, err: e }, 'could not restart a partition after a lost commit'));
   }
 }

@@ -6,9 +6,14 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Our own scripts refused the write: this process no longer holds the partition's lease. */
+/** Our own scripts refused the write: this process no longer holds the partition's lease, or Redis lost an earlier commit ({@link isLostCommit}). */
 export function isFenced(error: unknown): boolean {
   return messageOf(error).startsWith('FENCED');
+}
+
+/** The commit script refused a commit because Redis lost the one its worker made before (a failover, a restart without fsync). */
+export function isLostCommit(error: unknown): boolean {
+  return messageOf(error).startsWith('FENCED LOSTCOMMIT');
 }
 
 /** The stream or consumer group does not exist (deleted, or Redis came back without its data). */

@@ -8,7 +8,9 @@
  *
  * A write that fails for a transient reason (Redis down, a failover, TRYAGAIN during a slot
  * migration) is retried as the same commit (same id: the script ignores a commit it already
- * applied). A FENCED write ends the queue: another process owns the partition now.
+ * applied). A FENCED write ends the queue: another process owns the partition now, or Redis lost
+ * one of this queue's earlier commits (each commit names the one before it), so what this worker
+ * knows no longer matches the pending list, which the partition's next worker reads afresh.
  */
 import type { Logger } from '../logger.ts';
 import { isFenced } from '../redis/reply-errors.ts';
@@ -22,10 +24,13 @@ export const MAX_COMMIT_CHARS = 8 * 1024 * 1024;
 
 /** What the queue needs from its worker (seams: tests pass stubs). */
 export interface CommitQueueDeps {
-  /** Writes one batch as commit `commitId`; rejects with FENCED when the lease moved. */
-  write(batch: CommitBatch, commitId: string): Promise<void>;
-  /** Called once when a write was fenced. */
-  fenced(): void;
+  /**
+   * Writes one batch as commit `commitId`, the queue's next after `previous` ('' for its first);
+   * rejects with FENCED when the lease moved or `previous` was lost.
+   */
+  write(batch: CommitBatch, commitId: string, previous: string): Promise<unknown>;
+  /** Called once when a write was fenced, with the script's error. */
+  fenced(error: Error): void;
   /** Unique per commit, also across processes and lease epochs. */
   nextCommitId(): string;
   sleep(ms: number): Promise<unknown>;
@@ -55,6 +60,8 @@ export class CommitQueue {
   #writing: Promise<void> | null = null;
   #scheduled = false;
   #fenced: Error | null = null;
+  /** The id of the last commit written ('' before the first). */
+  #previous = '';
 
   constructor(deps: CommitQueueDeps) {
     this.#deps = deps;
@@ -194,13 +201,14 @@ export class CommitQueue {
   async #writeOne(p: Pending): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        await this.#deps.write(p.batch, p.id);
+        await this.#deps.write(p.batch, p.id, this.#previous);
+        this.#previous = p.id;
         return true;
       } catch (error) {
         if (isFenced(error)) {
           this.#fenced = error as Error;
           this.#rejectAll();
-          this.#deps.fenced();
+          this.#deps.fenced(error as Error);
           return false;
         }
         this.#deps.logger.error({ ...this.#deps.where, err: error, attempt: failures + 1 }, 'commit failed; retrying the same commit');

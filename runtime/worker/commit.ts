@@ -18,8 +18,13 @@ export interface CommitTarget {
   marks: boolean;
 }
 
-/** Sends `batch` as commit `commitId` under lease `token` ('' when unfenced). Rejects with FENCED if the lease moved. */
-export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId: string, token: string): Promise<void> {
+/**
+ * Sends `batch` as commit `commitId` under lease `token` ('' when unfenced), after the worker's
+ * commit `previous` ('' for its first). Rejects with FENCED if the lease moved, or if `previous` is
+ * not the last commit applied (Redis lost it). Resolves with how many acked events were not
+ * pending (recorded as settled: their read was lost in a failover).
+ */
+export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId: string, token: string, previous = ''): Promise<number> {
   const { pk, group } = t;
   const keys: string[] = [pk.events, pk.lease, pk.activeVersions, pk.commits, pk.settled(group)];
   const index = new Map<string, number>();
@@ -32,7 +37,7 @@ export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId:
     }
     return i;
   };
-  const args: (string | number)[] = [group, token, commitId, batch.acks.length];
+  const args: (string | number)[] = [group, token, commitId, previous, batch.acks.length];
   for (const id of batch.acks) args.push(id);
   const clear: number[] = [];
   if (batch.acks.length > 0) {
@@ -73,5 +78,5 @@ export async function writeCommit(t: CommitTarget, batch: CommitBatch, commitId:
     args.push(p.released.length);
     for (const id of p.released) args.push(id);
   }
-  await t.redis.fnrunCommit(keys.length, keys, args);
+  return t.redis.fnrunCommit(keys.length, keys, args);
 }

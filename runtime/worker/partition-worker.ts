@@ -12,7 +12,7 @@
 import type { DecodedEntry, MalformedEntry, WireEvent } from '../events/wire.ts';
 import { isMalformed } from '../events/wire.ts';
 import type { Logger } from '../logger.ts';
-import { isFenced, isNoGroup } from '../redis/reply-errors.ts';
+import { isFenced, isLostCommit, isNoGroup } from '../redis/reply-errors.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
@@ -56,8 +56,8 @@ export interface PartitionWorkerDeps {
   readonly maxChain: number;
   /** Resolves true after `ms`, false at once when the worker stops. */
   sleep(ms: number): Promise<boolean>;
-  /** The partition's lease moved to another process. */
-  onFenced(): void;
+  /** A read or commit was fenced: the partition's lease moved to another process, or Redis lost a commit (`error` says which). */
+  onFenced(error: Error): void;
   readonly logger: Logger;
   readonly where: Record<string, unknown>;
 }
@@ -178,7 +178,7 @@ export class PartitionWorker {
         this.#feed(entries, null, completed);
         failures = 0;
       } catch (error) {
-        if (isFenced(error)) return this.#fenced();
+        if (isFenced(error)) return this.#fenced(error as Error);
         if (isNoGroup(error)) {
           // The stream or its group is gone (deleted by hand, or Redis restarted without its data):
           // recreate it and say so loudly; events appended before that are not known to this group.
@@ -231,7 +231,7 @@ export class PartitionWorker {
     const p = this.#deps.settle(run.entries).then(
       (settled) => this.#finish(run, settled),
       (error: unknown) => {
-        if (isFenced(error)) this.#fenced();
+        if (isFenced(error)) this.#fenced(error as Error);
         else this.#deps.logger.error({ ...this.#deps.where, err: error }, 'a run failed; its events stay pending');
         this.#finish(run, 0);
       },
@@ -273,11 +273,11 @@ export class PartitionWorker {
     return next.ids;
   }
 
-  #fenced(): void {
+  #fenced(error: Error): void {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#room?.();
-    this.#deps.logger.warn(this.#deps.where, 'partition lease lost; worker stopped');
-    this.#deps.onFenced();
+    this.#deps.logger.warn(this.#deps.where, isLostCommit(error) ? 'Redis lost a commit of this worker; worker stopped (its partition is read again from its pending entries)' : 'partition lease lost; worker stopped');
+    this.#deps.onFenced(error);
   }
 }

@@ -54,8 +54,8 @@ export interface WorkerPoolOptions {
   limits: WorkerLimits;
   logger: Logger;
   report: Report;
-  /** A worker's lease was found taken over. */
-  onFenced(partition: number): void;
+  /** A worker was fenced: its lease was taken over, or (with `error` saying so) Redis lost one of its commits. */
+  onFenced(partition: number, error?: Error): void;
   now(): number;
   random(): number;
 }
@@ -193,8 +193,8 @@ export class WorkerPool {
     });
     let worker: PartitionWorker | null = null;
     const commits = new CommitQueue({
-      write: (batch, id) => writeCommit({ redis: o.redis, pk, group: group.name, members: group.members.map((m) => m.name), marks: group.members.length > 1 }, batch, id, token),
-      fenced: () => o.onFenced(p),
+      write: (batch, id, previous) => writeCommit({ redis: o.redis, pk, group: group.name, members: group.members.map((m) => m.name), marks: group.members.length > 1 }, batch, id, token, previous),
+      fenced: (error) => o.onFenced(p, error),
       nextCommitId: () => `${this.#commitPrefix}:${++this.#commitSeq}`,
       sleep: (ms) => sleeper.sleep(ms),
       logger: o.logger,
@@ -255,7 +255,7 @@ export class WorkerPool {
       maxBufferedBytes: o.limits.maxBufferedBytes,
       maxChain: o.limits.maxChain,
       sleep: (ms) => sleeper.sleep(ms),
-      onFenced: () => o.onFenced(p),
+      onFenced: (error) => o.onFenced(p, error),
       logger: o.logger,
       where,
     });

@@ -10,6 +10,11 @@
 -- Idempotence: the same commit sent twice (a client resends it after a reconnect that lost the
 -- reply, or a failover replayed it) writes nothing the second time: each commit has an id, and the
 -- last one applied is kept per group (commits of one group on one partition are sequential).
+-- Lost commits: each commit names the one its worker made before it (none for a worker's first),
+-- and is refused with FENCED unless that one is the last applied. A failover or a restart without
+-- fsync can drop a commit Redis had acknowledged; the next one must not land on top of the hole,
+-- or a key's later events would be completed before its earlier ones, which the pending list now
+-- holds again. The worker stops, and the partition is taken up again from its pending entries.
 -- Failover: an ack that finds its event not pending means the read that delivered it was lost
 -- (asynchronous replication) while its completion, committed now, was not: the new primary will
 -- deliver the event again. The ids go to the group's settled hash, so that read acks them instead
@@ -20,19 +25,23 @@
 -- KEYS[1] partition stream   KEYS[2] lease   KEYS[3] active-versions hash   KEYS[4] commit-ids hash
 -- KEYS[5] the group's settled hash
 -- KEYS[6..] referenced by index from ARGV: per-function hashes and streams, emit targets, state hashes.
--- ARGV: group, token, commitId,
+-- ARGV: group, token, commitId, previous commitId ('' = the worker's first),
 --   nAcks, ids..., nClear, keyIndex...,
 --   nParts, per part: name, version, firstId ('' = none), takeoversIdx, attemptsIdx, doneIdx (0 = none),
 --     dlqIdx, nMarks, ids..., nFailures, (id, json)..., nDead, (n, fields...)...,
 --     nEmits, (keyIdx, n, fields...)..., nState, (keyIdx, ttlMs (0 = none), nSet, (name, json)..., nDel, names...)...,
 --     nReleased, ids...
-local group, token, commitId = ARGV[1], ARGV[2], ARGV[3]
+local group, token, commitId, previous = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if token ~= '' and redis.call('GET', KEYS[2]) ~= token then
   return redis.error_reply('FENCED this process no longer holds the partition lease')
 end
-if redis.call('HGET', KEYS[4], group) == commitId then return 0 end
+local applied = redis.call('HGET', KEYS[4], group)
+if applied == commitId then return 0 end
+if previous ~= '' and applied ~= previous then
+  return redis.error_reply('FENCED LOSTCOMMIT an earlier commit of this worker is missing (lost in a failover or a restart): the partition is read again from its pending entries')
+end
 
-local pos = 4
+local pos = 5
 local function num() local v = tonumber(ARGV[pos]); pos = pos + 1; return v end
 local function str() local v = ARGV[pos]; pos = pos + 1; return v end
 
