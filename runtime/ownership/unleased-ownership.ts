@@ -14,6 +14,8 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
   readonly #remove: (partition: number) => Promise<void>;
   readonly #logger: Logger;
   #stopped = false;
+  /** Partitions being restarted: a worker and its commit queue both report the same lost commit. */
+  readonly #restarting = new Set<number>();
 
   /** `add` starts the work on a partition (with no lease token), `remove` stops it. */
   constructor(partitions: number, add: (partition: number) => void, remove: (partition: number) => Promise<void>, logger: Logger) {
@@ -42,9 +44,11 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
       this.#logger.error({ partition, err: error }, 'a commit was fenced without leases: is another runtime working on this namespace?');
       return;
     }
+    if (this.#restarting.has(partition)) return;
+    this.#restarting.add(partition);
     this.#logger.warn({ partition }, `Redis lost a commit of partition ${partition} (a failover, or a restart without fsync): reading it again from its pending entries`);
     void this.#remove(partition).then(() => {
       if (!this.#stopped) this.#add(partition);
-    }, (e: unknown) => this.#logger.error({ partition, err: e }, 'could not restart a partition after a lost commit'));
+    }, (e: unknown) => this.#logger.error({ partition, err: e }, 'could not restart a partition after a lost commit')).finally(() => this.#restarting.delete(partition));
   }
 }
