@@ -31,8 +31,8 @@ export interface ScriptedRedis extends Redis {
    */
   fnrunCommit(numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<number>;
   fnrunReplay(deadLetters: string, stream: string, deadLetterId: string, ...fields: string[]): Promise<string | null>;
-  /** Fenced: `3, stream, settled, lease, token, …`; unfenced: `2, stream, settled, '', …`. */
-  fnrunRead(numKeys: 2 | 3, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  /** Fenced: `2, stream, lease, token, …`; unfenced: `1, stream, '', …`. */
+  fnrunRead(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   /** Variable key count: `2n, [lease, epoch counter] × n, [member, ttlMs, fresh (0 | 1) × n]`; an epoch per pair. */
   fnrunLeaseAcquire(numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<number[]>;
   fnrunLeaseRelease(lease: string, token: string): Promise<number>;

@@ -28,7 +28,9 @@ export interface CommitQueueDeps {
    * Writes one batch as commit `commitId`, the queue's next after `previous` ('' for its first);
    * rejects with FENCED when the lease moved or `previous` was lost.
    */
-  write(batch: CommitBatch, commitId: string, previous: string): Promise<unknown>;
+  write(batch: CommitBatch, commitId: string, previous: string): Promise<number | void>;
+  /** A commit's acks found some of its events not pending (a lost read); `ids` are its acks, all recorded as settled (see commit.lua). */
+  notPending?(ids: readonly string[]): void;
   /** Called once when a write was fenced, with the script's error. */
   fenced(error: Error): void;
   /** Unique per commit, also across processes and lease epochs. */
@@ -201,8 +203,9 @@ export class CommitQueue {
   async #writeOne(p: Pending): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        await this.#deps.write(p.batch, p.id, this.#previous);
+        const recorded = await this.#deps.write(p.batch, p.id, this.#previous);
         this.#previous = p.id;
+        if (typeof recorded === 'number' && recorded > 0) this.#deps.notPending?.(p.batch.acks);
         return true;
       } catch (error) {
         if (isFenced(error)) {

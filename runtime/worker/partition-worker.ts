@@ -13,6 +13,7 @@ import type { DecodedEntry, MalformedEntry, WireEvent } from '../events/wire.ts'
 import { isMalformed } from '../events/wire.ts';
 import type { Logger } from '../logger.ts';
 import { isFenced, isLostCommit, isNoGroup } from '../redis/reply-errors.ts';
+import { compareStreamIds } from '../redis/stream-id.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
@@ -25,10 +26,13 @@ export interface PartitionSource {
   /**
    * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. When a
    * `'>'` read finds nothing, `tipId` is the stream's last entry id: where to wait from.
-   * `completed` holds the ids among `entries` whose completion was already committed (their
-   * earlier read was lost in a failover): they are acknowledged, not run again.
    */
-  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null; completed?: ReadonlySet<string> }>;
+  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null }>;
+  /**
+   * Ids whose completion was committed while they were not pending (the read that delivered them
+   * was lost in a failover; see commit.lua): a redelivery of one is acknowledged, not run.
+   */
+  settled(): Promise<readonly string[]>;
   /** For pending entries: deliveries, failure records and done marks. */
   prior(ids: readonly string[]): Promise<Map<string, Prior>>;
   /** Resolves once the stream has an entry after `afterId` (or spuriously, or on stop). */
@@ -77,6 +81,9 @@ export class PartitionWorker {
   readonly #known = new Set<string>();
   readonly #runs = new Set<Promise<void>>();
   #bufferedBytes = 0;
+  /** Completed while not pending (see {@link PartitionSource.settled}); dropped once reads pass the last of them. */
+  readonly #completed = new Set<string>();
+  #completedUpTo = '0-0';
   /** Settled ids waiting for the commit that acks them (see #finish). */
   #forgetting: { after: Promise<void>; ids: string[] } | null = null;
   #stopping = false;
@@ -157,7 +164,9 @@ export class PartitionWorker {
           this.#room = null;
           continue;
         }
-        const { entries, tipId, completed } = await source.read(recovering ? cursor : '>', d.batchSize);
+        // Each recovery pass starts with what earlier commits recorded as completed though not pending.
+        if (recovering && cursor === '0-0') this.completedElsewhere(await source.settled());
+        const { entries, tipId } = await source.read(recovering ? cursor : '>', d.batchSize);
         if (source.connectionEpoch() !== epoch) continue;
         if (recovering) {
           if (entries.length === 0) {
@@ -167,7 +176,7 @@ export class PartitionWorker {
           cursor = entries[entries.length - 1]!.id;
           const fresh = entries.filter((e) => !this.#known.has(e.id));
           const prior = fresh.length === 0 ? new Map<string, Prior>() : await source.prior(fresh.map((e) => e.id));
-          this.#feed(fresh, prior, completed);
+          this.#feed(fresh, prior);
           continue;
         }
         if (entries.length === 0) {
@@ -175,7 +184,9 @@ export class PartitionWorker {
           await Promise.race([source.wait(tipId ?? '0-0'), this.#stopped.promise]);
           continue;
         }
-        this.#feed(entries, null, completed);
+        this.#feed(entries, null);
+        // New entries come in id order: past the last recorded id, none of them can come again.
+        if (this.#completed.size > 0 && compareStreamIds(entries[entries.length - 1]!.id, this.#completedUpTo) > 0) this.#completed.clear();
         failures = 0;
       } catch (error) {
         if (isFenced(error)) return this.#fenced(error as Error);
@@ -198,11 +209,19 @@ export class PartitionWorker {
     return this.#queues.size >= this.#deps.maxBuffered || this.#bufferedBytes >= this.#deps.maxBufferedBytes;
   }
 
-  #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null, completed: ReadonlySet<string> | undefined): void {
+  /** Events whose completion a commit recorded although they were not pending: their redelivery is acked, not run. */
+  completedElsewhere(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.#completed.add(id);
+      if (compareStreamIds(id, this.#completedUpTo) > 0) this.#completedUpTo = id;
+    }
+  }
+
+  #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null): void {
     const d = this.#deps;
     for (const e of entries) {
       if (this.#known.has(e.id)) continue;
-      if (completed?.has(e.id) === true) {
+      if (this.#completed.delete(e.id)) {
         d.commits.acked(e.id); // completed before a failover lost its read: not run again
         continue;
       }

@@ -195,6 +195,7 @@ export class WorkerPool {
     const commits = new CommitQueue({
       write: (batch, id, previous) => writeCommit({ redis: o.redis, pk, group: group.name, members: group.members.map((m) => m.name), marks: group.members.length > 1 }, batch, id, token, previous),
       fenced: (error) => o.onFenced(p, error),
+      notPending: (ids) => worker?.completedElsewhere(ids),
       nextCommitId: () => `${this.#commitPrefix}:${++this.#commitSeq}`,
       sleep: (ms) => sleeper.sleep(ms),
       logger: o.logger,

@@ -57,6 +57,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
       return { entries: out, tipId: out.length === 0 ? (stream.at(-1)?.id ?? '0-0') : null };
     },
     prior: async () => new Map(),
+    settled: async () => [],
     wait: () => new Promise<void>((resolve) => { wake = resolve; }),
     connectionEpoch: () => 0,
   };

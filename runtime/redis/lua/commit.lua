@@ -18,7 +18,7 @@
 -- Failover: an ack that finds its event not pending means the read that delivered it was lost
 -- (asynchronous replication) while its completion, committed now, was not: the new primary will
 -- deliver the event again. The ids go to the group's settled hash, so that read acks them instead
--- of running them (read.lua). A chunk's ids all go there, pending or not: XACK counts, it does
+-- of running them (partition-worker.ts). A chunk's ids all go there, pending or not: XACK counts, it does
 -- not say which; every id in a commit's acks was completed, so each record is true.
 -- Returns how many ids it recorded so (0 but after a failover).
 --

@@ -3,30 +3,18 @@
 -- then never see. (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.)
 -- When a read of new entries ('>') finds none, it returns {'tip', <id of the stream's last entry>}
 -- instead: everything up to there was delivered, so that is where to wait from (no XINFO needed).
--- Both in one script, not XREADGROUP then XREVRANGE: an entry appended in between would be taken
--- for the tip, and the worker would wait past an entry nobody has read.
--- When the group's settled hash exists (a failover lost reads whose completions were committed
--- since, see commit.lua), it returns {'settled', reply, ids} instead: `ids` are the entries of
--- `reply` already completed, to acknowledge without running them again.
--- KEYS[1] partition stream   KEYS[2] the group's settled hash   KEYS[3] lease (fenced only)
+-- Unfenced (ARGV[1] = ''), the script names the stream only: a key it does not touch, absent on a
+-- Cluster node whose slot is migrating, would get TRYAGAIN until the move is over. Both in one
+-- script, not XREADGROUP then XREVRANGE: an entry appended in between would be taken for the tip,
+-- and the worker would wait past an entry nobody has read.
+-- KEYS[1] partition stream   KEYS[2] lease (fenced only)
 -- ARGV[1] token ('' = unfenced)   ARGV[2] group   ARGV[3] consumer   ARGV[4] count   ARGV[5] id ('>' or a pending id)
-if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('FENCED this process no longer holds the partition lease')
 end
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
-if not reply or #reply == 0 or #reply[1][2] == 0 then
-  if ARGV[5] ~= '>' then return reply end
+if ARGV[5] == '>' and (not reply or #reply == 0 or #reply[1][2] == 0) then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   return { 'tip', last[1] and last[1][1] or '0-0' }
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return reply end
-local entries = reply[1][2]
-local ids = {}
-for i = 1, #entries do ids[i] = entries[i][1] end
-local marks = redis.call('HMGET', KEYS[2], unpack(ids))
-local settled = {}
-for i = 1, #ids do
-  if marks[i] then settled[#settled + 1] = ids[i] end
-end
-if #settled == 0 then return reply end
-return { 'settled', reply, settled }
+return reply
