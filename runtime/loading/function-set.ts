@@ -42,7 +42,6 @@ export interface UpsertChange {
   rank?: number;
 }
 
-
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const groupOf = (manifest: Manifest) => manifest.group?.name ?? null;
 

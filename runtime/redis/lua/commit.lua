@@ -17,9 +17,10 @@
 -- holds again. The worker stops, and the partition is taken up again from its pending entries.
 -- Failover: an ack that finds its event not pending means the read that delivered it was lost
 -- (asynchronous replication) while its completion, committed now, was not: the new primary will
--- deliver the event again. The ids go to the group's settled hash, so that read acks them instead
--- of running them (partition-worker.ts). A chunk's ids all go there, pending or not: XACK counts, it does
--- not say which; every id in a commit's acks was completed, so each record is true.
+-- deliver the event again. The ids go to the group's settled hash, and the worker that reads it
+-- again acks it instead of running it (partition-worker.ts). A chunk's ids all go there, pending
+-- or not (XACK counts, it does not say which): every id a commit acks was completed, so each
+-- record is true.
 -- Returns how many ids it recorded so (0 but after a failover).
 --
 -- KEYS[1] partition stream   KEYS[2] lease   KEYS[3] active-versions hash   KEYS[4] commit-ids hash
