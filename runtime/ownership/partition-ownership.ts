@@ -48,7 +48,7 @@ export class PartitionOwnership {
   private readonly handlers: OwnershipHandlers;
   private readonly logger: Logger;
   private readonly held = new Map<number, string>();
-  /** Partitions being drained before their lease is released. */
+  /** Partitions being drained before their lease is released, or stopped after they were lost: not taken again meanwhile. */
   private readonly releasing = new Map<number, Promise<void>>();
   private lastRenewedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -107,21 +107,31 @@ export class PartitionOwnership {
   /**
    * Called by a worker whose read or commit was fenced: the partition is gone (taken up again at
    * the next round when it is still assigned here, with a new token, from its pending entries).
+   * A worker of an earlier holding (its `token` is not the one held now) is ignored: it is still
+   * finishing after that holding was dropped, and its fence says nothing about the current one —
+   * dropping the current one for it would re-run the new workers' events, round after round.
    */
-  lost(partition: number, error?: Error): void {
+  lost(partition: number, token: string, error?: Error): void {
+    if (this.held.get(partition) !== token) return;
     this.drop([partition], isLostCommit(error)
       ? 'Redis lost a commit of this process (a failover, or a restart without fsync): the partition is read again from its pending entries'
       : 'a read or commit was fenced: another process holds the lease now');
   }
 
-  /** Stops working on `partitions` at once (their leases are gone or going), saying why. */
+  /**
+   * Stops working on `partitions` at once (their leases are gone or going), saying why. They are
+   * not taken again until their workers have stopped: two holdings' workers never overlap here.
+   */
   private drop(partitions: readonly number[], reason: string): void {
     const gone = partitions.filter((p) => this.held.delete(p));
     if (gone.length === 0) return;
     for (const p of gone) this.lostHere.add(p);
     this.logger.warn({ partitions: gone, reason }, `partitions lost: ${gone.join(', ')} (${reason})`);
     for (const partition of gone) {
-      void this.handlers.released(partition).catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'));
+      const stopping = this.handlers.released(partition)
+        .catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'))
+        .finally(() => { if (this.releasing.get(partition) === stopping) this.releasing.delete(partition); });
+      this.releasing.set(partition, stopping);
     }
   }
 

@@ -37,9 +37,10 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
 
   /**
    * An unleased commit is fenced when Redis lost an earlier one (a failover, a restart without
-   * fsync): the partition's workers start again, from its pending entries.
+   * fsync): the partition's workers start again, from its pending entries. (No token to check: a
+   * restart waits for the old workers to stop, so none of theirs reports after it.)
    */
-  lost(partition: number, error?: Error): void {
+  lost(partition: number, _token: string, error?: Error): void {
     if (!isLostCommit(error)) {
       this.#logger.error({ partition, err: error }, 'a commit was fenced without leases: is another runtime working on this namespace?');
       return;

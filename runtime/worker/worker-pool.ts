@@ -54,8 +54,12 @@ export interface WorkerPoolOptions {
   limits: WorkerLimits;
   logger: Logger;
   report: Report;
-  /** A worker was fenced: its lease was taken over, or (with `error` saying so) Redis lost one of its commits. */
-  onFenced(partition: number, error?: Error): void;
+  /**
+   * A worker was fenced: its lease was taken over, or (with `error` saying so) Redis lost one of its
+   * commits. `token` is the lease token the worker ran with: a worker of an earlier holding of the
+   * partition, still finishing, reports a fence that says nothing about the current one.
+   */
+  onFenced(partition: number, token: string, error?: Error): void;
   now(): number;
   random(): number;
 }
@@ -194,7 +198,7 @@ export class WorkerPool {
     let worker: PartitionWorker | null = null;
     const commits = new CommitQueue({
       write: (batch, id, previous) => writeCommit({ redis: o.redis, pk, group: group.name, members: group.members.map((m) => m.name), marks: group.members.length > 1 }, batch, id, token, previous),
-      fenced: (error) => o.onFenced(p, error),
+      fenced: (error) => o.onFenced(p, token, error),
       notPending: (ids) => worker?.completedElsewhere(ids),
       nextCommitId: () => `${this.#commitPrefix}:${++this.#commitSeq}`,
       sleep: (ms) => sleeper.sleep(ms),
@@ -256,7 +260,7 @@ export class WorkerPool {
       maxBufferedBytes: o.limits.maxBufferedBytes,
       maxChain: o.limits.maxChain,
       sleep: (ms) => sleeper.sleep(ms),
-      onFenced: (error) => o.onFenced(p, error),
+      onFenced: (error) => o.onFenced(p, token, error),
       logger: o.logger,
       where,
     });
