@@ -48,7 +48,7 @@ export class PartitionOwnership {
   private readonly handlers: OwnershipHandlers;
   private readonly logger: Logger;
   private readonly held = new Map<number, string>();
-  /** Partitions being drained before their lease is released, or stopped after they were lost: not taken again meanwhile. */
+  /** Partitions being drained before their lease is released. */
   private readonly releasing = new Map<number, Promise<void>>();
   private lastRenewedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -118,20 +118,16 @@ export class PartitionOwnership {
       : 'a read or commit was fenced: another process holds the lease now');
   }
 
-  /**
-   * Stops working on `partitions` at once (their leases are gone or going), saying why. They are
-   * not taken again until their workers have stopped: two holdings' workers never overlap here.
-   */
+  /** Stops working on `partitions` at once (their leases are gone or going), saying why. */
   private drop(partitions: readonly number[], reason: string): void {
     const gone = partitions.filter((p) => this.held.delete(p));
     if (gone.length === 0) return;
     for (const p of gone) this.lostHere.add(p);
     this.logger.warn({ partitions: gone, reason }, `partitions lost: ${gone.join(', ')} (${reason})`);
+    // Not awaited before the partition may be taken again: a stop that hangs (seen once, after a
+    // Redis restart) must not keep a partition unowned. The old workers are fenced meanwhile.
     for (const partition of gone) {
-      const stopping = this.handlers.released(partition)
-        .catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'))
-        .finally(() => { if (this.releasing.get(partition) === stopping) this.releasing.delete(partition); });
-      this.releasing.set(partition, stopping);
+      void this.handlers.released(partition).catch((error: unknown) => this.logger.error({ err: error, partition }, 'could not stop a fenced partition'));
     }
   }
 
