@@ -64,6 +64,8 @@ export interface PartitionWorkerDeps {
   onFenced(error: Error): void;
   readonly logger: Logger;
   readonly where: Record<string, unknown>;
+  /** A stop still unfinished after this long is logged, with what it waits for. @defaultValue 10000 */
+  readonly stopWarnMs?: number;
 }
 
 /** A queued event: a run item, plus whether it was handed to the sandbox. */
@@ -87,6 +89,8 @@ export class PartitionWorker {
   /** Settled ids waiting for the commit that acks them (see #finish). */
   #forgetting: { after: Promise<void>; ids: string[] } | null = null;
   #stopping = false;
+  /** What the read loop awaits now: a stop that hangs says which step never returned. */
+  #step = 'not started';
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
   readonly #ready = Promise.withResolvers<void>();
@@ -127,13 +131,26 @@ export class PartitionWorker {
     this.#ready.resolve();
     this.#stopped.resolve();
     this.#room?.();
-    await this.#loop;
-    await Promise.all([...this.#runs]);
-    const { commits } = this.#deps;
-    if (commits.fenced) return;
-    const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
-    commits.released(this.#deps.members(), unstarted);
-    await commits.flush().catch(() => {});
+    // Every step below should end within a handler timeout or a Redis reconnect; one that does not
+    // holds a hand-over or a shutdown, and is otherwise silent: say which step it is.
+    let waitingFor = () => `its read loop (${this.#step})`;
+    const d = this.#deps;
+    const warnMs = d.stopWarnMs ?? 10_000;
+    const slow = setTimeout(() => d.logger.warn({ ...d.where, waitingFor: waitingFor() }, `worker not stopped after ${warnMs / 1000} s: still waiting for ${waitingFor()}`), warnMs);
+    slow.unref();
+    try {
+      await this.#loop;
+      waitingFor = () => `${this.#runs.size} run(s) in flight`;
+      await Promise.all([...this.#runs]);
+      const { commits } = d;
+      if (commits.fenced) return;
+      const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
+      commits.released(d.members(), unstarted);
+      waitingFor = () => 'its last commit';
+      await commits.flush().catch(() => {});
+    } finally {
+      clearTimeout(slow);
+    }
   }
 
   async #run(): Promise<void> {
@@ -147,6 +164,7 @@ export class PartitionWorker {
     while (!this.#stopping) {
       try {
         if (!ready) {
+          this.#step = 'creating the consumer group';
           await source.ensureGroup();
           ready = true;
           this.#ready.resolve();
@@ -160,12 +178,15 @@ export class PartitionWorker {
           cursor = '0-0';
         }
         if (this.#full()) {
+          this.#step = 'room in its buffer';
           await Promise.race([new Promise<void>((resolve) => { this.#room = resolve; }), this.#stopped.promise]);
           this.#room = null;
           continue;
         }
         // Each recovery pass starts with what earlier commits recorded as completed though not pending.
+        this.#step = 'the settled-ids lookup (HKEYS)';
         if (recovering && cursor === '0-0') this.completedElsewhere(await source.settled());
+        this.#step = 'a read (Redis)';
         const { entries, tipId } = await source.read(recovering ? cursor : '>', d.batchSize);
         if (source.connectionEpoch() !== epoch) continue;
         if (recovering) {
@@ -175,12 +196,14 @@ export class PartitionWorker {
           }
           cursor = entries[entries.length - 1]!.id;
           const fresh = entries.filter((e) => !this.#known.has(e.id));
+          this.#step = 'the pending entries\' delivery counts and failure records (Redis)';
           const prior = fresh.length === 0 ? new Map<string, Prior>() : await source.prior(fresh.map((e) => e.id));
           this.#feed(fresh, prior);
           continue;
         }
         if (entries.length === 0) {
           // Everything up to the stream's last entry was delivered: wait for one past it.
+          this.#step = 'new entries';
           await Promise.race([source.wait(tipId ?? '0-0'), this.#stopped.promise]);
           continue;
         }
@@ -200,6 +223,7 @@ export class PartitionWorker {
         cursor = '0-0';
         failures++;
         d.logger.error({ ...d.where, err: error }, 'partition worker error; retrying');
+        this.#step = 'a backoff after an error';
         await d.sleep(reconnectDelayMs(failures, 100, 5000));
       }
     }

@@ -239,3 +239,32 @@ test('a malformed entry is dead-lettered for the members and acked without holdi
   await h.stop();
   assert.deepEqual(h.reports.map((r) => [r.id, r.status]), [['999-0', 'dead-lettered'], [ok.id, 'ok']]);
 });
+
+test('a stop that does not finish says which step it waits for', async () => {
+  const lines: string[] = [];
+  const logger = { ...silentLogger, warn: (_obj: object, msg?: string) => { lines.push(msg ?? ''); } };
+  let reading = false;
+  const source: PartitionSource = {
+    ensureGroup: async () => {},
+    // A Redis reply that never comes (what a command lost in a reconnect would look like).
+    read: () => { reading = true; return new Promise(() => {}); },
+    prior: async () => new Map(),
+    settled: async () => [],
+    wait: () => new Promise(() => {}),
+    connectionEpoch: () => 0,
+  };
+  const sleeper = new Sleeper();
+  const commits = new CommitQueue({
+    write: async () => {}, fenced: () => {}, nextCommitId: () => String(++seq), sleep: (ms) => sleeper.sleep(ms), logger: silentLogger, where: {},
+  });
+  const worker = new PartitionWorker({
+    source, commits, settle: async () => 0, settleMalformed: () => {}, wanted: () => true, members: () => [],
+    ordering: 'key', batchSize: 10, maxBuffered: 100, maxBufferedBytes: 1 << 20, maxChain: 10,
+    sleep: (ms) => sleeper.sleep(ms), onFenced: () => {}, logger, where: { partition: 3 }, stopWarnMs: 50,
+  });
+  worker.start();
+  await waitFor(() => reading, { timeoutMs: 5_000, message: 'the read is in flight' });
+  void worker.stop();
+  await waitFor(() => lines.length > 0, { timeoutMs: 5_000, message: 'the slow stop is logged' });
+  assert.match(lines[0]!, /^worker not stopped after 0\.05 s: still waiting for its read loop \(a read \(Redis\)\)$/);
+});
