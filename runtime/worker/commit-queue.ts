@@ -22,6 +22,19 @@ import type { EncodedEmit } from './emits.ts';
 export const MAX_COMMIT_ARGS = 20_000;
 export const MAX_COMMIT_CHARS = 8 * 1024 * 1024;
 
+/**
+ * A write with no reply after this long is sent again. Replies can be lost by the client across a
+ * reconnect (seen after a Redis restart under Sentinel: the worker's last commit never settled, so
+ * its stop never ended); a resend is safe, since the script applies a commit id at most once and
+ * refuses a stale copy that lands after a later commit (it no longer names the last applied one).
+ */
+export const COMMIT_REPLY_TIMEOUT_MS = 30_000;
+
+/** What a write's reply deadline rejects with. */
+export class NoReplyError extends Error {
+  override readonly name = 'NoReplyError';
+}
+
 /** What the queue needs from its worker (seams: tests pass stubs). */
 export interface CommitQueueDeps {
   /**
@@ -39,6 +52,8 @@ export interface CommitQueueDeps {
   logger: Logger;
   /** For log lines. */
   where: Record<string, unknown>;
+  /** @defaultValue {@link COMMIT_REPLY_TIMEOUT_MS} */
+  replyTimeoutMs?: number;
 }
 
 /** A function settling events, as the queue records it. */
@@ -203,7 +218,7 @@ export class CommitQueue {
   async #writeOne(p: Pending): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        const recorded = await this.#deps.write(p.batch, p.id, this.#previous);
+        const recorded = await this.#withDeadline(this.#deps.write(p.batch, p.id, this.#previous));
         this.#previous = p.id;
         if (typeof recorded === 'number' && recorded > 0) this.#deps.notPending?.(p.batch.acks);
         return true;
@@ -218,6 +233,17 @@ export class CommitQueue {
         await this.#deps.sleep(reconnectDelayMs(failures, 50, 5_000));
       }
     }
+  }
+
+  /** `write`, or a NoReplyError once it has gone unanswered past the deadline (it may still land: see COMMIT_REPLY_TIMEOUT_MS). */
+  #withDeadline<T>(write: Promise<T>): Promise<T> {
+    const ms = this.#deps.replyTimeoutMs ?? COMMIT_REPLY_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NoReplyError(`no reply from Redis within ${ms / 1000} s; sending the same commit again`)), ms);
+    });
+    write.catch(() => {}); // a late failure of an abandoned write matters to nobody
+    return Promise.race([write, deadline]).finally(() => clearTimeout(timer));
   }
 
   #rejectAll(): void {

@@ -58,3 +58,20 @@ test('a completion that fills a batch shares its commit with its ack: a batch is
   assert.ok(batches.length > 1, 'cut into several commits');
   for (const b of batches) assert.equal(b.emits, 15 * b.acks.length, `each commit holds the emits of exactly the events it acks (${b.acks.join(',')})`);
 });
+
+test('a write that never gets a reply is sent again, as the same commit, after the reply deadline', { timeout: 10_000 }, async () => {
+  const sent: string[] = [];
+  let n = 0;
+  const q = new CommitQueue({
+    // The first send's reply is lost (never settles), as a client can lose one across a reconnect.
+    write: (batch, id) => { sent.push(id); return sent.length === 1 ? new Promise(() => {}) : Promise.resolve(); },
+    fenced: () => {}, nextCommitId: () => `c${++n}`, sleep: async () => {}, logger: silentLogger, where: {}, replyTimeoutMs: 50,
+  });
+  q.acked('1-0');
+  await q.flush();
+  assert.deepEqual(sent, ['c1', 'c1']);
+  // The chain goes on from it: the next commit names it as its previous one.
+  q.acked('2-0');
+  await q.flush();
+  assert.deepEqual(sent, ['c1', 'c1', 'c2']);
+});
