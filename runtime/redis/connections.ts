@@ -6,6 +6,7 @@
  * connection's commands in order), and a process catching up on a backlog would lose its leases
  * for being busy. Opened together, so that a start that fails leaves none behind.
  */
+import { withinMs } from '../policy/deadline.ts';
 import type { Keys } from './keys.ts';
 import { resolvePartitions } from './namespace.ts';
 import { connectRedis, isCluster, type Redis } from './redis.ts';
@@ -58,11 +59,5 @@ export async function closeConnections(c: RuntimeConnections): Promise<void> {
 
 /** True when `redis` answers PING within `timeoutMs`: a PING queued behind a reconnect does not. */
 export async function answersPingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-  try {
-    return (await Promise.race([redis.ping().catch(() => 'error'), timeout])) === 'PONG';
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await withinMs(redis.ping().catch(() => 'error'), timeoutMs)) === 'PONG';
 }

@@ -17,6 +17,7 @@ import { ConfigError, RedisConnectError } from '../errors.ts';
 import { connectFailure, isFinalConnectError } from './connect-failure.ts';
 import { isReadOnly } from './reply-errors.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
+import { withinMs } from '../policy/deadline.ts';
 
 /** Where to connect, as parsed from a URL. */
 export type RedisTarget =
@@ -179,17 +180,14 @@ export async function connectRedis(url: string, name = 'fnrun'): Promise<Redis> 
   redis.on('node error', record);
   const connecting = redis.connect();
   connecting.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), CONNECT_DEADLINE_MS); });
   try {
-    const outcome = await Promise.race([connecting, deadline, failed]);
+    const outcome = await withinMs(Promise.race([connecting, failed]), CONNECT_DEADLINE_MS);
     if (outcome === 'timeout') throw connectFailure(url, seen, CONNECT_DEADLINE_MS);
     if (outcome === 'failed') throw connectFailure(url, seen, null);
   } catch (error) {
     redis.disconnect();
     throw error instanceof RedisConnectError ? error : connectFailure(url, [...seen, error], null);
   } finally {
-    clearTimeout(timer);
     redis.off('error', record);
     redis.off('node error', record);
   }

@@ -15,6 +15,7 @@
 import type { Logger } from '../logger.ts';
 import { isFenced } from '../redis/reply-errors.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
+import { withinMs } from '../policy/deadline.ts';
 import { CommitBatch, type StateChange } from './commit-batch.ts';
 import type { EncodedEmit } from './emits.ts';
 
@@ -218,7 +219,9 @@ export class CommitQueue {
   async #writeOne(p: Pending): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        const recorded = await this.#withDeadline(this.#deps.write(p.batch, p.id, this.#previous));
+        const ms = this.#deps.replyTimeoutMs ?? COMMIT_REPLY_TIMEOUT_MS;
+        const recorded = await withinMs(this.#deps.write(p.batch, p.id, this.#previous), ms);
+        if (recorded === 'timeout') throw new NoReplyError(`no reply from Redis within ${ms / 1000} s; sending the same commit again`);
         this.#previous = p.id;
         if (typeof recorded === 'number' && recorded > 0) this.#deps.notPending?.(p.batch.acks);
         return true;
@@ -233,17 +236,6 @@ export class CommitQueue {
         await this.#deps.sleep(reconnectDelayMs(failures, 50, 5_000));
       }
     }
-  }
-
-  /** `write`, or a NoReplyError once it has gone unanswered past the deadline (it may still land: see COMMIT_REPLY_TIMEOUT_MS). */
-  #withDeadline<T>(write: Promise<T>): Promise<T> {
-    const ms = this.#deps.replyTimeoutMs ?? COMMIT_REPLY_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NoReplyError(`no reply from Redis within ${ms / 1000} s; sending the same commit again`)), ms);
-    });
-    write.catch(() => {}); // a late failure of an abandoned write matters to nobody
-    return Promise.race([write, deadline]).finally(() => clearTimeout(timer));
   }
 
   #rejectAll(): void {
