@@ -169,6 +169,11 @@ export class FunctionSandbox {
     return this.#instances.filter((i) => i.running !== undefined && i.running.startedAt > 0);
   }
 
+  /** Isolates already disposed whose call still runs (see IsolateGuard.stillRunning). */
+  disposedStillRunning(): number {
+    return this.#guard.stillRunning();
+  }
+
   /** Bytes used on the isolates' heaps now (async: never blocks on a running call), or null. */
   async heapUsedBytes(): Promise<number | null> {
     let total = 0;

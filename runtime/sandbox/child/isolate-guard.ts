@@ -36,6 +36,16 @@ export class IsolateGuard {
     if (instance.running !== undefined) this.#killedAt.set(instance, Date.now());
   }
 
+  /**
+   * Disposed isolates whose call still runs: their thread can go on allocating (one huge fill),
+   * so the process-wide RSS guard must count them as suspects, not blame a bystander.
+   */
+  stillRunning(): number {
+    let n = 0;
+    for (const inst of this.#killedAt.keys()) if (inst.running !== undefined) n++;
+    return n;
+  }
+
   /** Checks `instances` (the live list: a kill takes one out) at `now`. */
   tick(instances: readonly IsolateInstance[], now: number): void {
     const { timeoutMs, memoryMb } = this.#limits;

@@ -46,16 +46,24 @@ export class Watchdog {
     for (const s of samples) base = Math.min(base, s.bytes);
     const busy: { sb: FunctionSandbox; instance: ReturnType<FunctionSandbox['busyInstances']>[number] }[] = [];
     let allowance = RSS_SLACK_BYTES;
+    let disposed = 0;
     for (const sb of this.#sandboxes()) {
       for (const instance of sb.busyInstances()) {
         busy.push({ sb, instance });
         allowance += sb.spec.limits.memoryMb * 2 * MiB;
       }
+      const stuck = sb.disposedStillRunning();
+      disposed += stuck;
+      allowance += stuck * sb.spec.limits.memoryMb * 2 * MiB;
     }
     const growth = rss - base;
-    if (growth <= allowance || busy.length === 0) return;
+    if (growth <= allowance || busy.length + disposed === 0) return;
     const mb = Math.round(growth / MiB);
-    if (busy.length === 1) {
+    if (disposed > 0) {
+      // A killed isolate's thread still runs (and may still allocate): the growth is most likely
+      // its own, and only the process going away frees it. No live invocation is charged.
+      this.#fatal(`the sandbox process grew by ${mb} MiB while ${disposed} disposed isolate(s) still ran`, null);
+    } else if (busy.length === 1) {
       const { sb, instance } = busy[0]!;
       sb.killForMemory(instance, `exceeded memoryMb (${sb.spec.limits.memoryMb} MiB): the process grew by ${mb} MiB`);
       // Forget the growth: the next check measures from here.
