@@ -30,11 +30,11 @@ type Message = { t: 'ready' } | { t: 'result'; value: unknown; rss: ChildResult<
 
 /**
  * Runs `measure` exported by `bench/<file>` in a fresh process. `onReady` answers the scenario's
- * `parent.ready()`.
+ * `parent.ready()`; `execArgv` are the scenario process's Node flags (none by default).
  */
-export function inChild<A, R>(file: string, args: A, onReady?: () => Promise<unknown>): Promise<ChildResult<R>> {
+export function inChild<A, R>(file: string, args: A, onReady?: () => Promise<unknown>, execArgv: string[] = []): Promise<ChildResult<R>> {
   // No inherited flags: a --cpu-prof given to the bench must not profile every scenario.
-  const child = fork(fileURLToPath(import.meta.url), [file, JSON.stringify(args)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), [file, JSON.stringify(args)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let settled = false;
     // A scenario waits for its last event; if fnrun lost one, say so instead of hanging.
