@@ -15,7 +15,7 @@
 import type { Logger } from '../logger.ts';
 import { isFenced } from '../redis/reply-errors.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
-import { withinMs } from '../policy/deadline.ts';
+import { REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../redis/reply-deadline.ts';
 import { CommitBatch, type StateChange } from './commit-batch.ts';
 import type { EncodedEmit } from './emits.ts';
 
@@ -24,17 +24,13 @@ export const MAX_COMMIT_ARGS = 20_000;
 export const MAX_COMMIT_CHARS = 8 * 1024 * 1024;
 
 /**
- * A write with no reply after this long is sent again. Replies can be lost by the client across a
- * reconnect (seen after a Redis restart under Sentinel: the worker's last commit never settled, so
- * its stop never ended); a resend is safe, since the script applies a commit id at most once and
- * refuses a stale copy that lands after a later commit (it no longer names the last applied one).
+ * A write with no reply after this long is sent again (see redis/reply-deadline.ts: ioredis can
+ * lose a reply across a reconnect; seen after a Redis restart under Sentinel, where the worker's
+ * last commit never settled, so its stop never ended). A resend is safe, since the script applies
+ * a commit id at most once and refuses a stale copy that lands after a later commit (it no longer
+ * names the last applied one).
  */
-export const COMMIT_REPLY_TIMEOUT_MS = 30_000;
-
-/** What a write's reply deadline rejects with. */
-export class NoReplyError extends Error {
-  override readonly name = 'NoReplyError';
-}
+export const COMMIT_REPLY_TIMEOUT_MS = REDIS_REPLY_TIMEOUT_MS;
 
 /** What the queue needs from its worker (seams: tests pass stubs). */
 export interface CommitQueueDeps {
@@ -220,8 +216,7 @@ export class CommitQueue {
     for (let failures = 0; ; failures++) {
       try {
         const ms = this.#deps.replyTimeoutMs ?? COMMIT_REPLY_TIMEOUT_MS;
-        const recorded = await withinMs(this.#deps.write(p.batch, p.id, this.#previous), ms);
-        if (recorded === 'timeout') throw new NoReplyError(`no reply from Redis within ${ms / 1000} s; sending the same commit again`);
+        const recorded = await replyWithin(this.#deps.write(p.batch, p.id, this.#previous), `commit ${p.id}`, ms);
         this.#previous = p.id;
         if (typeof recorded === 'number' && recorded > 0) this.#deps.notPending?.(p.batch.acks);
         return true;

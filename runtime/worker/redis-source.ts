@@ -2,11 +2,16 @@
  * A worker's entries, from Redis: fenced non-blocking reads (a Lua script that checks the lease,
  * since only the lease holder may move entries into the pending list), the pending list's delivery
  * counts and failure records, and the wake watcher's blocking XREAD to wait on when idle.
+ *
+ * Each command has a reply deadline (redis/reply-deadline.ts): a lost reply fails the step, and the
+ * worker re-reads its pending list, where the entries of a read whose reply was lost are. A read
+ * answered after its deadline counts as a reconnect (connectionEpoch), for the same reason.
  */
 import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
 import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
 import { ensureConsumerGroup, type StartFrom } from '../redis/consumer-groups.ts';
 import { CONSUMER_NAME, type PartitionKeys } from '../redis/keys.ts';
+import { REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../redis/reply-deadline.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import type { PartitionSource } from './partition-worker.ts';
 import type { Prior } from './run-context.ts';
@@ -28,18 +33,24 @@ export interface RedisSourceOptions {
   maxEventBytes: number;
   watcher: PartitionWaker;
   connectionEpoch: () => number;
+  /** @defaultValue {@link REDIS_REPLY_TIMEOUT_MS} */
+  replyTimeoutMs?: number;
 }
 
 export function redisSource(o: RedisSourceOptions): PartitionSource {
   const { redis, pk, group } = o;
   const settled = pk.settled(group);
+  const ms = o.replyTimeoutMs ?? REDIS_REPLY_TIMEOUT_MS;
+  let lateReplies = 0;
+  const late = () => { lateReplies++; };
+  const bounded = <T>(work: Promise<T>, what: string) => replyWithin(work, `${what} of partition ${o.partition}`, ms, late);
   return {
-    ensureGroup: () => ensureConsumerGroup(redis, pk.events, group, o.startFrom()),
+    ensureGroup: () => bounded(ensureConsumerGroup(redis, pk.events, group, o.startFrom()), 'the consumer group check'),
 
     async read(cursor, count) {
-      const reply = (o.token === ''
-        ? await redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor)
-        : await redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)) as StreamReply | ['tip', string];
+      const reply = (await bounded(o.token === ''
+        ? redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor)
+        : redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor), 'a read')) as StreamReply | ['tip', string];
       if (reply !== null && reply[0] === 'tip') return { entries: [], tipId: reply[1] as string };
       const raw = (reply as StreamReply)?.[0]?.[1];
       if (!raw || raw.length === 0) return { entries: [], tipId: null };
@@ -50,7 +61,7 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
 
     // A command of its own, not in the read script: during a slot migration a script naming a key
     // that does not exist (this hash, nearly always) gets TRYAGAIN until the move is over.
-    settled: () => redis.hkeys(settled),
+    settled: () => bounded(redis.hkeys(settled), 'the settled-ids lookup'),
 
     async prior(ids) {
       const members = o.members();
@@ -58,10 +69,10 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
       // Separate commands, not one pipeline: during a slot migration the source answers ASK for a
       // key it lacks (a done hash that does not exist yet), and ioredis then resends a whole
       // pipeline to the target, where nothing is yet; single commands are each redirected right.
-      const [pendingRows, ...hashes] = await Promise.all([
+      const [pendingRows, ...hashes] = await bounded(Promise.all([
         redis.xpending(pk.events, group, ids[0]!, ids[ids.length - 1]!, ids.length, CONSUMER_NAME) as Promise<[string, string, number, number][]>,
         ...members.flatMap((m) => [redis.hmget(pk.attempts(m), ...ids), multi ? redis.hmget(pk.done(group, m), ...ids) : Promise.resolve([] as (string | null)[])]),
-      ]);
+      ]), 'the pending entries\' lookup');
       const out = new Map<string, Prior>();
       for (const id of ids) out.set(id, { deliveries: 1, records: new Map(), done: new Set() });
       for (const row of pendingRows) {
@@ -81,6 +92,7 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
     },
 
     wait: (afterId) => o.watcher.waitFor(o.partition, afterId),
-    connectionEpoch: o.connectionEpoch,
+    // Both only grow, so their sum changes whenever either does.
+    connectionEpoch: () => o.connectionEpoch() + lateReplies,
   };
 }

@@ -11,6 +11,8 @@ import { Keys, Publisher, Runtime, createJsonLogger } from '../../runtime/index.
 import { CommitBatch } from '../../runtime/worker/commit-batch.ts';
 import { writeCommit } from '../../runtime/worker/commit.ts';
 import { withScripts } from '../../runtime/redis/scripts.ts';
+import { NoReplyError } from '../../runtime/redis/reply-deadline.ts';
+import { redisSource } from '../../runtime/worker/redis-source.ts';
 import { fixtureFunctions } from '../helpers/fixtures.ts';
 import { Recorder } from '../helpers/recorder.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
@@ -70,4 +72,22 @@ test('a runtime acknowledges an event whose completion a failover kept but whose
     await runtime.stop();
     await publisher.close();
   }
+});
+
+test('a read with no reply by its deadline fails with NoReplyError, and its late reply counts as a reconnect, so the worker re-reads the pending list it filled', async () => {
+  const redis = withScripts(env.redis.client());
+  const pk = new Keys('deadline').partition(0);
+  await redis.xgroup('CREATE', pk.events, 'g', '0', 'MKSTREAM');
+  await redis.xadd(pk.events, '*', 'type', 't', 'data', '1', 'time', '0');
+  const idle = { start: async () => {}, waitFor: async () => {}, wakeAll: () => {}, stop: async () => {} };
+  const source = redisSource({
+    redis, pk, partition: 0, group: 'g', members: () => ['f'], startFrom: () => 'earliest', token: '', maxEventBytes: 1 << 20,
+    watcher: idle, connectionEpoch: () => 0, replyTimeoutMs: 100,
+  });
+  // Redis holds every client's commands for a second: the read's reply comes after its deadline.
+  await env.redis.client().client('PAUSE', 1000, 'ALL');
+  const epoch = source.connectionEpoch();
+  await assert.rejects(source.read('>', 10), (error: Error) => error instanceof NoReplyError && /no reply from Redis to a read of partition 0 within 0.1 s/.test(error.message));
+  await waitFor(() => source.connectionEpoch() !== epoch, { timeoutMs: 10_000, message: 'the late reply is noticed' });
+  assert.equal(((await redis.xpending(pk.events, 'g')) as [number])[0], 1, 'the late read did deliver the entry: it waits in the pending list');
 });

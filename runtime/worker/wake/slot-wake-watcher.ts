@@ -6,6 +6,7 @@
  * after `afterId`, on stop, or spuriously.
  */
 import type { Redis } from '../../redis/redis.ts';
+import { NoReplyError, REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../../redis/reply-deadline.ts';
 import { compareStreamIds } from '../../redis/stream-id.ts';
 import type { PartitionWaker } from './wake-watcher.ts';
 import { WaiterList } from './wake-waiters.ts';
@@ -60,6 +61,12 @@ export class SlotWakeWatcher implements PartitionWaker {
     this.wakeAll();
   }
 
+  #drop(partition: number): void {
+    const connection = this.connections.get(partition);
+    this.connections.delete(partition);
+    connection?.then((c) => c.disconnect(), () => {});
+  }
+
   private async run(partition: number): Promise<void> {
     const stream = this.streamOf(partition);
     while (this.running) {
@@ -74,10 +81,13 @@ export class SlotWakeWatcher implements PartitionWaker {
           connection.catch(() => this.connections.delete(partition));
         }
         this.blockedOn.set(partition, min);
-        reply = (await (await connection).call('XREAD', 'COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, min)) as typeof reply;
-      } catch {
+        const read = (await connection).call('XREAD', 'COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, min);
+        reply = (await replyWithin(read, `the wake read of partition ${partition}`, BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
+      } catch (error) {
         // Redis down, failing over or resharding: wake the workers so they notice and back off.
         this.blockedOn.delete(partition);
+        // A reply that never came: the connection's bookkeeping is not to be trusted, use a new one.
+        if (error instanceof NoReplyError) this.#drop(partition);
         this.waiters.wake(partition);
         if (this.running) await new Promise((r) => setTimeout(r, 200));
         continue;

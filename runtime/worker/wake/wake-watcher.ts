@@ -8,6 +8,7 @@
  * short with CLIENT UNBLOCK from the command connection and reissued.
  */
 import type { Redis } from '../../redis/redis.ts';
+import { REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../../redis/reply-deadline.ts';
 import { compareStreamIds } from '../../redis/stream-id.ts';
 import { WaiterList } from './wake-waiters.ts';
 
@@ -100,9 +101,10 @@ export class WakeWatcher implements PartitionWaker {
       this.blockedOn = on;
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = (await this.blocking.call('XREAD', ...args)) as typeof reply;
+        reply = (await replyWithin(this.blocking.call('XREAD', ...args), 'the wake read', BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
       } catch {
-        // Redis down or restarting: wake everyone so workers notice and back off on their own.
+        // Redis down or restarting (or a reply that never came): wake everyone so workers notice
+        // and back off on their own.
         this.blockedOn = null;
         this.interruptedRead = null;
         this.wakeAll();
