@@ -72,9 +72,12 @@ export async function measure({ url, namespace, partitions, functions, code }: S
   const { api: { createJsonLogger, Publisher, Registry, Runtime }, follower: { RegistryFollower }, redis: { connectRedis } } = await modules(code);
   const logger = createJsonLogger('silent');
   const handled = new Set<string>();
-  let allHandled: (() => void) | null = null;
-  const onInvocation = (r: { function: string; status: string }) => {
+  let allHandled: ((failure?: Error) => void) | null = null;
+  // A first event that fails (an isolate boot that times out on a loaded machine) ends the round
+  // with its error at once, instead of leaving it waiting for an `ok` that will not come.
+  const onInvocation = (r: { function: string; status: string; attempt: number; error?: { message: string } }) => {
     if (r.status === 'ok') handled.add(r.function);
+    else allHandled?.(new Error(`function ${r.function}'s first event: ${r.status} (attempt ${r.attempt}): ${r.error?.message ?? 'no error'}`));
     if (handled.size === functions) allHandled?.();
   };
   const t0 = performance.now();
@@ -90,7 +93,7 @@ export async function measure({ url, namespace, partitions, functions, code }: S
     const idle = { startMs, mainRssMb: rssMb(process.pid), sandboxRssMb: rssMb(sandboxPid()), mainHeapMb: process.memoryUsage().heapUsed / 2 ** 20 };
     const publisher = await Publisher.connect({ redis: url, namespace });
     try {
-      const done = new Promise<void>((resolve) => { allHandled = resolve; });
+      const done = new Promise<void>((resolve, reject) => { allHandled = (failure) => (failure ? reject(failure) : resolve()); });
       const t1 = performance.now();
       await publisher.publishBatch(Array.from({ length: functions }, (_, i) => ({ type: `startup.e${i}`, key: `k${i}`, data: {} })));
       await done;
