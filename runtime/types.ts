@@ -106,7 +106,7 @@ export interface SerializedError {
 
 /** One outbound request an invocation made (see README "Network (fetch)"). */
 export interface FetchRecord {
-  /** The first URL's host ('' when the URL did not parse). Unbounded: metrics label by `rule`. */
+  /** The first URL's host, with its port when not the scheme's default (`127.0.0.1:8080`; '' when the URL did not parse). Unbounded: metrics label by `rule`. */
   host: string;
   /** The `network.allow` entry that allowed the first URL; null when it was refused. */
   rule: string | null;

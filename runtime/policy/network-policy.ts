@@ -150,6 +150,12 @@ export function targetOf(url: { protocol: string; hostname: string; port: string
   return { protocol: url.protocol, host: ip === null ? host : comparableIp(ip), ip: ip !== null, port };
 }
 
+/** How a target is shown (dev lines, metrics, errors): `host`, `host:port` off the scheme's default port, `[v6]:port`. */
+export function targetLabel(target: FetchTarget): string {
+  const host = target.ip && target.host.includes(':') ? `[${target.host}]` : target.host;
+  return target.port === DEFAULT_PORTS[target.protocol] ? host : `${host}:${target.port}`;
+}
+
 function portMatches(rule: AllowRule, target: FetchTarget): boolean {
   return rule.port === null ? target.port === DEFAULT_PORTS[target.protocol] : target.port === rule.port;
 }

@@ -77,6 +77,7 @@ export class StateStore {
 /** Why a state write from outside a handler is refused, in words that say the limit, or null (handlers meet the same limits in the isolate: shim-state.ts). */
 export function stateWriteProblem(name: string, json: string): string | null {
   if (name.length === 0 || name.length > STATE_LIMITS.maxNameChars) return `state names are 1 to ${STATE_LIMITS.maxNameChars} characters, got ${name.length}`;
-  if (json.length > STATE_LIMITS.maxValueBytes) return `state value "${name.slice(0, 80)}" is ${json.length} characters of JSON, over the ${STATE_LIMITS.maxValueBytes}-byte limit per value`;
+  const bytes = Buffer.byteLength(json);
+  if (bytes > STATE_LIMITS.maxValueBytes) return `state value "${name.slice(0, 80)}" is ${bytes} bytes of JSON (UTF-8), over the ${STATE_LIMITS.maxValueBytes}-byte limit per value`;
   return null;
 }

@@ -46,7 +46,7 @@ test('fnrun dev shows each invocation\'s fetches (host, status or failure, time,
     await dev.waitForLine((l) => l.includes('loaded caller'), 'caller loaded');
     assert.equal((await runCli(['emit', 'call.ok', '--key', 'k', ...common])).code, 0);
     const ok = await dev.waitForLine((l) => /caller\s+call\.ok .* ok /.test(l), 'the ok invocation line');
-    const host = '127\\.0\\.0\\.1';
+    const host = `127\\.0\\.0\\.1:${server.port}`;
     assert.match(ok, new RegExp(`  ok  fetch ${host} 200 \\d+ms, ${host} 200 \\d+ms \\(1 redirect\\), evil\\.example refused \\d+ms \\+1 more$`));
 
     assert.equal((await runCli(['emit', 'call.fail', '--key', 'k', ...common])).code, 0);

@@ -89,7 +89,7 @@ describe('allowed hosts', () => {
     assert.equal(echo.headers.host, `127.0.0.1:${a.port}`);
     assert.equal(records.length, 1);
     const rec = records[0]!;
-    assert.deepEqual({ ...rec, durationMs: 0 }, { host: '127.0.0.1', rule: `127.0.0.1:${a.port}`, status: 200, error: null, redirects: 0, durationMs: 0 });
+    assert.deepEqual({ ...rec, durationMs: 0 }, { host: `127.0.0.1:${a.port}`, rule: `127.0.0.1:${a.port}`, status: 200, error: null, redirects: 0, durationMs: 0 });
     assert.ok(rec.durationMs > 0 && Number.isFinite(rec.durationMs));
   });
 
@@ -249,7 +249,7 @@ describe('redirects', () => {
     await failure(
       e.execute(req(`${a.origin}/redirect?to=${encodeURIComponent('http://evil.example/x')}`)),
       'refused',
-      /fetch to "127\.0\.0\.1" was redirected; fetch to "evil\.example" refused: not in this function's network\.allow; add "evil\.example"/,
+      /fetch to "127\.0\.0\.1:\d+" was redirected; fetch to "evil\.example" refused: not in this function's network\.allow; add "evil\.example"/,
     );
     await failure(e.execute(req(`${a.origin}/redirect?to=${encodeURIComponent('http://169.254.169.254/')}`)), 'refused', /"169\.254\.169\.254" refused/);
     await failure(e.execute(req(`${a.origin}/redirect?to=${encodeURIComponent(`http://private.test:${b.port}/echo`)}`)), 'refused', /resolves to 127\.0\.0\.1, a loopback address/);

@@ -174,7 +174,7 @@ describe('fetch in an isolate', () => {
       return { errors, after: ok.status };`);
     const { errors, after: status } = v as { errors: string[]; after: number };
     assert.match(errors[0]!, /^TypeError: fetch to "169\.254\.169\.254" refused/);
-    assert.match(errors[1]!, /^TypeError: fetch to "127\.0\.0\.1" was redirected; fetch to "evil\.example" refused/);
+    assert.match(errors[1]!, /^TypeError: fetch to "127\.0\.0\.1:\d+" was redirected; fetch to "evil\.example" refused/);
     assert.match(errors[2]!, /^TypeError: fetch to "private\.test" refused: it resolves to 127\.0\.0\.1, a loopback address/);
     assert.match(errors[3]!, /^TypeError: fetch to "127\.0\.0\.1" failed: the response body is over network\.maxResponseBytes \(100000 bytes/);
     assert.equal(status, 200);

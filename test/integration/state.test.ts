@@ -82,11 +82,19 @@ test('an event without a key has no state: a clear TypeError, and the event is d
 test('past the limits a state write rejects with a RangeError that names the limit; nothing is written', async () => {
   const big = await publisher!.publish('limits.value', 'l1', { valueChars: STATE_LIMITS.maxValueBytes });
   const many = await publisher!.publish('limits.names', 'l2', { names: STATE_LIMITS.maxNames + 1 });
-  await waitFor(() => recorder.of('limits').length >= 2, { timeoutMs: 30_000, message: 'both ran' });
+  // Fewer characters than the limit, more bytes: 'é' takes 2.
+  const accents = STATE_LIMITS.maxValueBytes / 2;
+  const wide = await publisher!.publish('limits.value', 'l3', { accents });
+  const fits = await publisher!.publish('limits.value', 'l4', { accents: accents / 2 });
+  await waitFor(() => recorder.of('limits').length >= 4, { timeoutMs: 30_000, message: 'all four ran' });
   const byId = (e: Published) => runsOf('limits', e)[0]!;
   assert.equal(byId(big).status, 'dead-lettered');
   assert.equal(byId(big).error!.name, 'RangeError');
-  assert.match(byId(big).error!.message, new RegExp(`ctx\\.state\\.set\\("big"\\): the value is ${STATE_LIMITS.maxValueBytes + 2} characters of JSON, over the ${STATE_LIMITS.maxValueBytes} limit per value`));
+  assert.match(byId(big).error!.message, new RegExp(`ctx\\.state\\.set\\("big"\\): the value is ${STATE_LIMITS.maxValueBytes + 2} bytes of JSON \\(UTF-8\\), over the ${STATE_LIMITS.maxValueBytes}-byte limit per value`));
+  assert.equal(byId(wide).error?.name, 'RangeError', `${accents + 2} characters but ${2 * accents + 2} bytes: over`);
+  assert.match(byId(wide).error!.message, new RegExp(`the value is ${2 * accents + 2} bytes of JSON`));
+  assert.equal(byId(fits).status, 'ok', 'half of it fits');
+  assert.deepEqual(await store.get('limits', 'l4'), { accents: 'é'.repeat(accents / 2) });
   assert.equal(byId(many).error!.name, 'RangeError');
   assert.match(byId(many).error!.message, new RegExp(`would hold ${STATE_LIMITS.maxNames + 1} names .* over the limit of ${STATE_LIMITS.maxNames} names`));
   assert.deepEqual(await store.get('limits', 'l1'), {});

@@ -6,6 +6,7 @@ import {
   matchTarget,
   parseAllowEntry,
   refusalReason,
+  targetLabel,
   targetOf,
   type FetchTarget,
   type NetworkPolicy,
@@ -175,4 +176,14 @@ test('an IP entry allows exactly its address; localhost allows loopback addresse
   assert.equal(addressRefusal(p, local, rule, '127.0.0.1'), null);
   assert.equal(addressRefusal(p, local, rule, '::1'), null);
   assert.match(addressRefusal(p, local, rule, '10.0.0.1')!, /not a loopback address/);
+});
+
+test('a target is shown with its port unless it is the scheme\'s default, and an IPv6 address in brackets', () => {
+  const label = (url: string) => targetLabel(targetOf(new URL(url)) as FetchTarget);
+  assert.equal(label('https://api.example.com/x'), 'api.example.com');
+  assert.equal(label('http://api.example.com:80/'), 'api.example.com');
+  assert.equal(label('https://api.example.com:80/'), 'api.example.com:80');
+  assert.equal(label('http://127.0.0.1:9000/'), '127.0.0.1:9000');
+  assert.equal(label('http://[::1]:3000/'), '[::1]:3000');
+  assert.equal(label('https://[::1]/'), '[::1]');
 });

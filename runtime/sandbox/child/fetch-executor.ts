@@ -13,7 +13,7 @@ import { http, https } from '../../node-http.ts';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { isRedirectStatus, redirectRequest, type RedirectableRequest } from '../../policy/fetch-redirect.ts';
-import { matchTarget, refusalReason, type AllowRule, type NetworkPolicy } from '../../policy/network-policy.ts';
+import { matchTarget, refusalReason, targetLabel, type AllowRule, type NetworkPolicy } from '../../policy/network-policy.ts';
 import { FetchError, type FetchErrorKind } from './fetch-error.ts';
 import { sendHop } from './fetch-http.ts';
 import { checkRequest, finalHeaders, linkAbort, normaliseMethod, withoutHash } from './fetch-request.ts';
@@ -42,7 +42,7 @@ export interface FetchResponseData {
 
 /** What the metrics need, reported once per fetch, success or not. */
 export interface FetchRecord {
-  /** The first URL's host ('' when the URL did not parse). Unbounded: label metrics by `rule`. */
+  /** The first URL's host, with its port when not the scheme's default ('' when the URL did not parse). Unbounded: label metrics by `rule`. */
   host: string;
   /** The `network.allow` entry that allowed the first URL; null when it was refused. */
   rule: string | null;
@@ -109,7 +109,7 @@ export class FetchExecutor {
     let holding = false;
     try {
       const first = checkRequest(request);
-      record.host = first.target.host;
+      record.host = targetLabel(first.target);
       const firstRule = matchTarget(this.#policy, first.target);
       if (firstRule === null) throw new FetchError('refused', refusalReason(this.#policy, first.target));
       record.rule = firstRule.entry;

@@ -69,6 +69,29 @@ export function createState(
     });
   }
 
+  // Limits are in UTF-8 bytes, as Redis stores them. Sizes of long texts are remembered: a set
+  // totals the key's whole state, which would otherwise rescan up to 1 MiB per call.
+  const sizes = new Map<string, number>();
+  function bytesOf(text: string): number {
+    if (text.length < 64) return utf8Bytes(text);
+    let n = sizes.get(text);
+    if (n === undefined) sizes.set(text, (n = utf8Bytes(text)));
+    return n;
+  }
+  function utf8Bytes(text: string): number {
+    let n = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) continue;
+      if (c < 0x800) n += 1;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        n += 2; // a surrogate pair: 2 code units, 4 bytes
+        i++;
+      } else n += 2;
+    }
+    return n;
+  }
+
   function current(state: Record<string, string>, name: string): string | undefined {
     const writes = owner.writes;
     if (writes !== null && hasOwn.call(writes, name)) return writes[name] ?? undefined;
@@ -89,16 +112,16 @@ export function createState(
     owner.writeChars += name.length + (json === null ? 0 : json.length);
   }
 
-  function totalChars(state: Record<string, string>): { chars: number; names: number } {
-    let chars = 0;
+  function totalBytes(state: Record<string, string>): { bytes: number; names: number } {
+    let bytes = 0;
     let names = 0;
     for (const name of allNames(state)) {
       const v = current(state, name);
       if (v === undefined) continue;
-      chars += name.length + v.length;
+      bytes += bytesOf(name) + bytesOf(v);
       names++;
     }
-    return { chars, names };
+    return { bytes, names };
   }
 
   function allNames(state: Record<string, string>): string[] {
@@ -125,13 +148,14 @@ export function createState(
           throw new TypeError(`ctx.state.set("${n}"): the value is not JSON data (${e instanceof Error ? e.message : String(e)})`);
         }
         if (json === undefined) throw new TypeError(`ctx.state.set("${n}"): the value is not JSON data (got ${typeof value}); use ctx.state.delete to remove it`);
-        if (json.length > limits.maxValueBytes) throw new RangeError(`ctx.state.set("${n}"): the value is ${json.length} characters of JSON, over the ${limits.maxValueBytes} limit per value`);
+        // A UTF-16 code unit is at most 3 bytes of UTF-8: a short value needs no count.
+        if (json.length * 3 > limits.maxValueBytes && bytesOf(json) > limits.maxValueBytes) throw new RangeError(`ctx.state.set("${n}"): the value is ${bytesOf(json)} bytes of JSON (UTF-8), over the ${limits.maxValueBytes}-byte limit per value`);
         const before = current(state, n);
         write(n, json);
-        const total = totalChars(state);
-        if (total.chars > limits.maxKeyBytes || total.names > limits.maxNames) {
+        const total = totalBytes(state);
+        if (total.bytes > limits.maxKeyBytes || total.names > limits.maxNames) {
           write(n, before === undefined ? null : before);
-          throw new RangeError(`ctx.state.set("${n}"): this key's state would hold ${total.names} names and ${total.chars} characters, over the limit of ${limits.maxNames} names and ${limits.maxKeyBytes} characters per key`);
+          throw new RangeError(`ctx.state.set("${n}"): this key's state would hold ${total.names} names and ${total.bytes} bytes, over the limit of ${limits.maxNames} names and ${limits.maxKeyBytes} bytes per key`);
         }
       });
     },
