@@ -82,10 +82,10 @@ export async function runCore(redis: TestRedis, log: (msg: string) => void, cont
       await prefillQueue(url, queue, BULL_JOBS, DATA);
       series.add(await inChild<BullArgs, number>('bullmq.ts', { url, queue, jobs: BULL_JOBS, concurrency }));
     }
-    const latencyArgs: LatencyArgs = { url, namespace: ns('latency'), partitions: PARTITIONS };
-    latency.add(await inChild<LatencyArgs, LatencyResult>('latency.ts', latencyArgs, () => publishSteady(url, latencyArgs.namespace, PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000)));
-    const tunedArgs: LatencyArgs = { url, namespace: ns('latency-tuned'), partitions: PARTITIONS };
-    tuned.add(await inChild<LatencyArgs, LatencyResult>('latency.ts', tunedArgs, () => publishSteady(url, tunedArgs.namespace, PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000), LATENCY_TUNED_FLAGS));
+    const steady = (namespace: string, execArgv?: string[]) => inChild<LatencyArgs, LatencyResult>('latency.ts', { url, namespace, partitions: PARTITIONS },
+      () => publishSteady(url, namespace, PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000), execArgv);
+    latency.add(await steady(ns('latency')));
+    tuned.add(await steady(ns('latency-tuned'), LATENCY_TUNED_FLAGS));
     reload.add(await inChild<ReloadArgs, ReloadResult>('reload.ts', { url, namespace: ns('reload') }));
     await redis.client().flushall();
   }

@@ -42,7 +42,6 @@ export class FunctionSandbox {
   readonly #ops: HostOps;
   /** Chains waiting for an isolate (all of them are being recreated). */
   #waiting: ChainSpec[] = [];
-  #booting = 0;
   /** Loaded lazily and no isolate booted yet: the first chain boots them. */
   #cold = false;
   #broken: string | null = null;
@@ -261,7 +260,6 @@ export class FunctionSandbox {
   }
 
   async #replace(why: 'initialised' | 're-initialised after its isolate was recycled' = 're-initialised after its isolate was recycled'): Promise<void> {
-    this.#booting++;
     try {
       const { instance } = await this.#boot();
       if (this.#disposed) return instance.dispose();
@@ -276,8 +274,6 @@ export class FunctionSandbox {
         this.#waiting = [];
         this.run(waiting);
       }
-    } finally {
-      this.#booting--;
     }
   }
 
