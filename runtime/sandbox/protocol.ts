@@ -99,8 +99,12 @@ export type ChildMessage =
   | { t: 'results'; parts: ResultPart[] }
   /** A handler asked for its key's state, which the host did not send with the chain. */
   | { t: 'state-read'; req: number; fnId: string; cid: number; key: string }
-  /** Sent just before the child kills itself; `culprit` is null when it cannot tell whose fault it is. */
-  | { t: 'fatal'; reason: string; culprit: Culprit | null };
+  /**
+   * Sent just before the child kills itself; `culprit` is null when it cannot tell whose fault it
+   * is. `blameless`: the child knows no live invocation is at fault (a disposed isolate that keeps
+   * running, its invocation already charged), so nobody is charged and nobody becomes a suspect.
+   */
+  | { t: 'fatal'; reason: string; culprit: Culprit | null; blameless?: boolean };
 
 /** The child sends a heartbeat this often, from its main thread. */
 export const HEARTBEAT_INTERVAL_MS = 250;

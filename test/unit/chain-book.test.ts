@@ -64,3 +64,13 @@ test('a second death with a suspect alone in flight names it', () => {
   book.orphan(null, 'the sandbox process exited unexpectedly (SIGKILL)');
   assert.deepEqual(results, ['a:error']);
 });
+
+test('a death the child calls blameless (a disposed isolate ran on) charges no one: a suspect alone in flight is skipped, and not suspected again', () => {
+  const { ready, book, chain } = setup();
+  const outcomes: InvocationResult[] = [];
+  ready.add('a');
+  book.submit({ ...chain('a', true), onResult: (_i, r) => outcomes.push(r) });
+  book.flush();
+  book.orphan(null, 'the sandbox process grew by 200 MiB while 1 disposed isolate(s) still ran', true);
+  assert.deepEqual(outcomes, [{ status: 'skipped' }]);
+});

@@ -27,12 +27,12 @@ function killSelf(): never {
   throw new Error('unreachable');
 }
 
-function fatal(reason: string, culprit: Culprit | null): void {
+function fatal(reason: string, culprit: Culprit | null, blameless = false): void {
   if (dying) return;
   flushResults(); // what finished before the crash is not lost
   dying = true;
   setTimeout(killSelf, 1_000); // if the report cannot be written, die anyway
-  process.send?.({ t: 'fatal', reason, culprit } satisfies ChildMessage, undefined, undefined, () => killSelf());
+  process.send?.({ t: 'fatal', reason, culprit, blameless } satisfies ChildMessage, undefined, undefined, () => killSelf());
 }
 
 let parts: ResultPart[] = [];

@@ -19,10 +19,10 @@ const RSS_WINDOW_MS = 2_000;
 /** Runs in the child for the life of the process. */
 export class Watchdog {
   readonly #sandboxes: () => Iterable<FunctionSandbox>;
-  readonly #fatal: (reason: string, culprit: Culprit | null) => void;
+  readonly #fatal: (reason: string, culprit: Culprit | null, blameless?: boolean) => void;
   readonly #rss: { at: number; bytes: number }[] = [];
 
-  constructor(sandboxes: () => Iterable<FunctionSandbox>, fatal: (reason: string, culprit: Culprit | null) => void) {
+  constructor(sandboxes: () => Iterable<FunctionSandbox>, fatal: (reason: string, culprit: Culprit | null, blameless?: boolean) => void) {
     this.#sandboxes = sandboxes;
     this.#fatal = fatal;
     // Unref'd so that it never is what keeps the process alive.
@@ -61,8 +61,9 @@ export class Watchdog {
     const mb = Math.round(growth / MiB);
     if (disposed > 0) {
       // A killed isolate's thread still runs (and may still allocate): the growth is most likely
-      // its own, and only the process going away frees it. No live invocation is charged.
-      this.#fatal(`the sandbox process grew by ${mb} MiB while ${disposed} disposed isolate(s) still ran`, null);
+      // its own, and only the process going away frees it. No live invocation is charged, nor
+      // suspected: one running alone afterwards would otherwise take the blame.
+      this.#fatal(`the sandbox process grew by ${mb} MiB while ${disposed} disposed isolate(s) still ran`, null, true);
     } else if (busy.length === 1) {
       const { sb, instance } = busy[0]!;
       sb.killForMemory(instance, `exceeded memoryMb (${sb.spec.limits.memoryMb} MiB): the process grew by ${mb} MiB`);

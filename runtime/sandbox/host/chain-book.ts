@@ -140,14 +140,17 @@ export class ChainBook {
     return f === undefined ? Promise.reject(new Error('the chain is over')) : f.req.readState(key);
   }
 
-  /** The child died: settles everything in flight (see the module comment). */
-  orphan(culprit: Culprit | null, reason: string): void {
+  /**
+   * The child died: settles everything in flight (see the module comment). `blameless`: the child
+   * said no live invocation was at fault, so even a chain running alone is not charged or suspected.
+   */
+  orphan(culprit: Culprit | null, reason: string, blameless = false): void {
     const orphans = [...this.#inflight.values()];
     this.#inflight.clear();
     const exclusiveCid = this.#exclusiveCid;
     this.#exclusiveCid = 0;
     for (const f of orphans) {
-      const guilty = culprit !== null ? culprit.cid === f.cid : f.cid === exclusiveCid;
+      const guilty = culprit !== null ? culprit.cid === f.cid : !blameless && f.cid === exclusiveCid;
       if (guilty) {
         const at = Math.max(f.next, culprit?.index ?? 0);
         const kind = culprit?.kind ?? 'crash';
@@ -157,7 +160,7 @@ export class ChainBook {
         f.req.onResult(at, { status: 'error', error: { name, message, stack: `${name}: ${message}`, kind }, logs: [], durationMs: culprit?.durationMs ?? 0 });
         for (let i = at + 1; i < f.req.count; i++) f.req.onResult(i, { status: 'skipped' });
       } else {
-        const skipped: InvocationResult = culprit === null ? { status: 'skipped', suspect: true } : { status: 'skipped' };
+        const skipped: InvocationResult = culprit === null && !blameless ? { status: 'skipped', suspect: true } : { status: 'skipped' };
         for (let i = f.next; i < f.req.count; i++) f.req.onResult(i, skipped);
       }
     }

@@ -17,6 +17,8 @@ export interface Death {
   culprit: Culprit | null;
   /** True when the child said what happened (a `fatal` message) before it died. */
   reported: boolean;
+  /** The child said no live invocation is at fault (see the `fatal` message). */
+  blameless: boolean;
 }
 
 /** One forked sandbox process; reports its death exactly once through `onDeath`. */
@@ -62,14 +64,14 @@ export class ChildConnection {
         this.#readyAt = this.#lastSeen;
         markReady({ pid: m.pid, execArgv: m.execArgv });
       } else if (m.t === 'fatal') {
-        this.#die({ reason: m.reason, culprit: m.culprit, reported: true });
+        this.#die({ reason: m.reason, culprit: m.culprit, reported: true, blameless: m.blameless === true });
       } else if (m.t !== 'hb') this.#onMessage(m);
     });
     this.#proc.once('exit', (code, signal) => {
       failReady(new SandboxError(`the sandbox process exited (${signal ?? `code ${code}`}) before it was ready`));
-      this.#die({ reason: `the sandbox process exited unexpectedly (${signal ?? `code ${code}`})`, culprit: null, reported: false });
+      this.#die({ reason: `the sandbox process exited unexpectedly (${signal ?? `code ${code}`})`, culprit: null, reported: false, blameless: false });
     });
-    this.#proc.on('error', (e) => this.#die({ reason: `sandbox process error: ${e.message}`, culprit: null, reported: false }));
+    this.#proc.on('error', (e) => this.#die({ reason: `sandbox process error: ${e.message}`, culprit: null, reported: false, blameless: false }));
   }
 
   get pid(): number | undefined {
@@ -111,7 +113,7 @@ export class ChildConnection {
 
   /** SIGKILL: nothing in the child needs a graceful end, and a wedged one would not honour SIGTERM. */
   kill(reason: string): void {
-    this.#die({ reason, culprit: null, reported: false });
+    this.#die({ reason, culprit: null, reported: false, blameless: false });
   }
 
   #die(d: Death): void {

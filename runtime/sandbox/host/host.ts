@@ -188,8 +188,8 @@ export class SandboxHost {
       this.#inflight.delete(r.rid);
       if (!settleAfterDeath(r, death, this.#reloadOneByOne, (spec, reason) => this.#drop(spec, reason))) this.#waiting.push(r);
     }
-    if (wasRestoring && c === null) this.#reloadOneByOne = true;
-    this.#chains.orphan(c, death.reason);
+    if (wasRestoring && c === null && !death.blameless) this.#reloadOneByOne = true;
+    this.#chains.orphan(c, death.reason, death.blameless);
     void this.#restart();
   }
 
