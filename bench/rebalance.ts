@@ -109,7 +109,11 @@ export async function measure({ url, namespace, partitions, processes, rounds, r
     const ownedAt = await balanced();
     const after = await leaseOwners(redis, keys, partitions);
     const moved = after.flatMap((owner, p) => (owner !== before[p] ? [`${owner}/${p}`] : []));
-    await until('every moved partition works for its new owner', 60_000, () => moved.every((k) => firstByOwner.has(k)));
+    await until('every moved partition works for its new owner', 60_000, () => moved.every((k) => firstByOwner.has(k))).catch((error: Error) => {
+      // Say which: a partition owned but not worked on is a liveness bug to chase, not noise.
+      const idle = moved.filter((k) => !firstByOwner.has(k));
+      throw new Error(`${error.message} after a ${kind}: ${idle.length} of ${moved.length} moved partitions (owner pid/partition) handled nothing: ${idle.join(', ')}`);
+    });
     // The handlers' clock: when the last moved partition ran its first event under its new owner.
     const workingAt = Math.max(ownedAt, ...moved.map((k) => firstByOwner.get(k)!));
     // A settling pause between moves, so each one starts from a steady state.
