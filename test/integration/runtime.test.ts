@@ -227,10 +227,11 @@ describe('sandbox failures at runtime', () => {
         if (kind === 'escape') assert.equal(bad.status, 'ok');
         else assert.equal(bad.status, 'dead-lettered', `${kind} failed`);
       });
-      assert.equal(outcome.get(ids[0]!)!.error?.kind, 'timeout');
-      assert.equal(outcome.get(ids[2]!)!.error?.kind, 'timeout');
-      assert.ok(['memory', 'crash'].includes(outcome.get(ids[4]!)!.error!.kind));
-      assert.ok(['memory', 'crash'].includes(outcome.get(ids[6]!)!.error!.kind));
+      const failure = (i: number) => JSON.stringify(outcome.get(ids[i]!)!.error);
+      assert.equal(outcome.get(ids[0]!)!.error?.kind, 'timeout', failure(0));
+      assert.equal(outcome.get(ids[2]!)!.error?.kind, 'timeout', failure(2));
+      assert.ok(['memory', 'crash'].includes(outcome.get(ids[4]!)!.error!.kind), `heap-bomb: ${failure(4)}`);
+      assert.ok(['memory', 'crash'].includes(outcome.get(ids[6]!)!.error!.kind), `huge-array: ${failure(6)}`);
       // The escape report was emitted as an event: read it back.
       const client = env.redis.client();
       const entries = (await client.xrange(new Keys('hostile').partition(0).events, '-', '+')) as [string, string[]][];
