@@ -1,9 +1,9 @@
 /**
- * A deadline on Redis replies. ioredis can lose a reply across a reconnect or a Cluster
- * redirection and then never settles the command's promise (seen under Sentinel for a commit, and
- * in the Cluster fault tests for a worker's read: its stop then waited for good, with no timer
- * left). Every worker step that awaits Redis goes through {@link replyWithin}, so a lost reply
- * becomes an error the worker recovers from instead of a silent hang.
+ * A deadline on Redis replies. The client can lose a reply across a reconnect and then never
+ * settle the command's promise (seen under Sentinel for a commit; a Cluster fault test once hung
+ * the same way, with no timer left, in a step not yet known). Every worker step that awaits Redis
+ * goes through {@link replyWithin}, so a lost reply becomes an error the worker recovers from
+ * instead of a silent hang. `what` is a constant label: the hot path builds no string per call.
  */
 import { withinMs } from '../policy/deadline.ts';
 

@@ -23,15 +23,6 @@ import type { EncodedEmit } from './emits.ts';
 export const MAX_COMMIT_ARGS = 20_000;
 export const MAX_COMMIT_CHARS = 8 * 1024 * 1024;
 
-/**
- * A write with no reply after this long is sent again (see redis/reply-deadline.ts: ioredis can
- * lose a reply across a reconnect; seen after a Redis restart under Sentinel, where the worker's
- * last commit never settled, so its stop never ended). A resend is safe, since the script applies
- * a commit id at most once and refuses a stale copy that lands after a later commit (it no longer
- * names the last applied one).
- */
-export const COMMIT_REPLY_TIMEOUT_MS = REDIS_REPLY_TIMEOUT_MS;
-
 /** What the queue needs from its worker (seams: tests pass stubs). */
 export interface CommitQueueDeps {
   /**
@@ -49,7 +40,7 @@ export interface CommitQueueDeps {
   logger: Logger;
   /** For log lines. */
   where: Record<string, unknown>;
-  /** @defaultValue {@link COMMIT_REPLY_TIMEOUT_MS} */
+  /** @defaultValue {@link REDIS_REPLY_TIMEOUT_MS} */
   replyTimeoutMs?: number;
 }
 
@@ -215,8 +206,12 @@ export class CommitQueue {
   async #writeOne(p: Pending): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        const ms = this.#deps.replyTimeoutMs ?? COMMIT_REPLY_TIMEOUT_MS;
-        const recorded = await replyWithin(this.#deps.write(p.batch, p.id, this.#previous), `commit ${p.id}`, ms);
+        // A write with no reply by the deadline is sent again (redis/reply-deadline.ts; seen after a
+        // Redis restart under Sentinel: the worker's last commit never settled, nor its stop). Safe:
+        // the script applies a commit id at most once and refuses a stale copy that lands after a
+        // later commit (it no longer names the last applied one).
+        const ms = this.#deps.replyTimeoutMs ?? REDIS_REPLY_TIMEOUT_MS;
+        const recorded = await replyWithin(this.#deps.write(p.batch, p.id, this.#previous), 'a commit', ms);
         this.#previous = p.id;
         if (typeof recorded === 'number' && recorded > 0) this.#deps.notPending?.(p.batch.acks);
         return true;

@@ -5,7 +5,8 @@
  *
  * Each command has a reply deadline (redis/reply-deadline.ts): a lost reply fails the step, and the
  * worker re-reads its pending list, where the entries of a read whose reply was lost are. A read
- * answered after its deadline counts as a reconnect (connectionEpoch), for the same reason.
+ * answered after its deadline counts as a reconnect (connectionEpoch), for the same reason; a late
+ * answer to the other lookups changes nothing.
  */
 import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
 import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
@@ -41,16 +42,17 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
   const { redis, pk, group } = o;
   const settled = pk.settled(group);
   const ms = o.replyTimeoutMs ?? REDIS_REPLY_TIMEOUT_MS;
-  let lateReplies = 0;
-  const late = () => { lateReplies++; };
-  const bounded = <T>(work: Promise<T>, what: string) => replyWithin(work, `${what} of partition ${o.partition}`, ms, late);
+  let lateReads = 0;
+  const late = () => { lateReads++; };
+  const label = (what: string) => `${what} of partition ${o.partition}`;
+  const [groupCheck, aRead, settledLookup, pendingLookup] = [label('the consumer group check'), label('a read'), label('the settled-ids lookup'), label('the pending entries\' lookup')];
   return {
-    ensureGroup: () => bounded(ensureConsumerGroup(redis, pk.events, group, o.startFrom()), 'the consumer group check'),
+    ensureGroup: () => replyWithin(ensureConsumerGroup(redis, pk.events, group, o.startFrom()), groupCheck, ms),
 
     async read(cursor, count) {
-      const reply = (await bounded(o.token === ''
+      const reply = (await replyWithin(o.token === ''
         ? redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor)
-        : redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor), 'a read')) as StreamReply | ['tip', string];
+        : redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor), aRead, ms, late)) as StreamReply | ['tip', string];
       if (reply !== null && reply[0] === 'tip') return { entries: [], tipId: reply[1] as string };
       const raw = (reply as StreamReply)?.[0]?.[1];
       if (!raw || raw.length === 0) return { entries: [], tipId: null };
@@ -61,7 +63,7 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
 
     // A command of its own, not in the read script: during a slot migration a script naming a key
     // that does not exist (this hash, nearly always) gets TRYAGAIN until the move is over.
-    settled: () => bounded(redis.hkeys(settled), 'the settled-ids lookup'),
+    settled: () => replyWithin(redis.hkeys(settled), settledLookup, ms),
 
     async prior(ids) {
       const members = o.members();
@@ -69,10 +71,10 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
       // Separate commands, not one pipeline: during a slot migration the source answers ASK for a
       // key it lacks (a done hash that does not exist yet), and ioredis then resends a whole
       // pipeline to the target, where nothing is yet; single commands are each redirected right.
-      const [pendingRows, ...hashes] = await bounded(Promise.all([
+      const [pendingRows, ...hashes] = await replyWithin(Promise.all([
         redis.xpending(pk.events, group, ids[0]!, ids[ids.length - 1]!, ids.length, CONSUMER_NAME) as Promise<[string, string, number, number][]>,
         ...members.flatMap((m) => [redis.hmget(pk.attempts(m), ...ids), multi ? redis.hmget(pk.done(group, m), ...ids) : Promise.resolve([] as (string | null)[])]),
-      ]), 'the pending entries\' lookup');
+      ]), pendingLookup, ms);
       const out = new Map<string, Prior>();
       for (const id of ids) out.set(id, { deliveries: 1, records: new Map(), done: new Set() });
       for (const row of pendingRows) {
@@ -93,6 +95,6 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
 
     wait: (afterId) => o.watcher.waitFor(o.partition, afterId),
     // Both only grow, so their sum changes whenever either does.
-    connectionEpoch: () => o.connectionEpoch() + lateReplies,
+    connectionEpoch: () => o.connectionEpoch() + lateReads,
   };
 }

@@ -69,6 +69,7 @@ export class SlotWakeWatcher implements PartitionWaker {
 
   private async run(partition: number): Promise<void> {
     const stream = this.streamOf(partition);
+    const label = `the wake read of partition ${partition}`;
     while (this.running) {
       const min = this.waiters.oldestAfterId(partition);
       if (min === undefined) return;
@@ -82,7 +83,7 @@ export class SlotWakeWatcher implements PartitionWaker {
         }
         this.blockedOn.set(partition, min);
         const read = (await connection).call('XREAD', 'COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, min);
-        reply = (await replyWithin(read, `the wake read of partition ${partition}`, BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
+        reply = (await replyWithin(read, label, BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
       } catch (error) {
         // Redis down, failing over or resharding: wake the workers so they notice and back off.
         this.blockedOn.delete(partition);

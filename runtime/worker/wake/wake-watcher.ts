@@ -8,7 +8,7 @@
  * short with CLIENT UNBLOCK from the command connection and reissued.
  */
 import type { Redis } from '../../redis/redis.ts';
-import { REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../../redis/reply-deadline.ts';
+import { NoReplyError, REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../../redis/reply-deadline.ts';
 import { compareStreamIds } from '../../redis/stream-id.ts';
 import { WaiterList } from './wake-waiters.ts';
 
@@ -102,9 +102,12 @@ export class WakeWatcher implements PartitionWaker {
       let reply: [string, [string, string[]][]][] | null;
       try {
         reply = (await replyWithin(this.blocking.call('XREAD', ...args), 'the wake read', BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
-      } catch {
+      } catch (error) {
         // Redis down or restarting (or a reply that never came): wake everyone so workers notice
-        // and back off on their own.
+        // and back off on their own. A reply that never came leaves the connection's bookkeeping
+        // in doubt: reconnect it (its client id is read again on 'ready'), as the Cluster watcher
+        // replaces its connection.
+        if (error instanceof NoReplyError) this.blocking.disconnect(true);
         this.blockedOn = null;
         this.interruptedRead = null;
         this.wakeAll();
