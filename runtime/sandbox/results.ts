@@ -36,9 +36,12 @@ export function failureJson(kind: SerializedError['kind'], message: string, dura
 /** The shim's text for an ok invocation that emitted, logged, wrote and fetched nothing. */
 export const PLAIN_OK_JSON = '{"status":"ok","emits":[],"logs":[]}';
 
+/** Shared by every plain ok (frozen: nobody may add to them). */
+const NONE = Object.freeze([]) as unknown as never[];
+
 /** The result a {@link ResultPart} stands for: a plain ok's duration, or the JSON text of any result. */
 export function parseResult(outcome: string | number): InvocationResult {
-  return typeof outcome === 'number' ? { status: 'ok', emits: [], logs: [], durationMs: outcome } : JSON.parse(outcome) as InvocationResult;
+  return typeof outcome === 'number' ? { status: 'ok', emits: NONE, logs: NONE, durationMs: outcome } : JSON.parse(outcome) as InvocationResult;
 }
 
 /** `{"status":…}` from the shim, with what only the child knows added in front. */

@@ -66,16 +66,15 @@ export function runChain(
     ctx.usesState.add(name);
     return JSON.stringify(await ctx.state.read(ctx.stateHash(name, key)));
   };
-  const run = async (): Promise<InvocationResult[]> => {
-    let state: string | null = null;
-    if (firstKey !== null) {
-      const hash = ctx.stateHash(name, firstKey);
-      const cached = ctx.state.peek(hash);
-      if (cached !== null) state = JSON.stringify(cached);
-      else if (ctx.usesState.has(name)) state = JSON.stringify(await ctx.state.read(hash));
+  // No await unless the key's state must come from Redis first: one promise per chain.
+  let state: string | null = null;
+  if (firstKey !== null) {
+    const hash = ctx.stateHash(name, firstKey);
+    const cached = ctx.state.peek(hash);
+    if (cached !== null) state = JSON.stringify(cached);
+    else if (ctx.usesState.has(name)) {
+      return ctx.state.read(hash).then((loaded) => ctx.dispatch(fn, { items: itemsJson, count: chain.length, state: JSON.stringify(loaded), exclusive, onResult, readState })).then(() => results);
     }
-    await ctx.dispatch(fn, { items: itemsJson, count: chain.length, state, exclusive, onResult, readState });
-    return results;
-  };
-  return run();
+  }
+  return ctx.dispatch(fn, { items: itemsJson, count: chain.length, state, exclusive, onResult, readState }).then(() => results);
 }

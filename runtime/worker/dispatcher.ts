@@ -2,10 +2,16 @@
  * Hands chains to the sandbox, at most `concurrency` of each function in flight in this process
  * (the manifest's, across all its partitions); the others wait their turn in arrival order.
  * The sandbox host batches every chain handed to it in one turn of the event loop into one message.
+ *
+ * It also counts the chains in flight per sandbox id, so that an old function version is unloaded
+ * only after its last chain is over: a reload never cuts an invocation short.
+ *
+ * On the hot path: one promise per chain, and no other allocation than the request itself.
  */
 import type { ChainRequest } from '../sandbox/host/host.ts';
 import type { FunctionHandle } from '../loading/function-handle.ts';
 import type { InvocationResult } from '../types.ts';
+import { InflightTracker } from './inflight.ts';
 
 /** What the dispatcher needs of the sandbox (the host's `run`). */
 export interface ChainRunner {
@@ -30,6 +36,7 @@ interface Slots {
 export class Dispatcher {
   readonly #sandbox: ChainRunner;
   readonly #slots = new Map<string, Slots>();
+  readonly #versions = new InflightTracker();
 
   constructor(sandbox: ChainRunner) {
     this.#sandbox = sandbox;
@@ -40,29 +47,58 @@ export class Dispatcher {
     return this.#slots.get(name)?.inflight ?? 0;
   }
 
-  /** Runs `job` on `fn` once a slot is free; resolves after its last result. */
-  async run(fn: FunctionHandle, job: ChainJob): Promise<void> {
-    const slots = this.#slotsOf(fn.name);
-    // A freed slot is handed straight to the next waiter, so nobody can slip in between.
-    if (slots.inflight >= fn.manifest.concurrency) await new Promise<void>((resolve) => slots.waiting.push(resolve));
-    else slots.inflight++;
-    try {
-      await new Promise<void>((resolve) => {
+  /** Resolves once no chain runs on `sandboxId` (its version can be unloaded). */
+  idle(sandboxId: string): Promise<void> {
+    return this.#versions.idle(sandboxId);
+  }
+
+  /** Runs `job` on `fn` once a slot is free; resolves after its last result (rejects if the sandbox refused it). */
+  run(fn: FunctionHandle, job: ChainJob): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const slots = this.#slotsOf(fn.name);
+      const start = () => {
+        const id = fn.sandboxId;
+        // The version in use stays loaded until its chain is over; a reload swaps it in for the next chain.
+        this.#versions.enter(id);
         let left = job.count;
-        this.#sandbox.run({
-          fnId: fn.sandboxId, items: job.items, count: job.count, state: job.state, exclusive: job.exclusive,
-          timeoutMs: fn.manifest.timeoutMs, readState: job.readState,
-          onResult: (i, r) => {
-            job.onResult(i, r);
-            if (--left === 0) resolve();
-          },
-        });
-      });
-    } finally {
-      const next = slots.waiting.shift();
-      if (next !== undefined) next();
-      else if (--slots.inflight === 0) this.#slots.delete(fn.name);
-    }
+        const end = () => {
+          this.#versions.leave(id);
+          this.#free(fn.name, slots);
+        };
+        try {
+          this.#sandbox.run({
+            fnId: id, items: job.items, count: job.count, state: job.state, exclusive: job.exclusive,
+            timeoutMs: fn.manifest.timeoutMs, readState: job.readState,
+            onResult: (i, r) => {
+              const last = --left === 0;
+              try {
+                job.onResult(i, r);
+              } finally {
+                if (last) {
+                  end();
+                  resolve();
+                }
+              }
+            },
+          });
+        } catch (error) {
+          end();
+          reject(error as Error);
+        }
+      };
+      // A freed slot is handed straight to the next waiter, so nobody can slip in between.
+      if (slots.inflight >= fn.manifest.concurrency) slots.waiting.push(start);
+      else {
+        slots.inflight++;
+        start();
+      }
+    });
+  }
+
+  #free(name: string, slots: Slots): void {
+    const next = slots.waiting.shift();
+    if (next !== undefined) next();
+    else if (--slots.inflight === 0 && this.#slots.get(name) === slots) this.#slots.delete(name);
   }
 
   #slotsOf(name: string): Slots {

@@ -81,7 +81,9 @@ export class PartitionWorker {
   readonly #queues: KeyQueues<QueuedItem>;
   /** Ids read and not settled: a re-read of the pending list must not queue them twice. */
   readonly #known = new Set<string>();
-  readonly #runs = new Set<Promise<void>>();
+  /** Runs out now, and what stop() waits on once it is down to none. */
+  #runs = 0;
+  #noRuns: PromiseWithResolvers<void> | null = null;
   #bufferedBytes = 0;
   /** Completed while not pending (see {@link PartitionSource.settled}); dropped once reads pass the last of them. */
   readonly #completed = new Set<string>();
@@ -140,8 +142,8 @@ export class PartitionWorker {
     slow.unref();
     try {
       await this.#loop;
-      waitingFor = () => `${this.#runs.size} run(s) in flight`;
-      await Promise.all([...this.#runs]);
+      waitingFor = () => `${this.#runs} run(s) in flight`;
+      if (this.#runs > 0) await (this.#noRuns ??= Promise.withResolvers<void>()).promise;
       const { commits } = d;
       if (commits.fenced) return;
       const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
@@ -271,15 +273,26 @@ export class PartitionWorker {
   }
 
   #start(run: Run<QueuedItem>): void {
-    const p = this.#deps.settle(run.entries).then(
-      (settled) => this.#finish(run, settled),
+    this.#runs++;
+    this.#deps.settle(run.entries).then(
+      (settled) => this.#ended(run, settled),
       (error: unknown) => {
         if (isFenced(error)) this.#fenced(error as Error);
         else this.#deps.logger.error({ ...this.#deps.where, err: error }, 'a run failed; its events stay pending');
-        this.#finish(run, 0);
+        this.#ended(run, 0);
       },
-    ).finally(() => this.#runs.delete(p));
-    this.#runs.add(p);
+    );
+  }
+
+  #ended(run: Run<QueuedItem>, settled: number): void {
+    try {
+      this.#finish(run, settled);
+    } finally {
+      if (--this.#runs === 0 && this.#noRuns !== null) {
+        this.#noRuns.resolve();
+        this.#noRuns = null;
+      }
+    }
   }
 
   #finish(run: Run<QueuedItem>, settled: number): void {

@@ -17,42 +17,51 @@ import type { RunContext, RunItem } from './run-context.ts';
 
 /** Settles `items` (one key's run); resolves with how many of them, from the first, every member settled. */
 export async function settleRun(ctx: RunContext, items: readonly RunItem[]): Promise<number> {
-  const members = ctx.group.members.map((m) => m.name);
+  const group = ctx.group.members;
+  const n = group.length;
   // A member just removed or being replaced: settle nothing now, its worker is about to stop.
-  if (members.some((m) => ctx.resolve(m) === undefined)) return 0;
-  const marks = members.length > 1;
+  for (let m = 0; m < n; m++) if (ctx.resolve(group[m]!.name) === undefined) return 0;
+  const marks = n > 1;
   // Per member, the indexes of the events it still has to settle (relevant to it, not done before
   // a crash); per event, how many members it still waits for.
   const waiting = new Array<number>(items.length).fill(0);
-  const owed = members.map((m) => {
-    const fn = ctx.resolve(m);
+  const owed: number[][] = new Array<number[]>(n);
+  for (let m = 0; m < n; m++) {
+    const name = group[m]!.name;
+    const fn = ctx.resolve(name);
     const indexes: number[] = [];
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      if (isRelevant(fn, item.entry) && item.prior?.done.has(m) !== true) {
+      if (isRelevant(fn, item.entry) && item.prior?.done.has(name) !== true) {
         indexes.push(i);
         waiting[i]!++;
       }
     }
-    return indexes;
-  });
+    owed[m] = indexes;
+  }
   const settledOne = (index: number) => {
     if (--waiting[index]! === 0) ctx.commits.acked(items[index]!.entry.id);
   };
   for (let i = 0; i < items.length; i++) if (waiting[i] === 0) ctx.commits.acked(items[i]!.entry.id);
-  // The keys' state stays cached while their run is out (see state-cache.ts).
-  const keys = new Set<string>();
-  for (const item of items) if (item.entry.key !== null) keys.add(item.entry.key);
-  const hashes = [...keys].flatMap((key) => members.map((m) => ctx.stateHash(m, key)));
+  // The keys' state stays cached while their run is out (see state-cache.ts). A run is one key's
+  // events (with ordering 'key'), so the first key is usually the only one; a key held twice
+  // (ordering 'partition') is released twice.
+  const hashes: string[] = [];
+  let lastKey: string | null = null;
+  for (const item of items) {
+    const key = item.entry.key;
+    if (key === null || key === lastKey) continue;
+    lastKey = key;
+    for (let m = 0; m < n; m++) hashes.push(ctx.stateHash(group[m]!.name, key));
+  }
   for (const h of hashes) ctx.state.hold(h);
   try {
-    if (ctx.group.mode === 'parallel') {
-      await Promise.all(members.map((name, m) => settleMember(ctx, name, items, owed[m]!, marks, settledOne)));
+    if (ctx.group.mode === 'parallel' && n > 1) {
+      await Promise.all(group.map((member, m) => settleMember(ctx, member.name, items, owed[m]!, marks, settledOne)));
     } else {
-      for (let m = 0; m < members.length; m++) {
-        const name = members[m]!;
+      for (let m = 0; m < n; m++) {
         const indexes = owed[m]!;
-        const reached = await settleMember(ctx, name, items, indexes, marks, settledOne);
+        const reached = await settleMember(ctx, group[m]!.name, items, indexes, marks, settledOne);
         if (reached < indexes.length) break; // stopped: later members do not run ahead of it
       }
     }

@@ -16,7 +16,6 @@ import { CommitQueue } from './commit-queue.ts';
 import type { ConsumerGroup } from '../loading/group-plan.ts';
 import { Dispatcher, type ChainRunner } from './dispatcher.ts';
 import { encodeEmits } from './emits.ts';
-import { InflightTracker } from './inflight.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { PartitionWorker } from './partition-worker.ts';
 import { redisSource } from './redis-source.ts';
@@ -74,7 +73,6 @@ export class WorkerPool {
   readonly #watcher: PartitionWaker;
   readonly #relay: OutboxRelay;
   readonly #dispatcher: Dispatcher;
-  readonly #inflight = new InflightTracker();
   /** On a Redis Cluster, emits to other partitions go through the outbox. */
   readonly #outboxEmits: boolean;
   readonly #connectionEpoch: () => number;
@@ -105,7 +103,7 @@ export class WorkerPool {
 
   /** Resolves once no chain runs on a sandbox id (its version can be unloaded). */
   idle(sandboxId: string): Promise<void> {
-    return this.#inflight.idle(sandboxId);
+    return this.#dispatcher.idle(sandboxId);
   }
 
   get owned(): ReadonlyMap<number, string> {
@@ -219,15 +217,7 @@ export class WorkerPool {
       partition: p,
       group,
       resolve: o.resolve,
-      dispatch: async (fn, job) => {
-        // The version in use stays loaded until its chain is over; a reload swaps it in for the next chain.
-        this.#inflight.enter(fn.sandboxId);
-        try {
-          await this.#dispatcher.run(fn, job);
-        } finally {
-          this.#inflight.leave(fn.sandboxId);
-        }
-      },
+      dispatch: (fn, job) => this.#dispatcher.run(fn, job),
       commits,
       state,
       stateHash: (fn, key) => pk.state(fn, key),
