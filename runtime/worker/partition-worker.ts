@@ -163,6 +163,8 @@ export class PartitionWorker {
     let cursor = '0-0';
     let failures = 0;
     let seenEpoch = source.connectionEpoch();
+    /** The last id of a `'>'` read that came back short: the stream had no more, so wait past it (no empty read first). */
+    let waitFrom: string | null = null;
     while (!this.#stopping) {
       try {
         if (!ready) {
@@ -184,6 +186,15 @@ export class PartitionWorker {
           await Promise.race([new Promise<void>((resolve) => { this.#room = resolve; }), this.#stopped.promise]);
           this.#room = null;
           continue;
+        }
+        if (waitFrom !== null) {
+          const from = waitFrom;
+          waitFrom = null;
+          if (!recovering) {
+            this.#step = 'new entries';
+            await Promise.race([source.wait(from), this.#stopped.promise]);
+            continue;
+          }
         }
         // Each recovery pass starts with what earlier commits recorded as completed though not pending.
         this.#step = 'the settled-ids lookup (HKEYS)';
@@ -210,6 +221,7 @@ export class PartitionWorker {
           continue;
         }
         this.#feed(entries, null);
+        if (entries.length < d.batchSize) waitFrom = entries[entries.length - 1]!.id;
         // New entries come in id order: past the last recorded id, none of them can come again.
         if (this.#completed.size > 0 && compareStreamIds(entries[entries.length - 1]!.id, this.#completedUpTo) > 0) this.#completed.clear();
         failures = 0;

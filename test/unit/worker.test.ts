@@ -213,6 +213,32 @@ test('stop: the chains in flight finish and commit, a key in backoff stays pendi
   assert.deepEqual(released.sort(), behind.map((e) => e.id).sort(), 'the events behind it never started: their redelivery is not an attempt');
 });
 
+test('a read that comes back short is followed by a wait past its last entry, not by an empty read', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 0 }));
+  const calls: string[] = [];
+  const { read, wait } = h.source;
+  h.source.read = async (cursor, count) => {
+    const r = await read(cursor, count);
+    if (cursor === '>') calls.push(`read ${r.entries.length}`);
+    return r;
+  };
+  h.source.wait = (afterId) => {
+    calls.push(`wait ${afterId}`);
+    return wait(afterId);
+  };
+  h.worker.start();
+  await waitFor(() => calls.length === 2, { message: 'the first empty read and its wait' });
+  assert.deepEqual(calls, ['read 0', 'wait 0-0']);
+  calls.length = 0;
+  const published = [event('a'), event('b'), event('a')];
+  h.publish(...published);
+  await waitFor(() => h.acked().length === 3, { message: 'all acked' });
+  await waitFor(() => calls.length === 2, { message: 'the read and the wait after it' });
+  // 3 entries, fewer than the batch of 50: the stream had no more, so the worker waits past the last.
+  assert.deepEqual(calls, ['read 3', `wait ${published[2]!.id}`]);
+  await h.stop();
+});
+
 test('stop ends a worker whose empty read was in flight: the wait it starts after being woken does not hold the stop', { timeout: 10_000 }, async () => {
   const h = harness([handle('f')], () => ({ delayMs: 0 }));
   let release: (() => void) | null = null;
