@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Runtime, createJsonLogger } from '../../runtime/index.ts';
+import { Publisher, Runtime, createJsonLogger } from '../../runtime/index.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -37,6 +37,18 @@ function delta(a: Map<string, number>, b: Map<string, number>): Map<string, numb
   return out;
 }
 
+/** Resolves once every worker did its first reads: no read ran between two looks 500 ms apart. */
+async function untilIdle(): Promise<void> {
+  let last = -1;
+  await waitFor(async () => {
+    const s = await commandStats();
+    const reads = (s.get('xreadgroup') ?? 0) + (s.get('xread') ?? 0) + (s.get('xinfo|groups') ?? 0);
+    const still = reads === last;
+    last = reads;
+    return still;
+  }, { timeoutMs: 60_000, intervalMs: 500, message: 'the workers went idle' });
+}
+
 /** Commands an idle runtime with `functions` × `partitions` sends over WINDOW_MS, by name. */
 async function idleCommands(functions: number, partitions: number, leases: boolean): Promise<Map<string, number>> {
   const namespace = `idle-${functions}x${partitions}-${leases ? 'leases' : 'solo'}`;
@@ -50,15 +62,7 @@ async function idleCommands(functions: number, partitions: number, leases: boole
   try {
     await runtime.start();
     assert.deepEqual(runtime.loadFailures, []);
-    // Idle once every worker did its first reads: no read ran between two looks 500 ms apart.
-    let last = -1;
-    await waitFor(async () => {
-      const s = await commandStats();
-      const reads = (s.get('xreadgroup') ?? 0) + (s.get('xread') ?? 0) + (s.get('xinfo|groups') ?? 0);
-      const still = reads === last;
-      last = reads;
-      return still;
-    }, { timeoutMs: 60_000, intervalMs: 500, message: 'the workers went idle' });
+    await untilIdle();
     const before = await commandStats();
     await new Promise((r) => setTimeout(r, WINDOW_MS)); // a measuring window, not a wait for a condition
     return delta(before, await commandStats());
@@ -91,5 +95,38 @@ test('an idle runtime: O(1) commands per window without leases, one lease renewa
     assert.ok(rounds >= 1 && rounds <= WINDOW_MS / HEARTBEAT_MS + 1, `${name}: ${rounds} heartbeat rounds`);
     assert.ok((m.get('get') ?? 0) <= 64 * (rounds + 1), `${name}: at most one renewal per partition per round (${show(m)})`);
     assert.ok((m.get('evalsha') ?? 0) <= 2 * (rounds + 1), `${name}: two scripts per round, whatever the partitions (${show(m)})`);
+  }
+});
+
+test('a trickle of events: one read per event, and the wake read is seldom cut short', async () => {
+  const namespace = 'trickle';
+  const dir = join(env.dir, namespace);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'tick.ts'), "export const config = { events: ['idle.*'] };\nexport default async function handler() {}\n");
+  let handled = 0;
+  const runtime = await Runtime.create({
+    redis: env.redis.url, namespace, partitions: 16, functionsDir: dir, logger: createJsonLogger('silent'), onInvocation: () => { handled++; },
+  });
+  const publisher = await Publisher.connect({ redis: env.redis.url, namespace, partitions: 16 });
+  try {
+    await runtime.start();
+    await untilIdle();
+    const before = await commandStats();
+    const events = 40;
+    // One at a time, each once handled: every event finds its worker waiting on the wake read.
+    for (let i = 0; i < events; i++) {
+      await publisher.publish('idle.tick', `k${i}`, { i });
+      await waitFor(() => handled === i + 1, { message: `event ${i} handled` });
+    }
+    const d = delta(before, await commandStats());
+    console.log(`# ${events} events one at a time: ${show(d)}`);
+    // A read that comes back short is not followed by an empty one: one read per event (was two).
+    assert.ok((d.get('xreadgroup') ?? 0) <= events * 1.25, `${d.get('xreadgroup')} reads for ${events} events (${show(d)})`);
+    // A woken partition stays in the wake read until its worker waits again: no CLIENT UNBLOCK and
+    // reissued XREAD per event (was one each), only when another event lands on it meanwhile.
+    assert.ok((d.get('client|unblock') ?? 0) <= events / 4, `${d.get('client|unblock')} CLIENT UNBLOCKs for ${events} events (${show(d)})`);
+  } finally {
+    await publisher.close();
+    await runtime.stop();
   }
 });

@@ -36,16 +36,17 @@ export class WaiterList {
     return min;
   }
 
-  /** Resolves the waiters of `partition` that entry `entryId` is past. */
-  wakePast(partition: number, entryId: string): void {
+  /** Resolves the waiters of `partition` that entry `entryId` is past; returns how many. */
+  wakePast(partition: number, entryId: string): number {
     const list = this.byPartition.get(partition);
-    if (list === undefined) return;
+    if (list === undefined) return 0;
     const still = list.filter((w) => {
       if (compareStreamIds(w.afterId, entryId) < 0) { w.resolve(); return false; }
       return true;
     });
     if (still.length === 0) this.byPartition.delete(partition);
     else this.byPartition.set(partition, still);
+    return list.length - still.length;
   }
 
   wake(partition: number): void {

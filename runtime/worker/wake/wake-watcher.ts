@@ -6,6 +6,12 @@
  * `XREAD BLOCK … STREAMS <idle partitions> <last ids>` and wakes the workers whose partition moved.
  * When a worker starts waiting on a partition the blocked read does not cover, the read is cut
  * short with CLIENT UNBLOCK from the command connection and reissued.
+ *
+ * A partition whose workers were just woken stays in the reads that follow, past the entry that woke
+ * them, until they wait again: back after reading that entry, they wait past it or a later id, so
+ * the read in flight covers them and is not cut short (without this, a steady trickle of events
+ * cost a CLIENT UNBLOCK and one more XREAD per event). It is dropped when it gets an entry with
+ * nobody to wake (so a busy partition does not end every read at once), and when a read times out.
  */
 import type { Redis } from '../../redis/redis.ts';
 import { NoReplyError, REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../../redis/reply-deadline.ts';
@@ -39,6 +45,8 @@ export class WakeWatcher implements PartitionWaker {
   private blockingClientId: number | null = null;
   /** The read that CLIENT UNBLOCK was sent for, so its empty reply is not taken as a timeout. */
   private interruptedRead: Map<number, string> | null = null;
+  /** Partitions whose workers were woken and are not waiting again yet, and the entry that woke them. */
+  private readonly lingering = new Map<number, string>();
 
   constructor(blocking: Redis, control: Redis, streamOf: (partition: number) => string) {
     this.blocking = blocking;
@@ -91,6 +99,7 @@ export class WakeWatcher implements PartitionWaker {
       }
       const on = new Map<number, string>();
       for (const p of this.waiters.partitions()) on.set(p, this.waiters.oldestAfterId(p)!);
+      for (const [p, id] of this.lingering) if (!on.has(p)) on.set(p, id);
       const args: (string | number)[] = ['COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS'];
       for (const p of on.keys()) {
         const stream = this.streamOf(p);
@@ -116,15 +125,20 @@ export class WakeWatcher implements PartitionWaker {
       } finally {
         this.blockedOn = null;
       }
+      const interrupted = this.interruptedRead === on;
       this.interruptedRead = null;
       // A timeout (or an interruption) wakes nobody: the read is simply issued again, so an idle
       // process costs one command per BLOCK_MS, whatever its partitions and functions.
-      if (reply === null) continue;
+      if (reply === null) {
+        if (!interrupted) this.lingering.clear();
+        continue;
+      }
       for (const [stream, entries] of reply) {
         const p = this.partitionOfStream.get(stream);
         const first = entries[0];
         if (p === undefined || first === undefined) continue;
-        this.waiters.wakePast(p, first[0]);
+        if (this.waiters.wakePast(p, first[0]) > 0) this.lingering.set(p, first[0]);
+        else this.lingering.delete(p);
       }
     }
   }
