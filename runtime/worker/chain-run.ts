@@ -16,7 +16,7 @@ import type { RunContext, RunItem } from './run-context.ts';
 /** Results of one chain, in order; completions are recorded as each arrives. */
 export function runChain(
   ctx: RunContext, fn: FunctionHandle, name: string, items: readonly RunItem[], chain: readonly number[], exclusive: boolean,
-  failures: MemberFailures, marks: boolean, settledOne: (index: number) => void,
+  failures: MemberFailures, marks: boolean, settledOne: (index: number) => void, held: string[],
 ): Promise<InvocationResult[]> {
   const results: InvocationResult[] = [];
   const firstKey = items[chain[0]!]!.entry.key;
@@ -62,17 +62,27 @@ export function runChain(
     }
     results[c] = r;
   };
+  // A key's state is read only while held: `held` (released when the run ends) has the keys of the
+  // functions seen using state when the run started; one that starts using it later holds it here.
+  const holding = (hash: string): string => {
+    if (!held.includes(hash)) {
+      ctx.state.hold(hash);
+      held.push(hash);
+    }
+    return hash;
+  };
   const readState = async (key: string) => {
     ctx.usesState.add(name);
-    return JSON.stringify(await ctx.state.read(ctx.stateHash(name, key)));
+    return JSON.stringify(await ctx.state.read(holding(ctx.stateHash(name, key))));
   };
-  // No await unless the key's state must come from Redis first: one promise per chain.
+  // No await unless the key's state must come from Redis first: one promise per chain. Only a
+  // function seen using state can have its key's state cached.
   let state: string | null = null;
-  if (firstKey !== null) {
-    const hash = ctx.stateHash(name, firstKey);
+  if (firstKey !== null && ctx.usesState.has(name)) {
+    const hash = holding(ctx.stateHash(name, firstKey));
     const cached = ctx.state.peek(hash);
     if (cached !== null) state = JSON.stringify(cached);
-    else if (ctx.usesState.has(name)) {
+    else {
       return ctx.state.read(hash).then((loaded) => ctx.dispatch(fn, { items: itemsJson, count: chain.length, state: JSON.stringify(loaded), exclusive, onResult, readState })).then(() => results);
     }
   }

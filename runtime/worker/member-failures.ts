@@ -28,7 +28,7 @@ export class MemberFailures {
   readonly #marks: boolean;
   readonly #settledOne: (index: number) => void;
   /** Made on an item's first failure in this run, from its prior record when it had one. */
-  readonly #records = new Map<number, FailureRecord>();
+  #records: Map<number, FailureRecord> | null = null;
 
   /** `marks`: the group has several members (each one's settling is marked); `settledOne(i)`: the member settled `items[i]`. */
   constructor(ctx: RunContext, name: string, items: readonly RunItem[], marks: boolean, settledOne: (index: number) => void) {
@@ -41,7 +41,7 @@ export class MemberFailures {
 
   /** Attempts `items[i]` had before the next one. */
   attemptsBefore(i: number): number {
-    const known = this.#records.get(i);
+    const known = this.#records?.get(i);
     if (known !== undefined) return known.attempts;
     const prior = this.#items[i]!.prior;
     if (prior === null) return 0;
@@ -94,12 +94,12 @@ export class MemberFailures {
   }
 
   #recordOf(i: number): FailureRecord {
-    let r = this.#records.get(i);
+    let r = this.#records?.get(i);
     if (r === undefined) {
       const stored = this.#items[i]!.prior?.records.get(this.#name);
       r = { attempts: this.attemptsBefore(i), firstFailureAt: stored?.firstFailureAt ?? 0, lastFailureAt: stored?.lastFailureAt ?? 0 };
       if (stored?.free !== undefined) r.free = stored.free;
-      this.#records.set(i, r);
+      (this.#records ??= new Map()).set(i, r);
     }
     return r;
   }

@@ -43,25 +43,26 @@ export async function settleRun(ctx: RunContext, items: readonly RunItem[]): Pro
     if (--waiting[index]! === 0) ctx.commits.acked(items[index]!.entry.id);
   };
   for (let i = 0; i < items.length; i++) if (waiting[i] === 0) ctx.commits.acked(items[i]!.entry.id);
-  // The keys' state stays cached while their run is out (see state-cache.ts). A run is one key's
-  // events (with ordering 'key'), so the first key is usually the only one; a key held twice
-  // (ordering 'partition') is released twice.
+  // The keys' state stays cached while their run is out (see state-cache.ts): held now for the
+  // members seen using state, and by the chain (chain-run.ts) for a member that starts using it
+  // during the run. A run is one key's events (with ordering 'key'), so the first key is usually
+  // the only one; a key held twice (ordering 'partition') is released twice.
   const hashes: string[] = [];
   let lastKey: string | null = null;
   for (const item of items) {
     const key = item.entry.key;
     if (key === null || key === lastKey) continue;
     lastKey = key;
-    for (let m = 0; m < n; m++) hashes.push(ctx.stateHash(group[m]!.name, key));
+    for (let m = 0; m < n; m++) if (ctx.usesState.has(group[m]!.name)) hashes.push(ctx.stateHash(group[m]!.name, key));
   }
   for (const h of hashes) ctx.state.hold(h);
   try {
     if (ctx.group.mode === 'parallel' && n > 1) {
-      await Promise.all(group.map((member, m) => settleMember(ctx, member.name, items, owed[m]!, marks, settledOne)));
+      await Promise.all(group.map((member, m) => settleMember(ctx, member.name, items, owed[m]!, marks, settledOne, hashes)));
     } else {
       for (let m = 0; m < n; m++) {
         const indexes = owed[m]!;
-        const reached = await settleMember(ctx, group[m]!.name, items, indexes, marks, settledOne);
+        const reached = await settleMember(ctx, group[m]!.name, items, indexes, marks, settledOne, hashes);
         if (reached < indexes.length) break; // stopped: later members do not run ahead of it
       }
     }
@@ -81,7 +82,7 @@ function isRelevant(fn: FunctionHandle | undefined, e: WireEvent): boolean {
  * Runs member `name` over `items[indexes]`, in order; returns how many of those it settled before
  * it stopped (all of them unless the worker stops or the function goes away).
  */
-async function settleMember(ctx: RunContext, name: string, items: readonly RunItem[], indexes: readonly number[], marks: boolean, settledOne: (index: number) => void): Promise<number> {
+async function settleMember(ctx: RunContext, name: string, items: readonly RunItem[], indexes: readonly number[], marks: boolean, settledOne: (index: number) => void, held: string[]): Promise<number> {
   const failures = new MemberFailures(ctx, name, items, marks, settledOne);
   let k = 0;
   let exclusive = false;
@@ -99,7 +100,7 @@ async function settleMember(ctx: RunContext, name: string, items: readonly RunIt
       if (j > k && failures.isGated(fn, indexes[j]!)) break;
       chain.push(indexes[j]!);
     }
-    const results = await runChain(ctx, fn, name, items, chain, exclusive, failures, marks, settledOne);
+    const results = await runChain(ctx, fn, name, items, chain, exclusive, failures, marks, settledOne, held);
     exclusive = false;
     let next = k + chain.length;
     for (let c = 0; c < chain.length; c++) {

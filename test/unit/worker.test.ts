@@ -34,7 +34,7 @@ function event(key: string | null, data: Record<string, unknown> = {}): WireEven
 }
 
 /** A worker over in-memory entries, its "sandbox" running `behave` per event. */
-function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition' } = {}) {
+function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean } = {}) {
   const stream: DecodedEntry[] = [];
   let cursor = 0;
   let wake: (() => void) | null = null;
@@ -62,6 +62,11 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
     connectionEpoch: () => 0,
   };
   const reports: { fn: string; id: string; status: string; attempt: number; reason?: string }[] = [];
+  const loads: string[] = [];
+  const stateCache = new StateCache(async (hashes) => {
+    loads.push(...hashes);
+    return hashes.map(() => ({}));
+  });
   const byName = new Map(fns.map((f) => [f.name, f]));
   let worker: PartitionWorker | null = null;
   const ctx: RunContext = {
@@ -75,6 +80,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
           const item = items[i]!;
           const e = stream.find((s) => s.id === item.event.id) as WireEvent;
           const start = performance.now();
+          if (opts.readsState === true && e.key !== null) await job.readState(e.key); // as an isolate asks on first use
           const b = behave(e, item.attempt);
           await new Promise((r) => setTimeout(r, b.delayMs));
           invocations.push({ fn: fn.name, key: e.key, id: e.id, attempt: item.attempt, start, end: performance.now() });
@@ -91,7 +97,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
         inFlight--;
       }
     },
-    commits, state: new StateCache(async (hashes) => hashes.map(() => ({}))), stateHash: (f, k) => `${f}:${k}`, usesState: new Set(),
+    commits, state: stateCache, stateHash: (f, k) => `${f}:${k}`, usesState: new Set(),
     encodeEmits: () => [], idempotencyKey: (f, e) => `${f}:${e.id}`, eventJson: (e) => JSON.stringify({ id: e.id, key: e.key }),
     relayOutbox: () => {}, report: (f, _p, e, o) => reports.push({ fn: f.name, id: e.id, status: o.status, attempt: o.attempt, ...(o.reason ? { reason: o.reason } : {}) }),
     sleep: (ms) => sleeper.sleep(ms), stopping: () => worker?.stopping ?? true, now: Date.now, random: () => 0.5, maxChain: 10,
@@ -104,7 +110,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   const w = worker;
   const acked = () => batches.flatMap((b) => b.acks);
   return {
-    worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight,
+    worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight, stateCache, loads,
     publish(...events: DecodedEntry[]) {
       stream.push(...events);
       wake?.();
@@ -237,6 +243,16 @@ test('a read that comes back short is followed by a wait past its last entry, no
   // 3 entries, fewer than the batch of 50: the stream had no more, so the worker waits past the last.
   assert.deepEqual(calls, ['read 3', `wait ${published[2]!.id}`]);
   await h.stop();
+});
+
+test('a function that starts using state in a run holds its key until the run ends: nothing stays cached after', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 1 }), { readsState: true });
+  h.worker.start();
+  h.publish(...Array.from({ length: 40 }, (_, i) => event(`k${i % 5}`, { i })));
+  await waitFor(() => h.acked().length === 40, { message: 'all acked' });
+  await h.stop();
+  assert.ok(h.loads.length >= 5, `each key's state was loaded (${h.loads.length} loads)`);
+  assert.equal(h.stateCache.size, 0, 'no entry outlives its run');
 });
 
 test('stop ends a worker whose empty read was in flight: the wait it starts after being woken does not hold the stop', { timeout: 10_000 }, async () => {
