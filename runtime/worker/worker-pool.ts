@@ -2,7 +2,8 @@
  * The workers of this process: one per (consumer group, owned partition), started and stopped as
  * partitions are acquired and released and as functions come and go, each wired to its
  * collaborators (Redis source, commit queue, state cache, dispatcher, reporter), and what they
- * share: the wake watcher, the outbox relay, the dispatcher and the count of chains in flight.
+ * share: the wake watcher, the outbox relay and the dispatcher (which also counts the chains in
+ * flight per function version, so a replaced version is unloaded only once idle).
  */
 import { randomBytes } from 'node:crypto';
 import { eventJson, type WireEvent } from '../events/wire.ts';
