@@ -16,7 +16,9 @@ import type { RunContext, RunItem } from './run-context.ts';
 /** Results of one chain, in order; completions are recorded as each arrives. */
 export function runChain(
   ctx: RunContext, fn: FunctionHandle, name: string, items: readonly RunItem[], chain: readonly number[], exclusive: boolean,
-  failures: MemberFailures, marks: boolean, settledOne: (index: number) => void, held: string[],
+  failures: MemberFailures, marks: boolean, settledOne: (index: number) => void,
+  /** State hashes this run holds (see state-cache.ts); the chain adds the ones it uses. */
+  held: string[],
 ): Promise<InvocationResult[]> {
   const results: InvocationResult[] = [];
   const firstKey = items[chain[0]!]!.entry.key;
@@ -62,8 +64,7 @@ export function runChain(
     }
     results[c] = r;
   };
-  // A key's state is read only while held: `held` (released when the run ends) has the keys of the
-  // functions seen using state when the run started; one that starts using it later holds it here.
+  // A key's state is read (and cached) only while held; `held` is released when the run ends.
   const holding = (hash: string): string => {
     if (!held.includes(hash)) {
       ctx.state.hold(hash);
@@ -75,16 +76,11 @@ export function runChain(
     ctx.usesState.add(name);
     return JSON.stringify(await ctx.state.read(holding(ctx.stateHash(name, key))));
   };
-  // No await unless the key's state must come from Redis first: one promise per chain. Only a
-  // function seen using state can have its key's state cached.
-  let state: string | null = null;
-  if (firstKey !== null && ctx.usesState.has(name)) {
-    const hash = holding(ctx.stateHash(name, firstKey));
-    const cached = ctx.state.peek(hash);
-    if (cached !== null) state = JSON.stringify(cached);
-    else {
-      return ctx.state.read(hash).then((loaded) => ctx.dispatch(fn, { items: itemsJson, count: chain.length, state: JSON.stringify(loaded), exclusive, onResult, readState })).then(() => results);
-    }
-  }
-  return ctx.dispatch(fn, { items: itemsJson, count: chain.length, state, exclusive, onResult, readState }).then(() => results);
+  const send = (state: string | null) => ctx.dispatch(fn, { items: itemsJson, count: chain.length, state, exclusive, onResult, readState }).then(() => results);
+  // Only a function seen using state gets its key's state with the chain; no await unless it must
+  // come from Redis first (one promise per chain).
+  if (firstKey === null || !ctx.usesState.has(name)) return send(null);
+  const hash = holding(ctx.stateHash(name, firstKey));
+  const cached = ctx.state.peek(hash);
+  return cached !== null ? send(JSON.stringify(cached)) : ctx.state.read(hash).then((loaded) => send(JSON.stringify(loaded)));
 }

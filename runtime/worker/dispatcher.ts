@@ -98,7 +98,7 @@ export class Dispatcher {
   #free(name: string, slots: Slots): void {
     const next = slots.waiting.shift();
     if (next !== undefined) next();
-    else if (--slots.inflight === 0 && this.#slots.get(name) === slots) this.#slots.delete(name);
+    else if (--slots.inflight === 0) this.#slots.delete(name);
   }
 
   #slotsOf(name: string): Slots {

@@ -191,8 +191,7 @@ export class PartitionWorker {
           const from = waitFrom;
           waitFrom = null;
           if (!recovering) {
-            this.#step = 'new entries';
-            await Promise.race([source.wait(from), this.#stopped.promise]);
+            await this.#newEntriesAfter(from);
             continue;
           }
         }
@@ -216,8 +215,7 @@ export class PartitionWorker {
         }
         if (entries.length === 0) {
           // Everything up to the stream's last entry was delivered: wait for one past it.
-          this.#step = 'new entries';
-          await Promise.race([source.wait(tipId ?? '0-0'), this.#stopped.promise]);
+          await this.#newEntriesAfter(tipId ?? '0-0');
           continue;
         }
         this.#feed(entries, null);
@@ -241,6 +239,12 @@ export class PartitionWorker {
         await d.sleep(reconnectDelayMs(failures, 100, 5000));
       }
     }
+  }
+
+  /** Waits for an entry after `id` (or a spurious wake, or the stop). */
+  #newEntriesAfter(id: string): Promise<unknown> {
+    this.#step = 'new entries';
+    return Promise.race([this.#deps.source.wait(id), this.#stopped.promise]);
   }
 
   #full(): boolean {

@@ -43,31 +43,21 @@ export async function settleRun(ctx: RunContext, items: readonly RunItem[]): Pro
     if (--waiting[index]! === 0) ctx.commits.acked(items[index]!.entry.id);
   };
   for (let i = 0; i < items.length; i++) if (waiting[i] === 0) ctx.commits.acked(items[i]!.entry.id);
-  // The keys' state stays cached while their run is out (see state-cache.ts): held now for the
-  // members seen using state, and by the chain (chain-run.ts) for a member that starts using it
-  // during the run. A run is one key's events (with ordering 'key'), so the first key is usually
-  // the only one; a key held twice (ordering 'partition') is released twice.
-  const hashes: string[] = [];
-  let lastKey: string | null = null;
-  for (const item of items) {
-    const key = item.entry.key;
-    if (key === null || key === lastKey) continue;
-    lastKey = key;
-    for (let m = 0; m < n; m++) if (ctx.usesState.has(group[m]!.name)) hashes.push(ctx.stateHash(group[m]!.name, key));
-  }
-  for (const h of hashes) ctx.state.hold(h);
+  // The keys' state stays cached while their run is out (see state-cache.ts): each chain holds the
+  // keys it uses (chain-run.ts), and they are all released when the run is over.
+  const held: string[] = [];
   try {
     if (ctx.group.mode === 'parallel' && n > 1) {
-      await Promise.all(group.map((member, m) => settleMember(ctx, member.name, items, owed[m]!, marks, settledOne, hashes)));
+      await Promise.all(group.map((member, m) => settleMember(ctx, member.name, items, owed[m]!, marks, settledOne, held)));
     } else {
       for (let m = 0; m < n; m++) {
         const indexes = owed[m]!;
-        const reached = await settleMember(ctx, group[m]!.name, items, indexes, marks, settledOne, hashes);
+        const reached = await settleMember(ctx, group[m]!.name, items, indexes, marks, settledOne, held);
         if (reached < indexes.length) break; // stopped: later members do not run ahead of it
       }
     }
   } finally {
-    for (const h of hashes) ctx.state.release(h);
+    for (const h of held) ctx.state.release(h);
   }
   let settled = 0;
   while (settled < items.length && waiting[settled]! <= 0) settled++;
