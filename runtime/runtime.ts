@@ -118,7 +118,7 @@ export class Runtime {
     this.#pool = new WorkerPool({
       redis, blocking, connectWatcher, keys, partitions, sandbox: this.#sandbox, limits: resolveLimits(opts),
       resolve: (name) => this.#set.resolve(name), logger: this.logger, report: createReporter(this.logger, onInvocation),
-      onFenced: (p, token, error) => this.#ownership.lost(p, token, error), now: Date.now, random: Math.random,
+      onFenced: (p, token, error) => this.#ownership.lost(p, token, error), leasesFresh: () => this.#ownership.leasesFresh(), now: Date.now, random: Math.random,
     });
     opts.metrics?.attach({
       groupStats: () => this.groupStats(),

@@ -5,8 +5,9 @@
  * balanced assignment from the live members (assignment.ts); each partition has a lease
  * `<member>|<epoch>` with a TTL, renewed every heartbeat. A process acquires the partitions assigned
  * to it once their previous owner released them (or its lease expired), and releases the ones no
- * longer assigned after draining them. Every read and commit of a worker checks the lease token in
- * the same Lua call (fencing), so a process that lost its lease — paused, cut off — changes nothing.
+ * longer assigned after draining them. Every commit of a worker checks the lease token in the same
+ * Lua call (fencing), so a process that lost its lease — paused, cut off — changes nothing; what its
+ * reads could still take, the holder finds (worker/redis-source.ts).
  */
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -51,6 +52,8 @@ export class PartitionOwnership {
   /** Partitions being drained before their lease is released. */
   private readonly releasing = new Map<number, Promise<void>>();
   private lastRenewedAt = 0;
+  /** The same moment on the monotonic clock (performance.now()), for {@link leasesFresh}. */
+  private renewedAtMono = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private guard: NodeJS.Timeout | null = null;
   private tick: Promise<void> = Promise.resolve();
@@ -102,6 +105,16 @@ export class PartitionOwnership {
         : `Redis unreachable or too slow; this process's event loop was delayed by at most ${delayMs} ms`;
       this.drop([...this.held.keys()], `leases not renewed for ${(silentMs / 1000).toFixed(1)} s (${cause}); other processes may own them now`);
     }, this.heartbeatMs);
+  }
+
+  /**
+   * True while every lease held is surely still this process's: the last renewal round, which
+   * renewed or acquired each of them, began less than 80% of a TTL ago (monotonic clock; Redis
+   * started each lease's TTL after that). A paused process finds it false as soon as it runs again:
+   * its workers then read through the fenced script only (see worker/redis-source.ts).
+   */
+  leasesFresh(): boolean {
+    return performance.now() - this.renewedAtMono <= this.leaseTtlMs * 0.8;
   }
 
   /**
@@ -158,6 +171,7 @@ export class PartitionOwnership {
 
   private async round(): Promise<void> {
     const startedAt = Date.now();
+    const startedAtMono = performance.now();
     const members = await this.redis.fnrunHeartbeat(this.keys.members, this.memberId, this.memberTtlMs, 0);
     const live = members.includes(this.memberId) ? members : [...members, this.memberId];
     const owner = assignPartitions(live, this.partitions);
@@ -168,6 +182,7 @@ export class PartitionOwnership {
     const wanted = owner.flatMap((m, p) => (m === this.memberId && !this.held.has(p) && !this.releasing.has(p) ? [p] : []));
     const epochs = await this.acquire(renewing, wanted);
     this.lastRenewedAt = startedAt;
+    this.renewedAtMono = startedAtMono;
     this.loopDelay.reset();
     const acquired: Promise<void>[] = [];
     const refused: number[] = [];

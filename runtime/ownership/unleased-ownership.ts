@@ -6,7 +6,7 @@ import type { Logger } from '../logger.ts';
 import { isLostCommit } from '../redis/reply-errors.ts';
 import type { PartitionOwnership } from './partition-ownership.ts';
 
-export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'stop' | 'lost'> {
+export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'stop' | 'lost' | 'leasesFresh'> {
   /** No lease identity: this process shares nothing. */
   readonly memberId = null;
   readonly #partitions: number;
@@ -23,6 +23,11 @@ export class UnleasedOwnership implements Pick<PartitionOwnership, 'start' | 'st
     this.#add = add;
     this.#remove = remove;
     this.#logger = logger;
+  }
+
+  /** No leases to doubt. */
+  leasesFresh(): boolean {
+    return true;
   }
 
   /** Takes every partition. */

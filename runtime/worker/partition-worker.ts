@@ -19,6 +19,19 @@ import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
 import type { Prior, RunItem } from './run-context.ts';
 
+/** What a read brought. */
+export interface ReadResult {
+  entries: DecodedEntry[];
+  /** When a `'>'` read found nothing: the stream's last entry id, where to wait from. */
+  tipId: string | null;
+  /**
+   * Set when another reader took entries of the partition after this worker's previous read (a
+   * process whose lease ran out): `entries` is then empty, and these are the ids the read took,
+   * to give back; the pending list must be read again, in id order, before anything later runs.
+   */
+  overtaken?: readonly string[];
+}
+
 /** Where a worker's entries come from. */
 export interface PartitionSource {
   /** Creates the consumer group if missing. */
@@ -27,7 +40,7 @@ export interface PartitionSource {
    * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. When a
    * `'>'` read finds nothing, `tipId` is the stream's last entry id: where to wait from.
    */
-  read(cursor: string, count: number): Promise<{ entries: DecodedEntry[]; tipId: string | null }>;
+  read(cursor: string, count: number): Promise<ReadResult>;
   /**
    * Ids whose completion was committed while they were not pending (the read that delivered them
    * was lost in a failover; see commit.lua): a redelivery of one is acknowledged, not run.
@@ -199,8 +212,22 @@ export class PartitionWorker {
         this.#step = 'the settled-ids lookup (HKEYS)';
         if (recovering && cursor === '0-0') this.completedElsewhere(await source.settled());
         this.#step = 'a read (Redis)';
-        const { entries, tipId } = await source.read(recovering ? cursor : '>', d.batchSize);
+        const { entries, tipId, overtaken } = await source.read(recovering ? cursor : '>', d.batchSize);
         if (source.connectionEpoch() !== epoch) continue;
+        if (overtaken !== undefined) {
+          // Somebody else read since this worker's last read: a process whose lease ran out, or a
+          // failover that lost pending entries, which are delivered again.
+          d.logger.warn({ ...d.where, givenBack: overtaken.length }, 'entries of this partition were delivered elsewhere since this worker\'s last read (a process whose lease ran out, or a failover): reading the pending list again, in id order');
+          // Read and never started: their redelivery in the re-read is not an attempt.
+          this.#step = 'giving back the entries of an overtaken read (Redis)';
+          if (overtaken.length > 0) {
+            d.commits.released(d.members(), overtaken);
+            await d.commits.flush();
+          }
+          recovering = true;
+          cursor = '0-0';
+          continue;
+        }
         if (recovering) {
           if (entries.length === 0) {
             recovering = false;

@@ -1,8 +1,22 @@
 /**
- * A worker's entries, from Redis: non-blocking reads, fenced when the partition has a lease (a Lua
- * script that checks it, since only the lease holder may move entries into the pending list), the
- * pending list's delivery counts and failure records, and the wake watcher's blocking XREAD to wait
- * on when idle.
+ * A worker's entries, from Redis: non-blocking reads, the pending list's delivery counts and
+ * failure records, and the wake watcher's blocking XREAD to wait on when idle.
+ *
+ * Reads of new entries are a plain XREADGROUP: in a Lua script, which could check the lease first,
+ * the same 100 entries cost Redis about 2.7 times the CPU (Lua converts the reply twice), a third
+ * of a trivial event's whole cost. With a lease, what the check would prevent is instead detected
+ * in time: a process whose lease ran out (paused past it) may still read, and take entries the
+ * holder would otherwise skip, breaking their keys' order. Two guards instead:
+ * - a process reads plainly only while its lease is surely its own (renewed less than 80% of a TTL
+ *   ago, on the monotonic clock); a paused process finds that false as soon as it runs again, and
+ *   then reads through the fenced script (read.lua), which refuses it; a plain read answered after
+ *   such a pause is given back unrun;
+ * - every read of the holder is followed, in the same round trip, by a look at the first entry
+ *   pending past everything it read before: one that is not its own was read by somebody else, and
+ *   the read reports itself `overtaken`. The worker gives its entries back uncharged and re-reads
+ *   the pending list, in id order, before anything later runs.
+ * Whoever else read can complete nothing: commits are fenced (commit.lua). A read that finds
+ * nothing runs the script too, for the stream's tip in the same step.
  *
  * Each command has a reply deadline (redis/reply-deadline.ts): a lost reply fails the step, and the
  * worker re-reads its pending list, where the entries of a read whose reply was lost are. A read
@@ -13,6 +27,7 @@ import type { FailureRecord } from '../dead-letters/dead-letter-record.ts';
 import { decodeEntry, type DecodedEntry } from '../events/wire.ts';
 import { ensureConsumerGroup, type StartFrom } from '../redis/consumer-groups.ts';
 import { CONSUMER_NAME, type PartitionKeys } from '../redis/keys.ts';
+import { compareStreamIds } from '../redis/stream-id.ts';
 import { REDIS_REPLY_TIMEOUT_MS, replyWithin } from '../redis/reply-deadline.ts';
 import type { ScriptedRedis } from '../redis/scripts.ts';
 import type { PartitionSource } from './partition-worker.ts';
@@ -20,6 +35,13 @@ import type { Prior } from './run-context.ts';
 import type { PartitionWaker } from './wake/wake-watcher.ts';
 
 type StreamReply = [string, [string, string[] | null][]][] | null;
+type ReadReply = StreamReply | ['tip', string];
+
+const isTip = (r: ReadReply): r is ['tip', string] => r !== null && r[0] === 'tip';
+const entriesOf = (r: ReadReply) => (isTip(r) ? [] : r?.[0]?.[1] ?? []);
+const isEmpty = (r: ReadReply) => entriesOf(r).length === 0;
+const firstIdOf = (r: ReadReply) => entriesOf(r)[0]?.[0] ?? null;
+const idsOf = (r: ReadReply) => entriesOf(r).map((e) => e[0]);
 
 /** What a source reads with. */
 export interface RedisSourceOptions {
@@ -32,6 +54,8 @@ export interface RedisSourceOptions {
   startFrom: () => StartFrom;
   /** The partition's lease token; '' when this process owns every partition unfenced. */
   token: string;
+  /** False when the lease may have run out (renewals unconfirmed for most of a TTL): reads then go through the fenced script. */
+  leaseFresh: () => boolean;
   maxEventBytes: number;
   watcher: PartitionWaker;
   connectionEpoch: () => number;
@@ -46,25 +70,55 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
   let lateReads = 0;
   const late = () => { lateReads++; };
   const label = (what: string) => `${what} of partition ${o.partition}`;
+  const fenced = o.token !== '';
+  /** The highest id a read of this source returned: a pending entry past it was read by someone else. */
+  let lastSeen = '0-0';
+  const plainRead = (cursor: string, count: number) => redis.xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor);
+  const readScript = (cursor: string, count: number) => fenced
+    ? redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)
+    : redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor);
+  const firstPendingAfter = async (id: string) => ((await redis.xpending(pk.events, group, `(${id}`, '+', 1)) as [string][])[0]?.[0] ?? null;
+  // Only ids past `since` are given back: one at or before it is a redelivery of an entry this
+  // source read before (a failover lost it from the pending list), in flight or done already.
+  const overtaken = (since: string, ids: readonly string[]) => ({ entries: [], tipId: null, overtaken: ids.filter((id) => compareStreamIds(id, since) > 0) });
   const [groupCheck, aRead, settledLookup, pendingLookup] = [label('the consumer group check'), label('a read'), label('the settled-ids lookup'), label('the pending entries\' lookup')];
   return {
     ensureGroup: () => replyWithin(ensureConsumerGroup(redis, pk.events, group, o.startFrom()), groupCheck, ms),
 
     async read(cursor, count) {
-      let reply: StreamReply | ['tip', string];
-      if (o.token !== '') reply = (await replyWithin(redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor), aRead, ms, late)) as StreamReply | ['tip', string];
-      else {
-        // Unfenced, a plain XREADGROUP: the script costs Redis about 2.7 times as much CPU for the
-        // same entries (Lua converts the reply twice). Only a '>' read that found nothing needs the
-        // script, for the stream's tip in the same step (see read.lua); it reads again first.
-        reply = (await replyWithin(redis.xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor), aRead, ms, late)) as StreamReply;
-        if (cursor === '>' && !(reply?.[0]?.[1]?.length)) reply = (await replyWithin(redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor), aRead, ms, late)) as StreamReply | ['tip', string];
+      const since = lastSeen;
+      let reply: ReadReply;
+      if (cursor !== '>') {
+        // The pending list, re-read: it moves nothing into it, but a process whose lease is gone
+        // must not count deliveries the new holder would charge as attempts.
+        reply = (await replyWithin(fenced ? readScript(cursor, count) : plainRead(cursor, count), aRead, ms, late)) as StreamReply;
+      } else if (!fenced) {
+        reply = (await replyWithin(plainRead('>', count), aRead, ms, late)) as StreamReply;
+        if (isEmpty(reply)) reply = (await replyWithin(readScript('>', count), aRead, ms, late)) as ReadReply;
+      } else {
+        // Plain only while the lease is surely ours; else the script checks it in Redis. Either
+        // way followed, in the same round trip, by the first entry pending past everything this
+        // source read before: another reader's entries come before ours, or are the first when
+        // ours are none (see the module comment).
+        const fresh = o.leaseFresh();
+        const [r, first] = await replyWithin(Promise.all([fresh ? plainRead('>', count) : readScript('>', count), firstPendingAfter(since)]), aRead, ms, late);
+        reply = r as ReadReply;
+        if (first !== firstIdOf(reply)) return overtaken(since, idsOf(reply));
+        // Answered after a pause long enough to doubt the lease: give the entries back unrun.
+        if (fresh && !o.leaseFresh()) return overtaken(since, idsOf(reply));
+        if (fresh && isEmpty(reply)) {
+          reply = (await replyWithin(readScript('>', count), aRead, ms, late)) as ReadReply;
+          // The script read something after all: another reader may have read in between.
+          if (!isEmpty(reply) && (await replyWithin(firstPendingAfter(since), aRead, ms, late)) !== firstIdOf(reply)) return overtaken(since, idsOf(reply));
+        }
       }
-      if (reply !== null && reply[0] === 'tip') return { entries: [], tipId: reply[1] as string };
-      const raw = (reply as StreamReply)?.[0]?.[1];
-      if (!raw || raw.length === 0) return { entries: [], tipId: null };
+      if (isTip(reply)) return { entries: [], tipId: reply[1] };
+      const raw = entriesOf(reply);
+      if (raw.length === 0) return { entries: [], tipId: null };
       const entries = new Array<DecodedEntry>(raw.length);
       for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], o.maxEventBytes);
+      const last = raw[raw.length - 1]![0];
+      if (compareStreamIds(last, lastSeen) > 0) lastSeen = last;
       return { entries, tipId: null };
     },
 

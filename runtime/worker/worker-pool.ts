@@ -60,6 +60,8 @@ export interface WorkerPoolOptions {
    * partition, still finishing, reports a fence that says nothing about the current one.
    */
   onFenced(partition: number, token: string, error?: Error): void;
+  /** False when the leases held may have run out (see PartitionOwnership.leasesFresh); always true without leases. */
+  leasesFresh(): boolean;
   now(): number;
   random(): number;
 }
@@ -237,7 +239,7 @@ export class WorkerPool {
     };
     worker = new PartitionWorker({
       source: redisSource({
-        redis: o.redis, pk, partition: p, group: group.name, token, maxEventBytes: o.limits.maxEventBytes, watcher: this.#watcher,
+        redis: o.redis, pk, partition: p, group: group.name, token, leaseFresh: () => o.leasesFresh(), maxEventBytes: o.limits.maxEventBytes, watcher: this.#watcher,
         members: () => group.members.map((m) => m.name), startFrom: () => group.startFrom, connectionEpoch: this.#connectionEpoch,
       }),
       commits,

@@ -81,7 +81,7 @@ test('a read with no reply by its deadline fails with NoReplyError, and its late
   await redis.xadd(pk.events, '*', 'type', 't', 'data', '1', 'time', '0');
   const idle = { start: async () => {}, waitFor: async () => {}, wakeAll: () => {}, stop: async () => {} };
   const source = redisSource({
-    redis, pk, partition: 0, group: 'g', members: () => ['f'], startFrom: () => 'earliest', token: '', maxEventBytes: 1 << 20,
+    redis, pk, partition: 0, group: 'g', members: () => ['f'], startFrom: () => 'earliest', token: '', leaseFresh: () => true, maxEventBytes: 1 << 20,
     watcher: idle, connectionEpoch: () => 0, replyTimeoutMs: 100,
   });
   // Redis holds every client's commands for a second: the read's reply comes after its deadline.

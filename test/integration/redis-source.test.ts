@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keys } from '../../runtime/index.ts';
 import { withScripts } from '../../runtime/redis/scripts.ts';
-import { CONSUMER_NAME } from '../../runtime/redis/keys.ts';
 import { redisSource } from '../../runtime/worker/redis-source.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 
@@ -20,11 +19,11 @@ async function calls(): Promise<{ evalsha: number; xreadgroup: number }> {
 
 const idle = { start: async () => {}, waitFor: async () => {}, wakeAll: () => {}, stop: async () => {} };
 
-function sourceOn(namespace: string, token: string) {
+function sourceOn(namespace: string, token: string, leaseFresh: () => boolean = () => true) {
   const redis = withScripts(env.redis.client());
   const pk = new Keys(namespace).partition(0);
   const source = redisSource({
-    redis, pk, partition: 0, group: 'g', members: () => ['f'], startFrom: () => 'earliest', token, maxEventBytes: 1 << 20,
+    redis, pk, partition: 0, group: 'g', members: () => ['f'], startFrom: () => 'earliest', token, leaseFresh, maxEventBytes: 1 << 20,
     watcher: idle, connectionEpoch: () => 0,
   });
   return { redis, pk, source };
@@ -51,16 +50,56 @@ test('an unfenced read of new entries is one plain XREADGROUP; only a read that 
   assert.deepEqual(pending.entries.map((e) => e.id), ids, 'the pending list, re-read');
 });
 
-test('a fenced read is refused once the lease names another holder, and moves nothing into the pending list', async () => {
+test('with a lease, another reader\'s entries make the holder\'s next read overtaken, and the pending list holds them all in id order', async () => {
+  const holder = sourceOn('leased', 'me|2');
+  const stale = sourceOn('leased', 'old|1'); // a process whose lease ran out, still reading
+  const { redis, pk } = holder;
+  await redis.xgroup('CREATE', pk.events, 'g', '0', 'MKSTREAM');
+  await redis.set(pk.lease, 'me|2');
+  const add = async (data: string) => (await redis.xadd(pk.events, '*', 'type', 't', 'data', data, 'time', '0'))!;
+  const e1 = await add('1');
+
+  const before = await calls();
+  assert.deepEqual((await holder.source.read('>', 10)).entries.map((e) => e.id), [e1]);
+  const after = await calls();
+  assert.deepEqual({ evalsha: after.evalsha - before.evalsha, xreadgroup: after.xreadgroup - before.xreadgroup }, { evalsha: 0, xreadgroup: 1 }, 'a plain read, no script');
+
+  const e2 = await add('2');
+  const e3 = await add('3');
+  await stale.source.read('>', 1); // takes e2 into the pending list
+  const overtaken = await holder.source.read('>', 10);
+  assert.deepEqual(overtaken, { entries: [], tipId: null, overtaken: [e3] }, 'its own entry is given back, none returned');
+  assert.deepEqual((await holder.source.read('0-0', 10)).entries.map((e) => e.id), [e1, e2, e3], 'the re-read finds the other reader\'s entry before its own');
+
+  const e4 = await add('4');
+  assert.deepEqual((await holder.source.read('>', 10)).entries.map((e) => e.id), [e4], 'after the re-read, reads go on as usual');
+});
+
+test('an empty read with a lease runs the fenced script: refused once the lease names another holder', async () => {
   const { redis, pk, source } = sourceOn('fenced', 'me|1');
   await redis.xgroup('CREATE', pk.events, 'g', '0', 'MKSTREAM');
-  const first = (await redis.xadd(pk.events, '*', 'type', 't', 'data', '1', 'time', '0'))!;
   await redis.set(pk.lease, 'me|1');
+  const first = (await redis.xadd(pk.events, '*', 'type', 't', 'data', '1', 'time', '0'))!;
   assert.deepEqual((await source.read('>', 10)).entries.map((e) => e.id), [first]);
+  assert.deepEqual(await source.read('>', 10), { entries: [], tipId: first }, 'nothing new: the tip');
 
   await redis.set(pk.lease, 'other|2');
-  await redis.xadd(pk.events, '*', 'type', 't', 'data', '2', 'time', '0');
   await assert.rejects(source.read('>', 10), /FENCED/);
-  const pending = (await redis.xpending(pk.events, 'g', '-', '+', 10, CONSUMER_NAME)) as [string][];
-  assert.deepEqual(pending.map((row) => row[0]), [first], 'the refused read took nothing');
+  await assert.rejects(source.read('0-0', 10), /FENCED/, 'a re-read of the pending list too');
+});
+
+test('a process that doubts its lease (not renewed for most of a TTL) reads through the fenced script, and gives back what a plain read brought after the doubt began', async () => {
+  let fresh = false;
+  const { redis, pk, source } = sourceOn('doubt', 'me|1', () => fresh);
+  await redis.xgroup('CREATE', pk.events, 'g', '0', 'MKSTREAM');
+  await redis.set(pk.lease, 'other|2');
+  const e1 = (await redis.xadd(pk.events, '*', 'type', 't', 'data', '1', 'time', '0'))!;
+  await assert.rejects(source.read('>', 10), /FENCED/, 'a paused process, resumed: refused, though a plain read would have found the entry');
+  assert.equal(((await redis.xpending(pk.events, 'g')) as [number])[0], 0, 'it took nothing');
+
+  await redis.set(pk.lease, 'me|1');
+  fresh = true;
+  const read = source.read('>', 10);
+  fresh = false; // the reply arrives after a pause
+  assert.deepEqual(await read, { entries: [], tipId: null, overtaken: [e1] }, 'given back, not run');
 });

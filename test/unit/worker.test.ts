@@ -18,6 +18,7 @@ import { PartitionWorker, type PartitionSource } from '../../runtime/worker/part
 import type { RunContext } from '../../runtime/worker/run-context.ts';
 import { settleMalformed, settleRun } from '../../runtime/worker/run-settler.ts';
 import { Sleeper } from '../../runtime/worker/sleeper.ts';
+import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
 import { StateCache } from '../../runtime/worker/state-cache.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -309,4 +310,48 @@ test('a stop that does not finish says which step it waits for', async () => {
   void worker.stop();
   await waitFor(() => lines.length > 0, { timeoutMs: 5_000, message: 'the slow stop is logged' });
   assert.match(lines[0]!, /^worker not stopped after 0\.05 s: still waiting for its read loop \(a read \(Redis\)\)$/);
+});
+
+test('an overtaken read gives its entries back unstarted, and the pending list is read again, in id order, before anything later runs', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 1 }));
+  const first = [event('a'), event('b')];
+  const taken = [event('a'), event('b')]; // read by another process, whose lease had run out
+  const mine = [event('a'), event('b')]; // this worker's read that comes after it
+  const later = [event('a')];
+  const delivered: DecodedEntry[] = [];
+  const pendingReads: string[] = [];
+  let reads = 0;
+  h.source.read = async (cursor) => {
+    if (cursor !== '>') {
+      pendingReads.push(cursor);
+      const acked = new Set(h.acked());
+      return { entries: delivered.filter((e) => !acked.has(e.id) && compareStreamIds(e.id, cursor) > 0).slice(0, 3), tipId: null };
+    }
+    reads++;
+    if (reads === 1) {
+      delivered.push(...first);
+      return { entries: first, tipId: null };
+    }
+    if (reads === 2) {
+      await waitFor(() => h.acked().length === 2, { message: 'the first read done' });
+      delivered.push(...taken, ...mine);
+      return { entries: [], tipId: null, overtaken: mine.map((e) => e.id) };
+    }
+    if (reads === 3) {
+      delivered.push(...later);
+      return { entries: later, tipId: null };
+    }
+    return { entries: [], tipId: later[0]!.id };
+  };
+  h.source.wait = () => new Promise((resolve) => { if (reads < 4) setTimeout(resolve, 5); });
+  h.publish(...first, ...taken, ...mine, ...later); // what the "sandbox" looks events up in; reads come from the stub above
+  h.worker.start();
+  await waitFor(() => h.acked().length === 7, { timeoutMs: 10_000, message: 'all acked' });
+  const released = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.released));
+  void h.worker.stop();
+  assert.deepEqual(released, mine.map((e) => e.id), 'the overtaken read\'s entries were given back: their redelivery is not an attempt');
+  assert.deepEqual(h.invocations.filter((r) => r.key === 'a').map((r) => r.id), [first[0], taken[0], mine[0], later[0]].map((e) => e!.id), 'key a in id order, each once');
+  assert.deepEqual(h.invocations.filter((r) => r.key === 'b').map((r) => r.id), [first[1], taken[1], mine[1]].map((e) => e!.id), 'key b in id order, each once');
+  assert.ok(pendingReads.filter((c) => c === '0-0').length >= 2, `the pending list was read again from the start (${pendingReads.join(' ')})`);
+  assert.deepEqual(h.invocations.map((r) => r.attempt), [1, 1, 1, 1, 1, 1, 1], 'nobody was charged an attempt');
 });
