@@ -1,6 +1,9 @@
 -- A non-blocking XREADGROUP, fenced when a token is given: only the lease holder may move entries
 -- into the pending list, so a process that lost its lease cannot take entries the new owner would
--- then never see. (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.)
+-- then skip. (Lua cannot BLOCK; idle workers wait on the wake watcher's XREAD instead.) Workers use
+-- it only for reads that find nothing and while their lease is in doubt: reads of new entries are
+-- a plain XREADGROUP, for Lua's conversion of the reply costs Redis more than the read itself
+-- (worker/redis-source.ts says how the holder finds what another reader took).
 -- When a read of new entries ('>') finds none, it returns {'tip', <id of the stream's last entry>}
 -- instead: everything up to there was delivered, so that is where to wait from (no XINFO needed).
 -- Unfenced (ARGV[1] = ''), the script names the stream only: a key it does not touch, absent on a
