@@ -4,7 +4,8 @@
  *
  * Reads of new entries are a plain XREADGROUP: in a Lua script, which could check the lease first,
  * the same 100 entries cost Redis about 2.7 times the CPU (Lua converts the reply twice), a third
- * of a trivial event's whole cost. With a lease, what the check would prevent is instead detected
+ * of a trivial event's whole cost. Without a lease the read goes in one MULTI with the stream's
+ * last entry, where to wait from when it finds nothing. With a lease, what the check would prevent is instead detected
  * in time: a process whose lease ran out (paused past it) may still read, and take entries the
  * holder would otherwise skip, breaking their keys' order. Two guards instead:
  * - a process reads plainly only while its lease is surely its own (renewed less than 80% of a TTL
@@ -15,8 +16,8 @@
  *   pending past everything it read before: one that is not its own was read by somebody else, and
  *   the read reports itself `overtaken`. The worker gives its entries back uncharged and re-reads
  *   the pending list, in id order, before anything later runs.
- * Whoever else read can complete nothing: commits are fenced (commit.lua). A read that finds
- * nothing runs the script too, for the stream's tip in the same step.
+ * Whoever else read can complete nothing: commits are fenced (commit.lua). With a lease, a read
+ * that finds nothing runs the script too, for the stream's tip in the same step.
  *
  * Each command has a reply deadline (redis/reply-deadline.ts): a lost reply fails the step, and the
  * worker re-reads its pending list, where the entries of a read whose reply was lost are. A read
@@ -73,10 +74,21 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
   const fenced = o.token !== '';
   /** The highest id a read of this source returned: a pending entry past it was read by someone else. */
   let lastSeen = '0-0';
+  /** The last read was of the pending list (a start, a reconnect, an overtaken read). */
+  let afterPending = false;
   const plainRead = (cursor: string, count: number) => redis.xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor);
   const readScript = (cursor: string, count: number) => fenced
     ? redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)
     : redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor);
+  const readWithTip = async (count: number): Promise<ReadReply> => {
+    const results = await redis.multi().xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, '>').xrevrange(pk.events, '+', '-', 'COUNT', 1).exec();
+    if (results === null) throw new Error('the read transaction was discarded');
+    const [[readError, read], [tipError, tip]] = results as [[Error | null, unknown], [Error | null, unknown]];
+    if (readError !== null) throw readError;
+    if (tipError !== null) throw tipError;
+    const r = read as StreamReply;
+    return isEmpty(r) ? ['tip', (tip as [string, string[]][])[0]?.[0] ?? '0-0'] : r;
+  };
   const firstPendingAfter = async (id: string) => ((await redis.xpending(pk.events, group, `(${id}`, '+', 1)) as [string][])[0]?.[0] ?? null;
   // Only ids past `since` are given back: one at or before it is a redelivery of an entry this
   // source read before (a failover lost it from the pending list), in flight or done already.
@@ -89,24 +101,29 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
       const since = lastSeen;
       let reply: ReadReply;
       if (cursor !== '>') {
+        afterPending = true;
         // The pending list, re-read: it moves nothing into it, but a process whose lease is gone
         // must not count deliveries the new holder would charge as attempts.
         reply = (await replyWithin(fenced ? readScript(cursor, count) : plainRead(cursor, count), aRead, ms, late)) as StreamReply;
       } else if (!fenced) {
-        reply = (await replyWithin(plainRead('>', count), aRead, ms, late)) as StreamReply;
-        if (isEmpty(reply)) reply = (await replyWithin(readScript('>', count), aRead, ms, late)) as ReadReply;
+        // The read and the stream's last entry in one transaction: when the read finds nothing,
+        // that entry is where to wait from, and nothing can be appended in between (see read.lua).
+        reply = await replyWithin(readWithTip(count), aRead, ms, late);
       } else {
         // Plain only while the lease is surely ours; else the script checks it in Redis. Either
         // way followed, in the same round trip, by the first entry pending past everything this
         // source read before: another reader's entries come before ours, or are the first when
         // ours are none (see the module comment).
-        const fresh = o.leaseFresh();
-        const [r, first] = await replyWithin(Promise.all([fresh ? plainRead('>', count) : readScript('>', count), firstPendingAfter(since)]), aRead, ms, late);
+        // Also the script for the first read after the pending list's: at a start most streams
+        // are idle, and the script finds the tip in the same call.
+        const plain = o.leaseFresh() && !afterPending;
+        afterPending = false;
+        const [r, first] = await replyWithin(Promise.all([plain ? plainRead('>', count) : readScript('>', count), firstPendingAfter(since)]), aRead, ms, late);
         reply = r as ReadReply;
         if (first !== firstIdOf(reply)) return overtaken(since, idsOf(reply));
         // Answered after a pause long enough to doubt the lease: give the entries back unrun.
-        if (fresh && !o.leaseFresh()) return overtaken(since, idsOf(reply));
-        if (fresh && isEmpty(reply)) {
+        if (plain && !o.leaseFresh()) return overtaken(since, idsOf(reply));
+        if (plain && isEmpty(reply)) {
           reply = (await replyWithin(readScript('>', count), aRead, ms, late)) as ReadReply;
           // The script read something after all: another reader may have read in between.
           if (!isEmpty(reply) && (await replyWithin(firstPendingAfter(since), aRead, ms, late)) !== firstIdOf(reply)) return overtaken(since, idsOf(reply));
