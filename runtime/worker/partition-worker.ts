@@ -25,8 +25,8 @@ export interface ReadResult {
   /** When a `'>'` read found nothing: the stream's last entry id, where to wait from. */
   tipId: string | null;
   /**
-   * Set when another reader took entries of the partition after this worker's previous read (a
-   * process whose lease ran out): `entries` is then empty, and these are the ids the read took,
+   * Set when entries of the partition were delivered elsewhere after this worker's previous read
+   * (to a process whose lease ran out, or again after a failover): `entries` is then empty, and these are the ids the read took,
    * to give back; the pending list must be read again, in id order, before anything later runs.
    */
   overtaken?: readonly string[];
@@ -37,8 +37,9 @@ export interface PartitionSource {
   /** Creates the consumer group if missing. */
   ensureGroup(): Promise<void>;
   /**
-   * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'`. Fenced. When a
-   * `'>'` read finds nothing, `tipId` is the stream's last entry id: where to wait from.
+   * Up to `count` entries: pending ones after id `cursor`, or new ones for `'>'` (guarded against
+   * another reader, see {@link ReadResult.overtaken}). When a `'>'` read finds nothing, `tipId` is
+   * the stream's last entry id: where to wait from.
    */
   read(cursor: string, count: number): Promise<ReadResult>;
   /**

@@ -5,9 +5,9 @@
  * Reads of new entries are a plain XREADGROUP: in a Lua script, which could check the lease first,
  * the same 100 entries cost Redis about 2.7 times the CPU (Lua converts the reply twice), a third
  * of a trivial event's whole cost. Without a lease the read goes in one MULTI with the stream's
- * last entry, where to wait from when it finds nothing. With a lease, what the check would prevent is instead detected
- * in time: a process whose lease ran out (paused past it) may still read, and take entries the
- * holder would otherwise skip, breaking their keys' order. Two guards instead:
+ * last entry, where to wait from when it finds nothing. With a lease, a process whose lease ran out
+ * (paused past it) may still read, and take entries the holder would otherwise skip, breaking
+ * their keys' order; what the script's check prevented, two guards prevent:
  * - a process reads plainly only while its lease is surely its own (renewed less than 80% of a TTL
  *   ago, on the monotonic clock); a paused process finds that false as soon as it runs again, and
  *   then reads through the fenced script (read.lua), which refuses it; a plain read answered after
@@ -77,9 +77,8 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
   /** The last read was of the pending list (a start, a reconnect, an overtaken read). */
   let afterPending = false;
   const plainRead = (cursor: string, count: number) => redis.xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor);
-  const readScript = (cursor: string, count: number) => fenced
-    ? redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor)
-    : redis.fnrunRead(1, pk.events, '', group, CONSUMER_NAME, count, cursor);
+  /** The fenced read script (with a lease only). */
+  const readScript = (cursor: string, count: number) => redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor);
   const readWithTip = async (count: number): Promise<ReadReply> => {
     const results = await redis.multi().xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, '>').xrevrange(pk.events, '+', '-', 'COUNT', 1).exec();
     if (results === null) throw new Error('the read transaction was discarded');
@@ -110,12 +109,11 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
         // that entry is where to wait from, and nothing can be appended in between (see read.lua).
         reply = await replyWithin(readWithTip(count), aRead, ms, late);
       } else {
-        // Plain only while the lease is surely ours; else the script checks it in Redis. Either
-        // way followed, in the same round trip, by the first entry pending past everything this
-        // source read before: another reader's entries come before ours, or are the first when
-        // ours are none (see the module comment).
-        // Also the script for the first read after the pending list's: at a start most streams
-        // are idle, and the script finds the tip in the same call.
+        // Plain only while the lease is surely ours, else the script checks it in Redis; the
+        // script also for the first read after the pending list's (at a start most streams are
+        // idle, and it finds the tip in the same call). Either way followed, in the same round
+        // trip, by the first entry pending past everything this source read before: another
+        // reader's entries come before ours, or are the first when ours are none.
         const plain = o.leaseFresh() && !afterPending;
         afterPending = false;
         const [r, first] = await replyWithin(Promise.all([plain ? plainRead('>', count) : readScript('>', count), firstPendingAfter(since)]), aRead, ms, late);
