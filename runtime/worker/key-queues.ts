@@ -139,8 +139,15 @@ export class KeyQueues<E extends Keyed> {
     this.#ready.push(lane);
   }
 
+  /**
+   * Drops the lanes taken from the ready list. All at once when it is empty (the usual case below
+   * saturation: taken lanes kept until 1,024 of them live on, survive scavenges and are promoted).
+   */
   #compactReady(): void {
-    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready.length = 0;
+      this.#readyHead = 0;
+    } else if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
       this.#ready = this.#ready.slice(this.#readyHead);
       this.#readyHead = 0;
     }

@@ -20,6 +20,7 @@ import { settleMalformed, settleRun } from '../../runtime/worker/run-settler.ts'
 import { Sleeper } from '../../runtime/worker/sleeper.ts';
 import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
 import { StateCache } from '../../runtime/worker/state-cache.ts';
+import { collectGarbage } from '../helpers/collect-garbage.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 type Behaviour = (event: WireEvent, attempt: number) => { delayMs: number; fail?: string };
@@ -354,4 +355,22 @@ test('an overtaken read gives its entries back unstarted, and the pending list i
   assert.deepEqual(h.invocations.filter((r) => r.key === 'b').map((r) => r.id), [first[1], taken[1], mine[1]].map((e) => e!.id), 'key b in id order, each once');
   assert.ok(pendingReads.filter((c) => c === '0-0').length >= 2, `the pending list was read again from the start (${pendingReads.join(' ')})`);
   assert.deepEqual(h.invocations.map((r) => r.attempt), [1, 1, 1, 1, 1, 1, 1], 'nobody was charged an attempt');
+});
+
+test('an idle worker keeps nothing of the waits it finished (each used to stay referenced until the worker stopped)', async () => {
+  const h = harness([handle('f')], () => ({ delayMs: 0 }));
+  const waits: WeakRef<object>[] = [];
+  let hang: (() => void) | null = null;
+  h.source.wait = () => {
+    if (waits.length === 50) return new Promise<void>((resolve) => { hang = resolve; });
+    const woken = { wake: waits.length }; // what the wait resolves with: a leaked wait keeps it
+    waits.push(new WeakRef(woken));
+    return Promise.resolve(woken as unknown as void);
+  };
+  h.worker.start();
+  await waitFor(() => hang !== null, { message: '50 waits ended by a wake-up, the 51st begun' });
+  await collectGarbage();
+  const kept = waits.filter((w) => w.deref() !== undefined).length;
+  assert.equal(kept, 0, `${kept} of 50 finished waits are still referenced`);
+  await h.stop();
 });
