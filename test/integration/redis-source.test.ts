@@ -11,10 +11,18 @@ import { useTestEnv } from '../helpers/test-env.ts';
 
 const env = useTestEnv('redis-source', { topology: 'single' });
 
-async function calls(): Promise<{ evalsha: number; xreadgroup: number }> {
+async function calls(): Promise<{ evalsha: number; xreadgroup: number; multi: number }> {
   const info = await env.redis.client().info('commandstats');
   const count = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return { evalsha: count('evalsha') + count('eval'), xreadgroup: count('xreadgroup') };
+  return { evalsha: count('evalsha') + count('eval'), xreadgroup: count('xreadgroup'), multi: count('multi') };
+}
+
+/** What Redis ran for `read`: the commands counted, and the read's outcome. */
+async function counted<T>(read: () => Promise<T>): Promise<{ result: T; ran: { evalsha: number; xreadgroup: number; multi: number } }> {
+  const before = await calls();
+  const result = await read();
+  const after = await calls();
+  return { result, ran: { evalsha: after.evalsha - before.evalsha, xreadgroup: after.xreadgroup - before.xreadgroup, multi: after.multi - before.multi } };
 }
 
 const idle = { start: async () => {}, waitFor: async () => {}, wakeAll: () => {}, stop: async () => {} };
@@ -29,23 +37,35 @@ function sourceOn(namespace: string, token: string, leaseFresh: () => boolean = 
   return { redis, pk, source };
 }
 
-test('an unfenced read is one XREADGROUP, in a MULTI with the stream tip for a read that finds nothing: no script', async () => {
+test('an unfenced read is a plain XREADGROUP where it likely finds entries, else in a MULTI with the stream tip: never a script', async () => {
   const { redis, pk, source } = sourceOn('plain', '');
   await redis.xgroup('CREATE', pk.events, 'g', '0', 'MKSTREAM');
-  const ids: string[] = [];
-  for (let i = 0; i < 3; i++) ids.push((await redis.xadd(pk.events, '*', 'type', 't', 'data', String(i), 'time', '0'))!);
+  const add = async () => (await redis.xadd(pk.events, '*', 'type', 't', 'data', 'x', 'time', '0'))!;
+  const ids = [await add(), await add(), await add()];
 
-  const before = await calls();
-  const read = await source.read('>', 10);
-  assert.deepEqual(read.entries.map((e) => e.id), ids);
-  assert.equal(read.tipId, null);
-  const empty = await source.read('>', 10);
-  assert.deepEqual(empty, { entries: [], tipId: ids[2] }, 'nothing new: where to wait from');
-  const after = await calls();
-  assert.deepEqual({ evalsha: after.evalsha - before.evalsha, xreadgroup: after.xreadgroup - before.xreadgroup }, { evalsha: 0, xreadgroup: 2 });
+  const first = await counted(() => source.read('>', 10));
+  assert.deepEqual(first.result.entries.map((e) => e.id), ids);
+  assert.deepEqual(first.ran, { evalsha: 0, xreadgroup: 1, multi: 1 }, 'the first read: with the tip, in case it finds nothing');
+
+  const e4 = await add();
+  const next = await counted(() => source.read('>', 10));
+  assert.deepEqual(next.result.entries.map((e) => e.id), [e4]);
+  assert.deepEqual(next.ran, { evalsha: 0, xreadgroup: 1, multi: 0 }, 'after a read that found entries: plain');
+
+  const empty = await counted(() => source.read('>', 10));
+  assert.deepEqual(empty.result, { entries: [], tipId: e4 }, 'nothing new: where to wait from');
+  assert.deepEqual(empty.ran, { evalsha: 0, xreadgroup: 2, multi: 1 }, 'plain found nothing: read again with the tip');
+  const idleAgain = await counted(() => source.read('>', 10));
+  assert.deepEqual(idleAgain.ran, { evalsha: 0, xreadgroup: 1, multi: 1 }, 'after an empty read: with the tip at once');
+
+  await source.wait(e4); // the idle watcher ends it at once, as a wake-up would
+  const e5 = await add();
+  const woken = await counted(() => source.read('>', 10));
+  assert.deepEqual(woken.result.entries.map((e) => e.id), [e5]);
+  assert.deepEqual(woken.ran, { evalsha: 0, xreadgroup: 1, multi: 0 }, 'after a wait: plain');
 
   const pending = await source.read('0-0', 10);
-  assert.deepEqual(pending.entries.map((e) => e.id), ids, 'the pending list, re-read');
+  assert.deepEqual(pending.entries.map((e) => e.id), [...ids, e4, e5], 'the pending list, re-read');
 });
 
 test('with a lease, another reader\'s entries make the holder\'s next read overtaken, and the pending list holds them all in id order', async () => {
