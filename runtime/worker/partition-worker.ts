@@ -269,7 +269,7 @@ export class PartitionWorker {
   }
 
   /** Waits for an entry after `id` (or a spurious wake, or the stop). */
-  #newEntriesAfter(id: string): Promise<unknown> {
+  #newEntriesAfter(id: string): Promise<void> {
     this.#step = 'new entries';
     return this.#untilStopped(this.#deps.source.wait(id));
   }

@@ -9,9 +9,11 @@
  * others (after a read that found entries, or a wait) are plain, and only when one finds nothing
  * after all is the MULTI sent. A MULTI is not free: ioredis builds a pipeline object for each
  * (about 10 µs and 4 KB), and at 2,000 events/s those were most of what survived each scavenge,
- * which made the scavenges (and the latency's p99) several times longer. With a lease, a process whose lease ran out
- * (paused past it) may still read, and take entries the holder would otherwise skip, breaking
- * their keys' order; what the script's check prevented, two guards prevent:
+ * which made the scavenges (and the latency's p99) several times longer.
+ *
+ * With a lease, a process whose lease ran out (paused past it) may still read, and take entries
+ * the holder would otherwise skip, breaking their keys' order; what the script's check prevented,
+ * two guards prevent:
  * - a process reads plainly only while its lease is surely its own (renewed less than 80% of a TTL
  *   ago, on the monotonic clock); a paused process finds that false as soon as it runs again, and
  *   then reads through the fenced script (read.lua), which refuses it; a plain read answered after
