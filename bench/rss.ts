@@ -32,8 +32,8 @@ function descendants(root: number): number[] {
       return; // exited meanwhile
     }
     for (const tid of tasks) {
-      for (const child of (read(`/proc/${pid}/task/${tid}/children`) ?? '').split(' ')) {
-        if (child === '' || child === '\n') continue;
+      for (const child of (read(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(' ')) {
+        if (child === '') continue;
         found.push(Number(child));
         visit(Number(child));
       }

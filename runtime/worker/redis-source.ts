@@ -4,12 +4,14 @@
  *
  * Reads of new entries are a plain XREADGROUP: in a Lua script, which could check the lease first,
  * the same 100 entries cost Redis about 2.7 times the CPU (Lua converts the reply twice), a third
- * of a trivial event's whole cost. Without a lease, a read that may find nothing (the first, the one
- * after an empty read) goes in one MULTI with the stream's last entry, where to wait from then; the
- * others (after a read that found entries, or a wait) are plain, and only when one finds nothing
- * after all is the MULTI sent. A MULTI is not free: ioredis builds a pipeline object for each
- * (about 10 µs and 4 KB), and at 2,000 events/s those were most of what survived each scavenge,
- * which made the scavenges (and the latency's p99) several times longer.
+ * of a trivial event's whole cost. Without a lease, the first read after the pending list's (at a
+ * start most streams are idle) goes in one MULTI with the stream's last entry, where to wait from
+ * when it finds nothing; later reads are plain (the worker reads again only after a read that
+ * found entries, or after a wake-up), and send the MULTI only when they find nothing after all.
+ * A MULTI is not free: ioredis builds a pipeline object for each (about 10 µs and 4 KB), and at
+ * 2,000 events/s those were most of what survived each scavenge, which made the scavenges (and
+ * the latency's p99) several times longer. With a lease the same rule picks between a plain read
+ * and the fenced script, below.
  *
  * With a lease, a process whose lease ran out (paused past it) may still read, and take entries
  * the holder would otherwise skip, breaking their keys' order; what the script's check prevented,
@@ -82,8 +84,6 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
   let lastSeen = '0-0';
   /** The last read was of the pending list (a start, a reconnect, an overtaken read). */
   let afterPending = false;
-  /** The next new-entries read likely finds some: the last one did, or a wait ended since (a wake-up). */
-  let expectEntries = false;
   const plainRead = (cursor: string, count: number) => redis.xreadgroup('GROUP', group, CONSUMER_NAME, 'COUNT', count, 'STREAMS', pk.events, cursor);
   /** The fenced read script (with a lease only). */
   const readScript = (cursor: string, count: number) => redis.fnrunRead(2, pk.events, pk.lease, o.token, group, CONSUMER_NAME, count, cursor);
@@ -113,11 +113,11 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
         // must not count deliveries the new holder would charge as attempts.
         reply = (await replyWithin(fenced ? readScript(cursor, count) : plainRead(cursor, count), aRead, ms, late)) as StreamReply;
       } else if (!fenced) {
-        // A plain read when it likely finds entries (a transaction costs the client more than the
-        // read: ioredis builds a pipeline object per MULTI); else, or when it found none after all,
-        // the read and the stream's last entry in one transaction: when the read finds nothing,
-        // that entry is where to wait from, and nothing can be appended in between (see read.lua).
-        const found = expectEntries ? ((await replyWithin(plainRead('>', count), aRead, ms, late)) as ReadReply) : null;
+        // Plain, except first after the pending list's; when that finds nothing, the read and the
+        // stream's last entry in one transaction: that entry is where to wait from, and nothing
+        // can be appended in between (see read.lua).
+        const found = afterPending ? null : ((await replyWithin(plainRead('>', count), aRead, ms, late)) as ReadReply);
+        afterPending = false;
         reply = isEmpty(found) ? await replyWithin(readWithTip(count), aRead, ms, late) : found;
       } else {
         // Plain only while the lease is surely ours, else the script checks it in Redis; the
@@ -138,11 +138,9 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
           if (!isEmpty(reply) && (await replyWithin(firstPendingAfter(since), aRead, ms, late)) !== firstIdOf(reply)) return overtaken(since, idsOf(reply));
         }
       }
-      expectEntries = false;
       if (isTip(reply)) return { entries: [], tipId: reply[1] };
       const raw = entriesOf(reply);
       if (raw.length === 0) return { entries: [], tipId: null };
-      expectEntries = true;
       const entries = new Array<DecodedEntry>(raw.length);
       for (let i = 0; i < raw.length; i++) entries[i] = decodeEntry(raw[i]![0], raw[i]![1], o.maxEventBytes);
       const last = raw[raw.length - 1]![0];
@@ -182,10 +180,7 @@ export function redisSource(o: RedisSourceOptions): PartitionSource {
       return out;
     },
 
-    wait: (afterId) => {
-      expectEntries = true;
-      return o.watcher.waitFor(o.partition, afterId);
-    },
+    wait: (afterId) => o.watcher.waitFor(o.partition, afterId),
     // Both only grow, so their sum changes whenever either does.
     connectionEpoch: () => o.connectionEpoch() + lateReads,
   };
