@@ -23,13 +23,16 @@ export function runChain(
   const results: InvocationResult[] = [];
   const firstKey = items[chain[0]!]!.entry.key;
   let broken = false;
-  let itemsJson = '[';
-  for (let c = 0; c < chain.length; c++) {
-    const i = chain[c]!;
-    const entry = items[i]!.entry;
-    itemsJson += `${c === 0 ? '' : ','}{"event":${ctx.eventJson(entry)},"attempt":${failures.attemptsBefore(i) + 1},"idem":${JSON.stringify(ctx.idempotencyKey(name, entry))}}`;
-  }
-  itemsJson += ']';
+  // Attempts cannot change while the chain waits for its slot: none of its events runs meanwhile.
+  const itemsJson = () => {
+    let json = '[';
+    for (let c = 0; c < chain.length; c++) {
+      const i = chain[c]!;
+      const entry = items[i]!.entry;
+      json += `${c === 0 ? '' : ','}{"event":${ctx.eventJson(entry)},"attempt":${failures.attemptsBefore(i) + 1},"idem":${JSON.stringify(ctx.idempotencyKey(name, entry))}}`;
+    }
+    return json + ']';
+  };
   const onResult = (c: number, r: InvocationResult) => {
     const i = chain[c]!;
     const entry = items[i]!.entry;

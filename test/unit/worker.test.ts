@@ -74,7 +74,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   const ctx: RunContext = {
     partition: 0, group, resolve: (n) => byName.get(n),
     dispatch: async (fn, job) => {
-      const items = JSON.parse(job.items) as { event: { id: string; key: string | null }; attempt: number }[];
+      const items = JSON.parse(job.items()) as { event: { id: string; key: string | null }; attempt: number }[];
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
