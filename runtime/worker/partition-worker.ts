@@ -65,6 +65,12 @@ export interface PartitionWorkerDeps {
   settleMalformed(entry: MalformedEntry): void;
   /** True when some member subscribes to the event. */
   wanted(entry: WireEvent): boolean;
+  /**
+   * Whether a run taken now would start at once, and how to hear when one would (see dispatcher.ts):
+   * runs are taken only then, so each holds everything its key queued meanwhile. Without it, every
+   * ready run is taken and started at once.
+   */
+  readonly room?: { has(): boolean; when(wake: () => void): () => void };
   /** The group's members, for releasing unstarted entries on stop. */
   members(): readonly Settler[];
   readonly ordering: 'key' | 'partition';
@@ -109,6 +115,8 @@ export class PartitionWorker {
   #step = 'not started';
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
+  /** Takes back the request to be woken when a slot frees (see {@link PartitionWorkerDeps.room}), while one is out. */
+  #cancelSlotWait: (() => void) | null = null;
   readonly #ready = Promise.withResolvers<void>();
   /** Ends the read loop's current wait; stop() calls it (see #untilStopped). */
   #endWait: (() => void) | null = null;
@@ -146,6 +154,8 @@ export class PartitionWorker {
     this.#stopping = true;
     this.#ready.resolve();
     this.#endWait?.();
+    this.#cancelSlotWait?.();
+    this.#cancelSlotWait = null;
     // Every step below should end within a handler timeout or a Redis reconnect; one that does not
     // holds a hand-over or a shutdown, and is otherwise silent: say which step it is.
     let waitingFor = () => `its read loop (${this.#step})`;
@@ -333,7 +343,21 @@ export class PartitionWorker {
 
   #pump(): void {
     if (this.#stopping) return;
-    for (let run = this.#queues.take(this.#deps.maxChain); run !== null; run = this.#queues.take(this.#deps.maxChain)) this.#start(run);
+    const { room, maxChain } = this.#deps;
+    for (;;) {
+      if (room !== undefined && !room.has()) return this.#awaitSlot(room);
+      const run = this.#queues.take(maxChain);
+      if (run === null) return;
+      this.#start(run);
+    }
+  }
+
+  #awaitSlot(room: NonNullable<PartitionWorkerDeps['room']>): void {
+    if (this.#cancelSlotWait !== null) return;
+    this.#cancelSlotWait = room.when(() => {
+      this.#cancelSlotWait = null;
+      this.#pump();
+    });
   }
 
   #start(run: Run<QueuedItem>): void {

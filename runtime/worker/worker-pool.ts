@@ -246,6 +246,12 @@ export class WorkerPool {
       settle: (items) => settleRun(ctx, items),
       settleMalformed: (entry) => settleMalformed(ctx, entry),
       wanted,
+      // Gated on the group's first member, whose chain of a run goes first (all members' in a
+      // parallel group): the dispatcher still bounds every member's own chains.
+      room: {
+        has: () => this.#dispatcher.hasRoom(latest(group.members[0]!)),
+        when: (wake) => this.#dispatcher.whenRoom(group.members[0]!.name, wake),
+      },
       members,
       ordering: group.members.some((m) => latest(m).manifest.ordering === 'partition') ? 'partition' : 'key',
       batchSize: o.limits.batchSize,

@@ -14,8 +14,10 @@ import { parseManifest } from '../../runtime/loading/manifest.ts';
 import type { InvocationResult, Manifest } from '../../runtime/types.ts';
 import type { CommitBatch } from '../../runtime/worker/commit-batch.ts';
 import { CommitQueue } from '../../runtime/worker/commit-queue.ts';
+import { Dispatcher } from '../../runtime/worker/dispatcher.ts';
 import { PartitionWorker, type PartitionSource } from '../../runtime/worker/partition-worker.ts';
 import type { RunContext } from '../../runtime/worker/run-context.ts';
+import type { ChainJob } from '../../runtime/worker/dispatcher.ts';
 import { settleMalformed, settleRun } from '../../runtime/worker/run-settler.ts';
 import { Sleeper } from '../../runtime/worker/sleeper.ts';
 import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
@@ -35,8 +37,12 @@ function event(key: string | null, data: Record<string, unknown> = {}): WireEven
   return { id: `${1000 + ++seq}-0`, type: 't.x', key, dataText: JSON.stringify(data), time: Date.now(), headersText: null, target: null, hops: 0 };
 }
 
-/** A worker over in-memory entries, its "sandbox" running `behave` per event. */
-function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean } = {}) {
+/**
+ * A worker over in-memory entries, its "sandbox" running `behave` per event. `dispatcher`: chains go
+ * through a real {@link Dispatcher} (the functions' `concurrency`, and runs taken only when a slot
+ * is free), as in the runtime; otherwise each chain runs as soon as it is handed in.
+ */
+function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean; dispatcher?: boolean } = {}) {
   const stream: DecodedEntry[] = [];
   let cursor = 0;
   let wake: (() => void) | null = null;
@@ -71,34 +77,42 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   });
   const byName = new Map(fns.map((f) => [f.name, f]));
   let worker: PartitionWorker | null = null;
+  /** Events per chain, in the order chains started. */
+  const chains: string[][] = [];
+  type Job = Pick<ChainJob, 'onResult' | 'readState'> & { items: string };
+  const runChain = async (fn: FunctionHandle, job: Job) => {
+    const items = JSON.parse(job.items) as { event: { id: string; key: string | null }; attempt: number }[];
+    chains.push(items.map((item) => item.event.id));
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const e = stream.find((s) => s.id === item.event.id) as WireEvent;
+        const start = performance.now();
+        if (opts.readsState === true && e.key !== null) await job.readState(e.key); // as an isolate asks on first use
+        const b = behave(e, item.attempt);
+        await new Promise((r) => setTimeout(r, b.delayMs));
+        invocations.push({ fn: fn.name, key: e.key, id: e.id, attempt: item.attempt, start, end: performance.now() });
+        const r: InvocationResult = b.fail === undefined
+          ? { status: 'ok', emits: [], logs: [], durationMs: b.delayMs }
+          : { status: 'error', error: { name: 'Error', message: b.fail, stack: '', kind: b.fail === 'never' ? 'non-retriable' : 'handler' }, logs: [], durationMs: b.delayMs };
+        job.onResult(i, r);
+        if (r.status !== 'ok') {
+          for (let j = i + 1; j < items.length; j++) job.onResult(j, { status: 'skipped' });
+          return;
+        }
+      }
+    } finally {
+      inFlight--;
+    }
+  };
+  const dispatcher = opts.dispatcher === true
+    ? new Dispatcher({ run: (req) => void runChain(fns.find((f) => f.sandboxId === req.fnId)!, req) })
+    : null;
   const ctx: RunContext = {
     partition: 0, group, resolve: (n) => byName.get(n),
-    dispatch: async (fn, job) => {
-      const items = JSON.parse(job.items()) as { event: { id: string; key: string | null }; attempt: number }[];
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      try {
-        for (let i = 0; i < items.length; i++) {
-          const item = items[i]!;
-          const e = stream.find((s) => s.id === item.event.id) as WireEvent;
-          const start = performance.now();
-          if (opts.readsState === true && e.key !== null) await job.readState(e.key); // as an isolate asks on first use
-          const b = behave(e, item.attempt);
-          await new Promise((r) => setTimeout(r, b.delayMs));
-          invocations.push({ fn: fn.name, key: e.key, id: e.id, attempt: item.attempt, start, end: performance.now() });
-          const r: InvocationResult = b.fail === undefined
-            ? { status: 'ok', emits: [], logs: [], durationMs: b.delayMs }
-            : { status: 'error', error: { name: 'Error', message: b.fail, stack: '', kind: b.fail === 'never' ? 'non-retriable' : 'handler' }, logs: [], durationMs: b.delayMs };
-          job.onResult(i, r);
-          if (r.status !== 'ok') {
-            for (let j = i + 1; j < items.length; j++) job.onResult(j, { status: 'skipped' });
-            return;
-          }
-        }
-      } finally {
-        inFlight--;
-      }
-    },
+    dispatch: (fn, job) => (dispatcher !== null ? dispatcher.run(fn, job) : runChain(fn, { ...job, items: job.items() })),
     commits, state: stateCache, stateHash: (f, k) => `${f}:${k}`, usesState: new Set(),
     encodeEmits: () => [], idempotencyKey: (f, e) => `${f}:${e.id}`, eventJson: (e) => JSON.stringify({ id: e.id, key: e.key }),
     relayOutbox: () => {}, report: (f, _p, e, o) => reports.push({ fn: f.name, id: e.id, status: o.status, attempt: o.attempt, ...(o.reason ? { reason: o.reason } : {}) }),
@@ -108,11 +122,12 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
     source, commits, settle: (items) => settleRun(ctx, items), settleMalformed: (e) => settleMalformed(ctx, e), wanted: () => true,
     members: () => fns, ordering: opts.ordering ?? 'key', batchSize: 50, maxBuffered: 1000, maxBufferedBytes: 1 << 30, maxChain: 10,
     sleep: (ms) => sleeper.sleep(ms), onFenced: () => {}, logger: silentLogger, where: {},
+    ...(dispatcher !== null ? { room: { has: () => dispatcher.hasRoom(fns[0]!), when: (wake: () => void) => dispatcher.whenRoom(fns[0]!.name, wake) } } : {}),
   });
   const w = worker;
   const acked = () => batches.flatMap((b) => b.acks);
   return {
-    worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight, stateCache, loads,
+    worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight, stateCache, loads, chains,
     publish(...events: DecodedEntry[]) {
       stream.push(...events);
       wake?.();
@@ -141,6 +156,27 @@ test('per-key order holds with random delays while different keys overlap', asyn
     for (let j = 1; j < got.length; j++) assert.ok(got[j]!.start >= got[j - 1]!.end, `k${k}: one at a time`);
   }
   assert.ok(h.maxInFlight() > 1, `different keys overlapped (at most ${h.maxInFlight()})`);
+});
+
+test('with the dispatcher, a key\'s run is taken when a slot frees: it holds every event its key queued while it waited', async () => {
+  const fn = handle('f', { concurrency: 1 });
+  const first = [event('k1'), event('k2'), event('k3')];
+  const started = new Set<string>();
+  const h = harness([fn], (e) => {
+    started.add(e.id);
+    return { delayMs: e.id === first[0]!.id ? 100 : 1 };
+  }, { dispatcher: true });
+  h.worker.start();
+  h.publish(...first);
+  await waitFor(() => started.has(first[0]!.id), { message: 'k1 started' });
+  // While k1's event holds the only slot, four more events of each key arrive.
+  const later = Array.from({ length: 12 }, (_, i) => event(`k${(i % 3) + 1}`));
+  h.publish(...later);
+  await waitFor(() => h.acked().length === 15, { timeoutMs: 10_000, message: 'all acked' });
+  await h.stop();
+  const of = (key: string) => [...first, ...later].filter((e) => e.key === key).map((e) => e.id);
+  // k2's and k3's runs were taken after the later events were read: one chain each, all five.
+  assert.deepEqual(h.chains, [[first[0]!.id], of('k2'), of('k3'), of('k1').slice(1)]);
 });
 
 test('a failing key holds back only itself: the other keys of its partition go on during its backoff', async () => {
