@@ -42,7 +42,7 @@ export interface ChainJob {
 
 interface Slots {
   inflight: number;
-  /** The function's `concurrency` when its last chain was handed in. */
+  /** The function's `concurrency` as of its last chain handed in, or its last {@link Dispatcher.whenRoom}. */
   limit: number;
   waiting: (() => void)[];
 }
@@ -66,17 +66,16 @@ export class Dispatcher {
   /** True when a chain of `fn` handed in now would start at once: a free slot, and no chain waiting for one. */
   hasRoom(fn: FunctionHandle): boolean {
     const s = this.#slots.get(fn.name);
-    if (s === undefined) return true;
-    s.limit = fn.manifest.concurrency; // a reload may have changed it: #offerRoom judges the same way
-    return s.waiting.length === 0 && s.inflight < s.limit;
+    return s === undefined || (s.waiting.length === 0 && s.inflight < fn.manifest.concurrency);
   }
 
   /**
-   * Calls `wake` once, when a slot of function `name` is free and no chain waits for it. Those
+   * Calls `wake` once, when a slot of function `fn` is free and no chain waits for it. Those
    * asking are woken in order, each while the slot is still free: one that takes nothing (it had
    * nothing ready) leaves it to the next. Returns what takes the request back (a worker that stops).
    */
-  whenRoom(name: string, wake: () => void): () => void {
+  whenRoom(fn: FunctionHandle, wake: () => void): () => void {
+    const name = fn.name;
     let list = this.#room.get(name);
     if (list === undefined) this.#room.set(name, (list = [wake]));
     else list.push(wake);
@@ -84,6 +83,7 @@ export class Dispatcher {
     // Asked while a slot is free, nothing might ever free one: offer it now (not from inside the
     // caller, which is still deciding what to take).
     const s = this.#slots.get(name);
+    if (s !== undefined) s.limit = fn.manifest.concurrency; // a reload may have changed it: judged as hasRoom does
     if (s === undefined || (s.waiting.length === 0 && s.inflight < s.limit)) queueMicrotask(() => this.#offerRoom(name));
     return () => {
       const i = asked.indexOf(wake);

@@ -250,7 +250,7 @@ export class WorkerPool {
       // parallel group): the dispatcher still bounds every member's own chains.
       room: {
         has: () => this.#dispatcher.hasRoom(latest(group.members[0]!)),
-        when: (wake) => this.#dispatcher.whenRoom(group.members[0]!.name, wake),
+        when: (wake) => this.#dispatcher.whenRoom(latest(group.members[0]!), wake),
       },
       members,
       ordering: group.members.some((m) => latest(m).manifest.ordering === 'partition') ? 'partition' : 'key',

@@ -27,70 +27,66 @@ async function atOnce(wait: Promise<void>): Promise<boolean> {
   return Promise.race([wait.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
 }
 
-test('an entry that lands while its worker is busy lets the worker through at once, and its next wait needs no CLIENT UNBLOCK', async () => {
+/**
+ * Two partitions, a watcher on them, and partition 0's worker woken by e1 and busy (not waiting
+ * again) when e2 lands; resolves once the wake read returned e2 and was reissued. Partition 1's
+ * worker waits all along, so reads keep being issued (as with 16 partitions); `finish` ends it.
+ */
+async function landedWhileBusy(prefix: string) {
   const redis = env.redis.client();
   const blocking = env.redis.client();
-  const streams = ['ww:p0', 'ww:p1'];
+  const streams = [`${prefix}:p0`, `${prefix}:p1`];
   const [first0, first1] = [await redis.xadd(streams[0]!, '*', 'n', '0'), await redis.xadd(streams[1]!, '*', 'n', '0')];
   const watcher = new WakeWatcher(blocking, env.redis.client(), (p) => streams[p]!);
   await watcher.start();
   const blockingId = Number(await blocking.client('ID'));
+  const other = watcher.waitFor(1, first1!);
+  const woken = watcher.waitFor(0, first0!);
+  const e1 = await redis.xadd(streams[0]!, '*', 'n', '1');
+  await woken;
+  await waitFor(() => blocked(redis, blockingId), { message: 'the wake read reissued after e1' });
+  const before = await calls(redis, 'xread');
+  const unblocksBefore = await calls(redis, 'client|unblock');
+  const e2 = await redis.xadd(streams[0]!, '*', 'n', '2');
+  await waitFor(async () => (await calls(redis, 'xread')) > before && (await blocked(redis, blockingId)), { message: 'the wake read returned e2 and was reissued' });
+  return {
+    redis, watcher, stream: streams[0]!, e1: e1!, e2: e2!, unblocksBefore,
+    async finish() {
+      await redis.xadd(streams[1]!, '*', 'n', '1');
+      await other;
+      await watcher.stop();
+    },
+  };
+}
+
+test('an entry that lands while its worker is busy lets the worker through at once, and its next wait needs no CLIENT UNBLOCK', async () => {
+  const { redis, watcher, stream, e1, e2, unblocksBefore, finish } = await landedWhileBusy('ww');
   try {
-    // Another partition's worker waits all along, so reads keep being issued (as with 16 partitions).
-    const other = watcher.waitFor(1, first1!);
-    const woken = watcher.waitFor(0, first0!);
-    const e1 = await redis.xadd(streams[0]!, '*', 'n', '1');
-    await woken;
-    // The worker is now busy reading e1 and has not waited again; e2 lands meanwhile.
-    await waitFor(() => blocked(redis, blockingId), { message: 'the wake read reissued after e1' });
-    const before = await calls(redis, 'xread');
-    const unblocksBefore = await calls(redis, 'client|unblock');
-    const e2 = await redis.xadd(streams[0]!, '*', 'n', '2');
-    await waitFor(async () => (await calls(redis, 'xread')) > before && (await blocked(redis, blockingId)), { message: 'the wake read returned e2 and was reissued' });
     // Back from e1, the worker waits past e1: e2 is there, so nothing to wait for.
-    assert.equal(await atOnce(watcher.waitFor(0, e1!)), true, 'a wait past e1 is let through at once: e2 landed after it');
+    assert.equal(await atOnce(watcher.waitFor(0, e1)), true, 'a wait past e1 is let through at once: e2 landed after it');
     // It reads e2 and waits past it: the read in flight covers the partition, no CLIENT UNBLOCK.
-    const next = watcher.waitFor(0, e2!);
+    const next = watcher.waitFor(0, e2);
     assert.equal(await atOnce(next), false, 'nothing after e2 yet');
-    await redis.xadd(streams[0]!, '*', 'n', '3');
+    await redis.xadd(stream, '*', 'n', '3');
     await next;
     assert.equal((await calls(redis, 'client|unblock')) - unblocksBefore, 0, 'no wake read was cut short');
-    await redis.xadd(streams[1]!, '*', 'n', '1');
-    await other;
   } finally {
-    await watcher.stop();
+    await finish();
   }
 });
 
 test('an entry that woke nobody lets through only the next wait: ids that go backwards cost one spurious wake, not a loop', async () => {
-  const redis = env.redis.client();
-  const streams = ['wb:p0', 'wb:p1'];
-  const blocking = env.redis.client();
-  const first1 = await redis.xadd(streams[1]!, '*', 'n', '0');
-  const base = await redis.xadd(streams[0]!, '*', 'n', '0');
-  const watcher = new WakeWatcher(blocking, env.redis.client(), (p) => streams[p]!);
-  await watcher.start();
-  const blockingId = Number(await blocking.client('ID'));
+  const { redis, watcher, stream, e1, finish } = await landedWhileBusy('wb');
   try {
-    const other = watcher.waitFor(1, first1!);
-    const woken = watcher.waitFor(0, base!);
-    const e1 = await redis.xadd(streams[0]!, '*', 'n', '1');
-    await woken;
-    await waitFor(() => blocked(redis, blockingId), { message: 'the wake read reissued after e1' });
-    const before = await calls(redis, 'xread');
-    await redis.xadd(streams[0]!, '*', 'n', '2'); // lands while nobody waits on partition 0
-    await waitFor(async () => (await calls(redis, 'xread')) > before && (await blocked(redis, blockingId)), { message: 'the wake read returned e2 and was reissued' });
-    assert.equal(await atOnce(watcher.waitFor(0, e1!)), true, 'a wait past e1 is let through at once');
+    assert.equal(await atOnce(watcher.waitFor(0, e1)), true, 'a wait past e1 is let through at once');
     // The stream is recreated with smaller ids: the remembered entry must not release every wait.
-    await redis.del(streams[0]!);
-    const small = await redis.xadd(streams[0]!, '1-1', 'n', 'again');
+    await redis.del(stream);
+    const small = await redis.xadd(stream, '1-1', 'n', 'again');
     const again = watcher.waitFor(0, small!);
     assert.equal(await atOnce(again), false, 'a wait after the one let through waits for a real entry');
-    await redis.xadd(streams[0]!, '1-2', 'n', 'next');
+    await redis.xadd(stream, '1-2', 'n', 'next');
     await again;
-    await redis.xadd(streams[1]!, '*', 'n', '1');
-    await other;
   } finally {
-    await watcher.stop();
+    await finish();
   }
 });

@@ -32,8 +32,8 @@ test('room: none once concurrency chains are in flight; each freed slot wakes th
   void start();
   assert.equal(dispatcher.hasRoom(fn), false);
   const woken: string[] = [];
-  dispatcher.whenRoom('f', () => { woken.push('a'); void start(); });
-  dispatcher.whenRoom('f', () => { woken.push('b'); void start(); });
+  dispatcher.whenRoom(fn, () => { woken.push('a'); void start(); });
+  dispatcher.whenRoom(fn, () => { woken.push('b'); void start(); });
   finish();
   assert.deepEqual(woken, ['a'], 'one slot freed, one asker woken, and it took the slot');
   assert.equal(running.length, 2);
@@ -46,10 +46,10 @@ test('room: an asker that takes nothing passes the slot to the next; a taken-bac
   const { fn, dispatcher, running, start, finish } = setup(1);
   void start();
   const woken: string[] = [];
-  dispatcher.whenRoom('f', () => { woken.push('idle'); });
-  const cancel = dispatcher.whenRoom('f', () => { woken.push('stopped'); });
-  dispatcher.whenRoom('f', () => { woken.push('busy'); void start(); });
-  dispatcher.whenRoom('f', () => { woken.push('later'); void start(); });
+  dispatcher.whenRoom(fn, () => { woken.push('idle'); });
+  const cancel = dispatcher.whenRoom(fn, () => { woken.push('stopped'); });
+  dispatcher.whenRoom(fn, () => { woken.push('busy'); void start(); });
+  dispatcher.whenRoom(fn, () => { woken.push('later'); void start(); });
   cancel();
   finish();
   assert.deepEqual(woken, ['idle', 'busy'], 'the idle one passed it on; the one taken back was skipped; the slot is taken again');
@@ -58,20 +58,20 @@ test('room: an asker that takes nothing passes the slot to the next; a taken-bac
 });
 
 test('room: asked while a slot is free, the asker is woken at once (not from inside its own call)', async () => {
-  const { dispatcher } = setup(1);
+  const { fn, dispatcher } = setup(1);
   let woken = false;
-  dispatcher.whenRoom('f', () => { woken = true; });
+  dispatcher.whenRoom(fn, () => { woken = true; });
   assert.equal(woken, false, 'not re-entered');
   await Promise.resolve();
   assert.equal(woken, true);
 });
 
 test('a chain handed in without room waits its turn, and takes the freed slot before any asker', () => {
-  const { dispatcher, running, start, finish } = setup(1);
+  const { fn, dispatcher, running, start, finish } = setup(1);
   void start();
   void start(); // a later member's chain of a run in flight: it waits in the dispatcher
   let woken = false;
-  dispatcher.whenRoom('f', () => { woken = true; });
+  dispatcher.whenRoom(fn, () => { woken = true; });
   finish();
   assert.equal(running.length, 1, 'the waiting chain started');
   assert.equal(woken, false, 'no room left for the asker');

@@ -122,7 +122,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
     source, commits, settle: (items) => settleRun(ctx, items), settleMalformed: (e) => settleMalformed(ctx, e), wanted: () => true,
     members: () => fns, ordering: opts.ordering ?? 'key', batchSize: 50, maxBuffered: 1000, maxBufferedBytes: 1 << 30, maxChain: 10,
     sleep: (ms) => sleeper.sleep(ms), onFenced: () => {}, logger: silentLogger, where: {},
-    ...(dispatcher !== null ? { room: { has: () => dispatcher.hasRoom(fns[0]!), when: (wake: () => void) => dispatcher.whenRoom(fns[0]!.name, wake) } } : {}),
+    ...(dispatcher !== null ? { room: { has: () => dispatcher.hasRoom(fns[0]!), when: (wake: () => void) => dispatcher.whenRoom(fns[0]!, wake) } } : {}),
   });
   const w = worker;
   const acked = () => batches.flatMap((b) => b.acks);
