@@ -5,7 +5,6 @@
  * goes through {@link replyWithin}, so a lost reply becomes an error the worker recovers from
  * instead of a silent hang. `what` is a constant label: the hot path builds no string per call.
  */
-import { withinMs } from '../policy/deadline.ts';
 
 /**
  * How long a worker's command may go unanswered. Far beyond a reconnect or a failover (ioredis
@@ -23,9 +22,16 @@ export class NoReplyError extends Error {
  * the server, or still be queued in the client: `onLate` is called if it settles after all, so the
  * caller can redo what the late reply invalidates (a read's entries went to the pending list).
  */
-export async function replyWithin<T>(work: Promise<T>, what: string, ms = REDIS_REPLY_TIMEOUT_MS, onLate?: () => void): Promise<T> {
-  const outcome = await withinMs(work, ms);
-  if (outcome !== 'timeout') return outcome as T;
-  if (onLate) work.then(onLate, onLate);
-  throw new NoReplyError(`no reply from Redis to ${what} within ${ms / 1000} s`);
+export function replyWithin<T>(work: Promise<T>, what: string, ms = REDIS_REPLY_TIMEOUT_MS, onLate?: () => void): Promise<T> {
+  // Not withinMs + await: this is on the hot path, and one promise per call is all it needs.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (onLate) work.then(onLate, onLate);
+      reject(new NoReplyError(`no reply from Redis to ${what} within ${ms / 1000} s`));
+    }, ms);
+    work.then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      (error: unknown) => { clearTimeout(timer); reject(error); },
+    );
+  });
 }

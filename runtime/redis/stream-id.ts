@@ -1,15 +1,24 @@
 /** Helpers for Redis stream ids (`<ms>-<seq>`), compared without BigInt on the hot path. */
 
-/** Negative, zero or positive as `a` sorts before, equal to or after `b`. */
+/**
+ * Negative, zero or positive as `a` sorts before, equal to or after `b`. A missing sequence part
+ * counts as 0. Compares characters in place (no substring per call: the wake path compares ids
+ * several times per event); the millisecond parts are whole numbers without leading zeros, as
+ * Redis writes them.
+ */
 export function compareStreamIds(a: string, b: string): number {
-  const da = a.indexOf('-');
-  const db = b.indexOf('-');
-  const msA = da < 0 ? a : a.slice(0, da);
-  const msB = db < 0 ? b : b.slice(0, db);
-  if (msA.length !== msB.length) return msA.length - msB.length;
-  if (msA !== msB) return msA < msB ? -1 : 1;
-  const seqA = da < 0 ? 0 : Number(a.slice(da + 1));
-  const seqB = db < 0 ? 0 : Number(b.slice(db + 1));
+  if (a === b) return 0;
+  let da = a.indexOf('-');
+  let db = b.indexOf('-');
+  if (da < 0) da = a.length;
+  if (db < 0) db = b.length;
+  if (da !== db) return da - db;
+  for (let i = 0; i < da; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  const seqA = da < a.length ? Number(a.slice(da + 1)) : 0;
+  const seqB = db < b.length ? Number(b.slice(db + 1)) : 0;
   return seqA - seqB;
 }
 

@@ -56,4 +56,11 @@ test('stream ids compare numerically, not as strings', () => {
   assert.ok(compareStreamIds('10-2', '10-10') < 0);
   assert.equal(compareStreamIds('5-5', '5-5'), 0);
   assert.ok(compareStreamIds('0', '0-1') < 0);
+  assert.equal(compareStreamIds('5', '5-0'), 0);
+  assert.ok(compareStreamIds('1733342400001-0', '1733342400000-99') > 0);
+  // Against BigInt arithmetic, over ids whose parts differ in length, digits and presence.
+  const parts = ['0', '7', '10', '99', '100', '1733342400000', '1733342400001', '9733342400000'];
+  const ids = parts.flatMap((ms) => [ms, ...['0', '1', '9', '10', '123'].map((seq) => `${ms}-${seq}`)]);
+  const value = (id: string) => { const [ms, seq = '0'] = id.split('-'); return BigInt(ms!) * 10n ** 20n + BigInt(seq); };
+  for (const a of ids) for (const b of ids) assert.equal(Math.sign(compareStreamIds(a, b)), Number(value(a) > value(b)) - Number(value(a) < value(b)), `${a} vs ${b}`);
 });

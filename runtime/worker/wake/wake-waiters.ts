@@ -40,13 +40,16 @@ export class WaiterList {
   wakePast(partition: number, entryId: string): number {
     const list = this.byPartition.get(partition);
     if (list === undefined) return 0;
-    const still = list.filter((w) => {
-      if (compareStreamIds(w.afterId, entryId) < 0) { w.resolve(); return false; }
-      return true;
-    });
-    if (still.length === 0) this.byPartition.delete(partition);
-    else this.byPartition.set(partition, still);
-    return list.length - still.length;
+    // In place: this runs for every entry that wakes a partition.
+    let kept = 0;
+    for (const w of list) {
+      if (compareStreamIds(w.afterId, entryId) < 0) w.resolve();
+      else list[kept++] = w;
+    }
+    const woken = list.length - kept;
+    list.length = kept;
+    if (kept === 0) this.byPartition.delete(partition);
+    return woken;
   }
 
   wake(partition: number): void {
