@@ -3,6 +3,7 @@
  * option is a {@link ConfigError} naming the option, what was given and what is expected; inside,
  * every part gets plain, complete values.
  */
+import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -24,6 +25,11 @@ export const RUNTIME_DEFAULTS = Object.freeze({
   maxBuffered: 1_000,
   /** The same bound in bytes. @defaultValue 4 MiB */
   maxBufferedBytes: 4 * MiB,
+  /**
+   * Entries read and not yet settled by every worker of the process together, in bytes; past it a
+   * worker holding a batch or more pauses reading. @defaultValue 256 MiB, or a quarter of the heap limit if that is less
+   */
+  maxBufferedBytesPerProcess: Math.min(256 * MiB, Math.floor(getHeapStatistics().heap_size_limit / 4)),
   /** Most events of one key sent to the sandbox as one chain. @defaultValue `100` */
   maxChain: 100,
   /** Partition lease time-to-live: how long a dead process's partitions wait before others take them. @defaultValue `10000` */
@@ -49,6 +55,7 @@ const limitsSchema = z.object({
   maxEventBytes: positiveInt('maxEventBytes', 1, 512 * MiB).default(RUNTIME_DEFAULTS.maxEventBytes),
   maxBuffered: positiveInt('maxBuffered', 1, 1_000_000).default(RUNTIME_DEFAULTS.maxBuffered),
   maxBufferedBytes: positiveInt('maxBufferedBytes', 1, 4096 * MiB).default(RUNTIME_DEFAULTS.maxBufferedBytes),
+  maxBufferedBytesPerProcess: positiveInt('maxBufferedBytesPerProcess', 1, 64 * 1024 * MiB).default(RUNTIME_DEFAULTS.maxBufferedBytesPerProcess),
   maxChain: positiveInt('maxChain', 1, 10_000).default(RUNTIME_DEFAULTS.maxChain),
 });
 

@@ -50,6 +50,12 @@ export interface RuntimeOptions extends EnvPolicyOptions {
   maxBuffered?: number;
   /** The same bound in bytes. @defaultValue 4 MiB */
   maxBufferedBytes?: number;
+  /**
+   * Bytes read and not yet settled by every worker of this process together: past it, a worker
+   * holding a batch or more pauses reading until some settle (backpressure, never loss).
+   * @defaultValue 256 MiB, or a quarter of the heap limit if that is less
+   */
+  maxBufferedBytesPerProcess?: number;
   /** Most events of one key in one sandbox call. @defaultValue 100 */
   maxChain?: number;
   /**

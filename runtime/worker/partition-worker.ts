@@ -5,7 +5,9 @@
  *
  * What waits is bounded: past `maxBuffered` entries (or `maxBufferedBytes`) read and not yet
  * settled — typically behind keys whose events are in retry backoff — the worker stops reading
- * until runs settle (backpressure: the entries stay in the stream, nothing is lost).
+ * until runs settle (backpressure: the entries stay in the stream, nothing is lost). So does a
+ * worker holding a batch or more while the whole process holds `maxBufferedBytesPerProcess`
+ * (read-ahead-budget.ts).
  *
  * Its collaborators come in as {@link PartitionWorkerDeps}, so unit tests drive it with stubs.
  */
@@ -17,6 +19,7 @@ import { compareStreamIds } from '../redis/stream-id.ts';
 import { reconnectDelayMs } from '../policy/backoff.ts';
 import type { CommitQueue, Settler } from './commit-queue.ts';
 import { KeyQueues, type Run } from './key-queues.ts';
+import type { ReadAheadBudget } from './read-ahead-budget.ts';
 import type { Prior, RunItem } from './run-context.ts';
 
 /** What a read brought. */
@@ -77,6 +80,11 @@ export interface PartitionWorkerDeps {
   readonly batchSize: number;
   readonly maxBuffered: number;
   readonly maxBufferedBytes: number;
+  /**
+   * What every worker of the process holds together (see read-ahead-budget.ts): while it is full,
+   * this worker reads only while it holds less than a batch.
+   */
+  readonly budget?: ReadAheadBudget;
   readonly maxChain: number;
   /** Resolves true after `ms`, false at once when the worker stops. */
   sleep(ms: number): Promise<boolean>;
@@ -115,6 +123,10 @@ export class PartitionWorker {
   #step = 'not started';
   #loop: Promise<void> | null = null;
   #room: (() => void) | null = null;
+  /** Takes back the request to be woken when the process's read-ahead has room, while one is out. */
+  #cancelBudgetWait: (() => void) | null = null;
+  /** The buffered bytes went back to the process's budget (once, as the worker stopped). */
+  #returnedBudget = false;
   /** Takes back the request to be woken when a slot frees (see {@link PartitionWorkerDeps.room}), while one is out. */
   #cancelSlotWait: (() => void) | null = null;
   readonly #ready = Promise.withResolvers<void>();
@@ -167,6 +179,11 @@ export class PartitionWorker {
       await this.#loop;
       waitingFor = () => `${this.#runs} run(s) in flight`;
       if (this.#runs > 0) await (this.#noRuns ??= Promise.withResolvers<void>()).promise;
+      // Nothing settles after this: what is still queued stops counting against the process.
+      if (!this.#returnedBudget) {
+        this.#returnedBudget = true;
+        d.budget?.release(this.#bufferedBytes);
+      }
       const { commits } = d;
       if (commits.fenced) return;
       const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
@@ -205,9 +222,16 @@ export class PartitionWorker {
           cursor = '0-0';
         }
         if (this.#full()) {
-          this.#step = 'room in its buffer';
-          await this.#untilStopped(new Promise<void>((resolve) => { this.#room = resolve; }));
+          // Its own bound, or the process's (then any settle in the process may make room).
+          const own = this.#ownBoundReached();
+          this.#step = own ? 'room in its buffer' : 'room in the process\'s read-ahead (maxBufferedBytesPerProcess)';
+          await this.#untilStopped(new Promise<void>((resolve) => {
+            this.#room = resolve;
+            if (!own) this.#cancelBudgetWait = d.budget!.whenRoom(resolve);
+          }));
           this.#room = null;
+          this.#cancelBudgetWait?.();
+          this.#cancelBudgetWait = null;
           continue;
         }
         if (waitFrom !== null) {
@@ -306,6 +330,12 @@ export class PartitionWorker {
   }
 
   #full(): boolean {
+    if (this.#ownBoundReached()) return true;
+    const { budget, batchSize } = this.#deps;
+    return budget !== undefined && budget.full && this.#queues.size >= batchSize;
+  }
+
+  #ownBoundReached(): boolean {
     return this.#queues.size >= this.#deps.maxBuffered || this.#bufferedBytes >= this.#deps.maxBufferedBytes;
   }
 
@@ -319,6 +349,7 @@ export class PartitionWorker {
 
   #feed(entries: readonly DecodedEntry[], prior: Map<string, Prior> | null): void {
     const d = this.#deps;
+    const before = this.#bufferedBytes;
     for (const e of entries) {
       if (this.#known.has(e.id)) continue;
       if (this.#completed.delete(e.id)) {
@@ -338,6 +369,7 @@ export class PartitionWorker {
       this.#bufferedBytes += bytes;
       this.#queues.push({ id: e.id, key: e.key, entry: e, prior: prior?.get(e.id) ?? null, bytes, started: false });
     }
+    if (this.#bufferedBytes !== before) d.budget?.add(this.#bufferedBytes - before);
     this.#pump();
   }
 
@@ -389,11 +421,14 @@ export class PartitionWorker {
     // replies in order), while they are still known — so they are not queued and run again.
     if (settled > 0) {
       const ids = this.#forgetOnCommit(this.#deps.commits.flush());
+      let bytes = 0;
       for (let i = 0; i < settled; i++) {
         const item = run.entries[i]!;
         ids.push(item.id);
-        this.#bufferedBytes -= item.bytes;
+        bytes += item.bytes;
       }
+      this.#bufferedBytes -= bytes;
+      if (!this.#returnedBudget) this.#deps.budget?.release(bytes);
     }
     this.#queues.release(run, settled);
     this.#room?.();

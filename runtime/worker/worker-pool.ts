@@ -19,6 +19,7 @@ import { Dispatcher, type ChainRunner } from './dispatcher.ts';
 import { encodeEmits } from './emits.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { PartitionWorker } from './partition-worker.ts';
+import { ReadAheadBudget } from './read-ahead-budget.ts';
 import { redisSource } from './redis-source.ts';
 import type { Report } from './reporter.ts';
 import type { RunContext } from './run-context.ts';
@@ -35,6 +36,8 @@ export interface WorkerLimits {
   /** Entries read and not settled per (group, partition) before reading pauses. */
   maxBuffered: number;
   maxBufferedBytes: number;
+  /** What every worker of the process may hold together (see read-ahead-budget.ts). */
+  maxBufferedBytesPerProcess: number;
   /** Most events of one key in one chain. */
   maxChain: number;
   maxEventBytes: number;
@@ -76,6 +79,7 @@ export class WorkerPool {
   readonly #watcher: PartitionWaker;
   readonly #relay: OutboxRelay;
   readonly #dispatcher: Dispatcher;
+  readonly #budget: ReadAheadBudget;
   /** On a Redis Cluster, emits to other partitions go through the outbox. */
   readonly #outboxEmits: boolean;
   readonly #connectionEpoch: () => number;
@@ -95,6 +99,13 @@ export class WorkerPool {
     onConnectionLoss(o.redis, () => this.#watcher.wakeAll());
     this.#relay = new OutboxRelay(o.redis, o.keys, o.logger, (p) => this.#owned.has(p));
     this.#dispatcher = new Dispatcher(o.sandbox);
+    let warnedAt = -Infinity;
+    this.#budget = new ReadAheadBudget(o.limits.maxBufferedBytesPerProcess, (bytes, limit) => {
+      // Once a minute at most: in an outage the budget may fill and drain many times a second.
+      if (o.now() - warnedAt < 60_000) return;
+      warnedAt = o.now();
+      o.logger.warn({ bufferedBytes: bytes, maxBufferedBytesPerProcess: limit }, 'this process holds maxBufferedBytesPerProcess of entries read and not yet settled (held keys waiting for their retries?): workers holding a batch or more stop reading until some settle; entries stay in the stream');
+    });
     this.#outboxEmits = isCluster(o.redis);
     this.#connectionEpoch = connectionEpoch(o.redis);
   }
@@ -257,6 +268,7 @@ export class WorkerPool {
       batchSize: o.limits.batchSize,
       maxBuffered: o.limits.maxBuffered,
       maxBufferedBytes: o.limits.maxBufferedBytes,
+      budget: this.#budget,
       maxChain: o.limits.maxChain,
       sleep: (ms) => sleeper.sleep(ms),
       onFenced: (error) => o.onFenced(p, token, error),

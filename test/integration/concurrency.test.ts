@@ -176,6 +176,38 @@ describe('a failing key holds back only itself', () => {
   });
 });
 
+describe('the read-ahead of the whole process is bounded', () => {
+  test('past maxBufferedBytesPerProcess a function whose every event fails reads no further ahead, and a healthy one beside it still handles everything', async () => {
+    const namespace = 'budget';
+    const partitions = 4;
+    const batchSize = 10;
+    const budget = 16 * 1024;
+    mkdirSync(join(env.dir, namespace), { recursive: true });
+    // Every event fails and waits an hour for its retry: each is a held key, and nothing of `down` settles.
+    writeFileSync(join(env.dir, namespace, 'down.ts'), "export const config = { events: ['probe.*'], retry: { attempts: 100, backoff: 'fixed', initialDelayMs: 3600000, maxDelayMs: 3600000 } };\nexport default async function handler() { throw new Error('the downstream is down'); }\n");
+    const warnings: string[] = [];
+    const logger = { ...quiet, warn: (_: object, msg?: string) => { warnings.push(msg ?? ''); } };
+    // Its own bounds would let each (function, partition) hold all 2,000 events: only the process's bound is in the way.
+    const s = await setup(namespace, { up: { concurrency: 16 } }, { partitions, batchSize, maxBuffered: 100_000, maxBufferedBytes: 1 << 30, maxBufferedBytesPerProcess: budget, logger });
+    try {
+      const published = await s.publish(Array.from({ length: 2000 }, (_, i) => ({ type: 'probe.item', key: `key-${i}`, data: {} })));
+      await waitFor(() => s.recorder.count('up', 'ok') >= 2000, { timeoutMs: 120_000, message: 'the healthy function handled every event' });
+      assert.deepEqual([...okByKey(s.recorder, 'up').keys()].length, published.length, 'each event once');
+      const client = env.redis.client();
+      let read = 0;
+      for (let p = 0; p < partitions; p++) read += ((await client.xpending(new Keys(namespace).partition(p).events, 'fn:down')) as [number])[0];
+      // An entry here counts its data, key and 64 bytes: about 75 bytes. The bound, plus about two
+      // batches per worker (one it may always hold, one read as the budget opened): under 400.
+      assert.ok(read < 600, `down read ${read} of 2000 entries ahead`);
+      assert.ok(read >= batchSize, `down read ${read}: every worker may hold a batch`);
+      assert.ok(s.recorder.count('down', 'retry') >= batchSize, 'down ran what it read, and each failed');
+      assert.ok(warnings.some((w) => w.includes('maxBufferedBytesPerProcess')), `the operator is told: ${JSON.stringify(warnings)}`);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('one invocation misbehaving among many in flight in one isolate', () => {
   /** Six invocations of other keys held at the probe, then `mode` on key `culprit` (whose own probe request is answered at once). */
   async function beside(namespace: string, mode: string, manifest: Record<string, unknown>, data: Record<string, unknown> = {}) {

@@ -21,6 +21,7 @@ import type { ChainJob } from '../../runtime/worker/dispatcher.ts';
 import { settleMalformed, settleRun } from '../../runtime/worker/run-settler.ts';
 import { Sleeper } from '../../runtime/worker/sleeper.ts';
 import { compareStreamIds } from '../../runtime/redis/stream-id.ts';
+import { ReadAheadBudget } from '../../runtime/worker/read-ahead-budget.ts';
 import { StateCache } from '../../runtime/worker/state-cache.ts';
 import { collectGarbage } from '../helpers/collect-garbage.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -42,7 +43,7 @@ function event(key: string | null, data: Record<string, unknown> = {}): WireEven
  * through a real {@link Dispatcher} (the functions' `concurrency`, and runs taken only when a slot
  * is free), as in the runtime; otherwise each chain runs as soon as it is handed in.
  */
-function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean; dispatcher?: boolean } = {}) {
+function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean; dispatcher?: boolean; budget?: ReadAheadBudget } = {}) {
   const stream: DecodedEntry[] = [];
   let cursor = 0;
   let wake: (() => void) | null = null;
@@ -122,12 +123,15 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
     source, commits, settle: (items) => settleRun(ctx, items), settleMalformed: (e) => settleMalformed(ctx, e), wanted: () => true,
     members: () => fns, ordering: opts.ordering ?? 'key', batchSize: 50, maxBuffered: 1000, maxBufferedBytes: 1 << 30, maxChain: 10,
     sleep: (ms) => sleeper.sleep(ms), onFenced: () => {}, logger: silentLogger, where: {},
+    ...(opts.budget !== undefined ? { budget: opts.budget } : {}),
     ...(dispatcher !== null ? { room: { has: () => dispatcher.hasRoom(fns[0]!), when: (wake: () => void) => dispatcher.whenRoom(fns[0]!, wake) } } : {}),
   });
   const w = worker;
   const acked = () => batches.flatMap((b) => b.acks);
   return {
     worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight, stateCache, loads, chains,
+    /** Entries read so far. */
+    read: () => cursor,
     publish(...events: DecodedEntry[]) {
       stream.push(...events);
       wake?.();
@@ -255,6 +259,23 @@ test('stop: the chains in flight finish and commit, a key in backoff stays pendi
   assert.ok(!h.acked().includes(stuck.id), 'the event in backoff stays pending for the next owner');
   const released = h.batches.flatMap((b) => [...b.parts.values()].flatMap((p) => p.released));
   assert.deepEqual(released.sort(), behind.map((e) => e.id).sort(), 'the events behind it never started: their redelivery is not an attempt');
+});
+
+test('while the process\'s read-ahead is full, a worker holding a batch reads no more; its stop gives its bytes back', async () => {
+  const fn = handle('f', { retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const budget = new ReadAheadBudget(1000);
+  const held = event('held');
+  const h = harness([fn], (e) => (e.id === held.id ? { delayMs: 0, fail: 'boom' } : { delayMs: 0 }), { budget });
+  h.worker.start();
+  // The held key's first event fails and waits a minute: the 199 behind it wait too. Each counts
+  // about 70 bytes, so one read of 50 fills the budget of 1,000.
+  h.publish(held, ...Array.from({ length: 199 }, () => event('held')));
+  await waitFor(() => h.reports.some((r) => r.id === held.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'the held key in backoff' });
+  await new Promise((r) => setTimeout(r, 50)); // turns of the loop in which it could read on
+  assert.equal(budget.full, true);
+  assert.equal(h.read(), 50, 'one batch read, then no more');
+  await h.stop();
+  assert.equal(budget.bytes, 0, 'what it held no longer counts');
 });
 
 test('a read that comes back short is followed by a wait past its last entry, not by an empty read', async () => {
