@@ -27,7 +27,8 @@ import { settleMalformed, settleRun } from './run-settler.ts';
 import { Sleeper } from './sleeper.ts';
 import { StateCache } from './state-cache.ts';
 import { SlotWakeWatcher } from './wake/slot-wake-watcher.ts';
-import { WakeWatcher, type PartitionWaker } from './wake/wake-watcher.ts';
+import { ShardedWakeWatcher } from './wake/sharded-wake-watcher.ts';
+import type { PartitionWaker } from './wake/wake-watcher.ts';
 
 /** How the pool's workers read, run and commit (defaults in config.ts). */
 export interface WorkerLimits {
@@ -94,7 +95,7 @@ export class WorkerPool {
   constructor(o: WorkerPoolOptions) {
     this.#o = o;
     const streamOf = (p: number) => o.keys.partition(p).events;
-    this.#watcher = o.blocking !== null ? new WakeWatcher(o.blocking, o.redis, streamOf) : new SlotWakeWatcher(o.connectWatcher, streamOf);
+    this.#watcher = o.blocking !== null ? new ShardedWakeWatcher(o.blocking, o.redis, o.connectWatcher, streamOf, o.partitions) : new SlotWakeWatcher(o.connectWatcher, streamOf);
     // Idle workers must notice a lost connection too: their pending entries may need a re-read.
     onConnectionLoss(o.redis, () => this.#watcher.wakeAll());
     this.#relay = new OutboxRelay(o.redis, o.keys, o.logger, (p) => this.#owned.has(p));

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { ShardedWakeWatcher } from '../../runtime/worker/wake/sharded-wake-watcher.ts';
 import { WakeWatcher } from '../../runtime/worker/wake/wake-watcher.ts';
 import { useTestEnv } from '../helpers/test-env.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -89,4 +90,44 @@ test('an entry that woke nobody lets through only the next wait: ids that go bac
   } finally {
     await finish();
   }
+});
+
+test('over many partitions, a wake read names one shard of 16 streams on its own connection, blocks as much longer, and every waiter is woken by its entry', async () => {
+  const redis = env.redis.client();
+  const partitions = 40;
+  const streams = Array.from({ length: partitions }, (_, p) => `ws:p${p}`);
+  const firsts = await Promise.all(streams.map((s) => redis.xadd(s, '*', 'n', '0')));
+  const reads: string[][] = [];
+  const monitor = await env.redis.client().monitor();
+  const first = env.redis.client();
+  await first.ping();
+  const clients = async () => ((await redis.client('LIST')) as string).trim().split('\n').length;
+  const clientsBefore = await clients();
+  const watcher = new ShardedWakeWatcher(first, redis, async () => env.redis.client(), (p) => streams[p]!, partitions);
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'xread') reads.push(args);
+  });
+  const blockedReads = async () => ((await redis.client('LIST')) as string).split('\n').filter((line) => /flags=\S*b/.test(line) && /cmd=xread/.test(line)).length;
+  try {
+    await watcher.start();
+    const waits = streams.map((_, p) => watcher.waitFor(p, firsts[p]!));
+    await waitFor(async () => (await blockedReads()) === 3, { message: 'ceil(40 / 16) wake reads blocked, each on its own connection' });
+    for (const s of streams) await redis.xadd(s, '*', 'n', '1');
+    await Promise.all(waits);
+    const shards = new Set<number>();
+    for (const args of reads) {
+      const at = args.findIndex((a) => a.toLowerCase() === 'streams');
+      const named = args.slice(at + 1, at + 1 + (args.length - at - 1) / 2);
+      const shard = new Set(named.map((n) => Math.floor(Number(n.slice('ws:p'.length)) / 16)));
+      assert.ok(named.length >= 1 && named.length <= 16 && shard.size === 1, `a wake read names one shard's streams: ${named.join(' ')}`);
+      shards.add([...shard][0]!);
+      assert.equal(args[args.findIndex((a) => a.toLowerCase() === 'block') + 1], '15000', 'blocks 3 × 5 s: an idle process sends as few reads as with one shard');
+    }
+    assert.deepEqual([...shards].sort(), [0, 1, 2]);
+  } finally {
+    monitor.disconnect();
+    await watcher.stop();
+  }
+  // The first shard's connection is the runtime's (it closes it); the other two were the watcher's.
+  await waitFor(async () => (await clients()) <= clientsBefore, { message: 'the connections it opened are closed' });
 });

@@ -35,12 +35,13 @@ export interface PartitionWaker {
 }
 
 /** How long one blocked read lasts before it is issued again (to cover partitions that changed meanwhile). */
-const BLOCK_MS = 5000;
+export const BLOCK_MS = 5000;
 
 export class WakeWatcher implements PartitionWaker {
   private readonly blocking: Redis;
   private readonly control: Redis;
   private readonly streamOf: (partition: number) => string;
+  private readonly blockMs: number;
   private readonly waiters = new WaiterList();
   private readonly partitionOfStream = new Map<string, number>();
   private running = false;
@@ -62,10 +63,12 @@ export class WakeWatcher implements PartitionWaker {
    */
   private readonly unclaimed = new Map<number, string>();
 
-  constructor(blocking: Redis, control: Redis, streamOf: (partition: number) => string) {
+  /** `blockMs`: how long one blocked read lasts (see {@link BLOCK_MS}). */
+  constructor(blocking: Redis, control: Redis, streamOf: (partition: number) => string, blockMs = BLOCK_MS) {
     this.blocking = blocking;
     this.control = control;
     this.streamOf = streamOf;
+    this.blockMs = blockMs;
   }
 
   async start(): Promise<void> {
@@ -119,17 +122,21 @@ export class WakeWatcher implements PartitionWaker {
       const on = new Map<number, string>();
       for (const p of this.waiters.partitions()) on.set(p, this.waiters.oldestAfterId(p)!);
       for (const [p, id] of this.lingering) if (!on.has(p)) on.set(p, id);
-      const args: (string | number)[] = ['COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS'];
-      for (const p of on.keys()) {
+      const n = on.size;
+      const args = new Array<string | number>(5 + 2 * n);
+      args[0] = 'COUNT'; args[1] = 1; args[2] = 'BLOCK'; args[3] = this.blockMs; args[4] = 'STREAMS';
+      let at = 5;
+      for (const [p, id] of on) {
         const stream = this.streamOf(p);
-        this.partitionOfStream.set(stream, p);
-        args.push(stream);
+        if (!this.partitionOfStream.has(stream)) this.partitionOfStream.set(stream, p);
+        args[at] = stream;
+        args[at + n] = id;
+        at++;
       }
-      for (const id of on.values()) args.push(id);
       this.blockedOn = on;
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = (await replyWithin(this.blocking.call('XREAD', ...args), 'the wake read', BLOCK_MS + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
+        reply = (await replyWithin(this.blocking.call('XREAD', ...args), 'the wake read', this.blockMs + REDIS_REPLY_TIMEOUT_MS)) as typeof reply;
       } catch (error) {
         // Redis down or restarting (or a reply that never came): wake everyone so workers notice
         // and back off on their own. A reply that never came leaves the connection's bookkeeping
@@ -147,7 +154,7 @@ export class WakeWatcher implements PartitionWaker {
       const interrupted = this.interruptedRead === on;
       this.interruptedRead = null;
       // A timeout (or an interruption) wakes nobody: the read is simply issued again, so an idle
-      // process costs one command per BLOCK_MS, whatever its partitions and functions.
+      // process costs one command per blockMs, whatever its functions (and, see sharded-wake-watcher.ts, its partitions).
       if (reply === null) {
         if (!interrupted) {
           this.lingering.clear();
