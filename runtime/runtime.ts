@@ -249,6 +249,11 @@ export class Runtime {
     return this.#ownership.memberId;
   }
 
+  /** Bytes read ahead and not yet settled by every worker of this process, and their bound (`maxBufferedBytesPerProcess`). */
+  get readAhead(): { bytes: number; limit: number } {
+    return this.#pool.readAhead;
+  }
+
   /** Partitions this process works on now. */
   get ownedPartitions(): number[] {
     return [...this.#pool.owned.keys()].sort((a, b) => a - b);

@@ -28,6 +28,8 @@ export interface MetricsSource {
 export interface RuntimeView {
   readonly functions: readonly { readonly name: string }[];
   readonly ownedPartitions: readonly number[];
+  /** Bytes read ahead and not yet settled by all its workers, and their bound. */
+  readonly readAhead: { readonly bytes: number; readonly limit: number };
   /** Why the runtime cannot work now (Redis does not answer a PING…), or null. */
   notReady(): Promise<string | null>;
 }
@@ -52,6 +54,8 @@ interface Gauges {
   heap: Gauge<'function' | 'version'>;
   redisUp: Gauge;
   owned: Gauge;
+  readAhead: Gauge;
+  readAheadLimit: Gauge;
 }
 
 export class RuntimeMetrics {
@@ -99,6 +103,8 @@ export class RuntimeMetrics {
       heap: new Gauge({ name: 'fnrun_isolate_heap_used_bytes', help: 'Heap in use in each function version\'s isolate.', labelNames: ['function', 'version'], registers, collect }),
       redisUp: new Gauge({ name: 'fnrun_redis_up', help: `1 when Redis answered within ${SCRAPE_REDIS_TIMEOUT_MS} ms at this scrape, else 0 (lag and pending are then left out).`, registers, collect }),
       owned: new Gauge({ name: 'fnrun_owned_partitions', help: 'Partitions this process works on now.', registers, collect }),
+      readAhead: new Gauge({ name: 'fnrun_read_ahead_bytes', help: 'Entries read and not yet settled by all workers of the process (data, key and 64 bytes each): at fnrun_read_ahead_limit_bytes, workers holding a batch or more pause reading.', registers, collect }),
+      readAheadLimit: new Gauge({ name: 'fnrun_read_ahead_limit_bytes', help: 'maxBufferedBytesPerProcess: the bound on fnrun_read_ahead_bytes.', registers, collect }),
     };
     new Gauge({ name: 'fnrun_build_info', help: 'The fnrun and Node.js versions of this process (value 1).', labelNames: ['version', 'nodejs'], registers })
       .labels(PACKAGE_VERSION, process.versions.node).set(1);
@@ -149,10 +155,12 @@ export class RuntimeMetrics {
   }
 
   private async collect(): Promise<void> {
-    const { lag, pending, rss, heap, redisUp, owned } = this.gauges;
+    const { lag, pending, rss, heap, redisUp, owned, readAhead, readAheadLimit } = this.gauges;
     const view = this.view;
     if (view !== null) {
       owned.set(view.ownedPartitions.length);
+      readAhead.set(view.readAhead.bytes);
+      readAheadLimit.set(view.readAhead.limit);
       for (const fn of view.functions) this.zero(fn.name);
     }
     const source = this.source;

@@ -125,6 +125,11 @@ export class WorkerPool {
     return this.#owned;
   }
 
+  /** Bytes read ahead and not yet settled by every worker, and the bound (maxBufferedBytesPerProcess). */
+  get readAhead(): { bytes: number; limit: number } {
+    return { bytes: this.#budget.bytes, limit: this.#budget.limit };
+  }
+
   /** The groups running now. */
   groups(): ConsumerGroup[] {
     return [...this.#running.values()].map((r) => r.group);

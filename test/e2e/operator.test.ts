@@ -96,8 +96,10 @@ test('fnrun start logs partition moves and Redis outages; /metrics is complete f
       'fnrun_invocation_duration_seconds_bucket{le="300",function="ledger"} 0',
       'fnrun_invocation_duration_seconds_count{function="ledger"} 0',
       'fnrun_owned_partitions 8',
+      'fnrun_read_ahead_bytes 0',
       'fnrun_redis_up 1',
     ]) assert.ok(text.includes(`${series}\n`), `${series} in /metrics`);
+    assert.match(text, /^fnrun_read_ahead_limit_bytes [1-9]\d*$/m, 'the bound the process reads ahead to (maxBufferedBytesPerProcess)');
     assert.match(text, /^fnrun_build_info\{version="\d+\.\d+\.\d+",nodejs="\d+\.\d+\.\d+"\} 1$/m);
     assert.match(text, /^process_cpu_seconds_total \d/m);
     assert.match(text, /^nodejs_eventloop_lag_seconds \d/m);
