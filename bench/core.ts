@@ -12,6 +12,7 @@ import type { BaselineArgs } from './baseline.ts';
 import { prefillQueue, type BullArgs } from './bullmq.ts';
 import { inChild, type ChildResult } from './child.ts';
 import { publishSteady, type LatencyArgs, type LatencyResult } from './latency.ts';
+import type { RawLatencyResult } from './latency-raw.ts';
 import type { ReloadArgs, ReloadResult } from './reload.ts';
 import { report } from './report.ts';
 import { median, type BenchResult } from './stats.ts';
@@ -28,6 +29,8 @@ const LATENCY_RATE = 2_000;
  * PerformanceObserver 'gc') are the p99's tail.
  */
 export const LATENCY_TUNED_FLAGS = ['--max-semi-space-size=4'];
+/** Partitions of (5)'s wide variant: as many as the idle scenario's, a namespace for dozens of processes. */
+const WIDE_PARTITIONS = 256;
 /** The payload of every event and job. */
 export const DATA = { postId: 'p-123456', author: 'ada', text: 'x'.repeat(200) };
 
@@ -66,7 +69,9 @@ export async function runCore(redis: TestRedis, log: (msg: string) => void, cont
   const five = new Series<number>();
   const bull = new Map(BULL_CONCURRENCY.map((c) => [c, new Series<number>()]));
   const latency = new Series<LatencyResult>();
+  const rawLatency = new Series<RawLatencyResult>();
   const tuned = new Series<LatencyResult>();
+  const wide = new Series<LatencyResult>();
   const reload = new Series<ReloadResult>();
   for (let run = 1; run <= RUNS; run++) {
     log(`round ${run}/${RUNS}: raw loop, fnrun ×1, fnrun ×5, BullMQ at concurrency ${BULL_CONCURRENCY.join(', ')}, latency, dev reload…`);
@@ -84,8 +89,12 @@ export async function runCore(redis: TestRedis, log: (msg: string) => void, cont
     }
     const steady = (namespace: string, execArgv?: string[]) => inChild<LatencyArgs, LatencyResult>('latency.ts', { url, namespace, partitions: PARTITIONS },
       () => publishSteady(url, namespace, PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000), execArgv);
+    rawLatency.add(await inChild<LatencyArgs, RawLatencyResult>('latency-raw.ts', { url, namespace: ns('latency-raw'), partitions: PARTITIONS },
+      () => publishSteady(url, ns('latency-raw'), PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000)));
     latency.add(await steady(ns('latency')));
     tuned.add(await steady(ns('latency-tuned'), LATENCY_TUNED_FLAGS));
+    wide.add(await inChild<LatencyArgs, LatencyResult>('latency.ts', { url, namespace: ns('latency-wide'), partitions: WIDE_PARTITIONS },
+      () => publishSteady(url, ns('latency-wide'), WIDE_PARTITIONS, DATA, LATENCY_RATE, 1_000, 10_000)));
     reload.add(await inChild<ReloadArgs, ReloadResult>('reload.ts', { url, namespace: ns('reload') }));
     await redis.client().flushall();
   }
@@ -107,8 +116,10 @@ export async function runCore(redis: TestRedis, log: (msg: string) => void, cont
     rate('3', 'fnrun: 5 functions on the same events ((event, function) pairs/s)', five),
     rate('4', `BullMQ: Worker, trivial async processor, concurrency ${best.concurrency} (best of ${BULL_CONCURRENCY.join(', ')}), ${BULL_JOBS.toLocaleString('en-US')} addBulk'ed jobs`, best.series),
     { id: '5', scenario: `latency: publish → handler start, fnrun 1 function, steady ${LATENCY_RATE.toLocaleString('en-US')} events/s`, p50Ms: lat.startP50, p99Ms: lat.startP99, rss: latency.peak, samples: perRun('events', lat.samples) },
+    { id: '', scenario: '↳ baseline: bare ioredis, per partition a blocking XREADGROUP + XACK, the same publisher: publish → read', p50Ms: rawLatency.median((v) => v.p50), p99Ms: rawLatency.median((v) => v.p99), rss: rawLatency.peak, samples: perRun('events', rawLatency.median((v) => v.samples)) },
     { id: '', scenario: '↳ same events: publish → outcome back on the host (before the commit)', p50Ms: lat.hostP50, p99Ms: lat.hostP99, samples: perRun('events', lat.samples) },
     { id: '', scenario: `↳ same as (5), the runtime's process started with \`${LATENCY_TUNED_FLAGS.join(' ')}\` (README: Running in production)`, p50Ms: tuned.median((v) => v.startP50), p99Ms: tuned.median((v) => v.startP99), rss: tuned.peak, samples: perRun('events', tuned.median((v) => v.samples)) },
+    { id: '', scenario: `↳ same as (5) over ${WIDE_PARTITIONS} partitions (the wake reads are sharded, 16 partitions each)`, p50Ms: wide.median((v) => v.startP50), p99Ms: wide.median((v) => v.startP99), rss: wide.peak, samples: perRun('events', wide.median((v) => v.samples)) },
     { id: '6', scenario: 'dev reload: save → new version live', p50Ms: reload.median((v) => v.reloadP50), p99Ms: reloadP99, rss: reload.peak, samples: perRun('saves', reload.median((v) => v.saves)) },
     { id: '', scenario: '↳ reference: cold esbuild build of the same file', p50Ms: reload.median((v) => v.buildP50), p99Ms: reload.median((v) => v.buildP99), samples: perRun('builds', reload.median((v) => v.saves)) },
   ];
@@ -121,6 +132,7 @@ export async function runCore(redis: TestRedis, log: (msg: string) => void, cont
     one: one.median(same),
     five: five.median(same),
     latencyP99: lat.startP99,
+    rawLatencyP99: rawLatency.median((v) => v.p99),
     reloadP99,
     bullAll: bullMedians,
     rounds: ([['1', raw], ['2', one], ['3', five], ['4', best.series]] as const).map(([id, series]) => ({ id, values: series.values })),

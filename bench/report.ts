@@ -11,6 +11,8 @@ export interface ReportInput {
   one: number;
   five: number;
   latencyP99: number;
+  /** The p99 of (5)'s baseline: bare ioredis reading the same publisher. */
+  rawLatencyP99: number;
   reloadP99: number;
   bullAll: { concurrency: number; perSec: number }[];
   /** Each round's events/s of the throughput rows, to show the spread behind the medians. */
@@ -48,7 +50,7 @@ A miss is a finding to work on, not a failed run.
 ${check('(2) ≥ 50% of (1)', pct(r.one / r.raw), r.one / r.raw >= 0.5)}
 ${check('(2) ≥ 10× (4)', `${(r.one / r.bull).toFixed(1)}×`, r.one / r.bull >= 10)}
 ${check('(3) ≥ 25% of (1)', pct(r.five / r.raw), r.five / r.raw >= 0.25)}
-${check('(5) p99 under 5 ms', `${r.latencyP99} ms`, r.latencyP99 < 5)}
+${check('(5) p99 under 5 ms', `${r.latencyP99} ms (bare ioredis: ${r.rawLatencyP99} ms)`, r.latencyP99 < 5)}
 ${check('(6) p99 under 300 ms', `${r.reloadP99.toFixed(0)} ms`, r.reloadP99 < 300)}
 
 ## How each number is measured
@@ -84,6 +86,12 @@ ${check('(6) p99 under 300 ms', `${r.reloadP99.toFixed(0)} ms`, r.reloadP99 < 30
   sample is within 1 ms of the truth and a p50 of "1.0" means "between 0 and 2 ms". The second row
   uses the host's \`Date.now()\` in \`onInvocation\` instead: handler start plus the handler, the
   results' way back through the sandbox process, and the settling, but not the commit (XACK).
+  **Its baseline** (\`bench/latency-raw.ts\`, run just before it in each round, with the same
+  publisher): bare ioredis, one connection per partition blocked in XREADGROUP, the reader's
+  \`Date.now()\` when the reply is in: publish → read with nothing of fnrun in between (no wake
+  watcher, no sandbox process, no isolate), on the same machine in the same minute. The
+  256-partition row runs (5) over a namespace of 256 partitions: each then gets about 8 events/s,
+  so nearly every event finds its partition's worker waiting on its shard's wake read.
 - **(6) dev reload**: \`DevSession\` on a real folder; from \`writeFileSync\` of the function to the
   session's \`loaded\` callback (the runtime swapped the new version in; the next batch runs it),
   40 saves 150 ms apart per round (so a round's p99 is its slowest save). Includes the file
