@@ -27,7 +27,7 @@ export const RUNTIME_DEFAULTS = Object.freeze({
   maxBufferedBytes: 4 * MiB,
   /**
    * Entries read and not yet settled by every worker of the process together, in bytes; past it a
-   * worker holding a batch or more pauses reading. @defaultValue 256 MiB, or a quarter of the heap limit if that is less
+   * worker holding a batch or 64 KiB pauses reading. @defaultValue 256 MiB, or a quarter of the heap limit if that is less
    */
   maxBufferedBytesPerProcess: Math.min(256 * MiB, Math.floor(getHeapStatistics().heap_size_limit / 4)),
   /** Most events of one key sent to the sandbox as one chain. @defaultValue `100` */

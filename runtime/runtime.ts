@@ -52,7 +52,7 @@ export interface RuntimeOptions extends EnvPolicyOptions {
   maxBufferedBytes?: number;
   /**
    * Bytes read and not yet settled by every worker of this process together: past it, a worker
-   * holding a batch or more pauses reading until some settle (backpressure, never loss).
+   * holding a batch or 64 KiB pauses reading until some settle (backpressure, never loss).
    * @defaultValue 256 MiB, or a quarter of the heap limit if that is less
    */
   maxBufferedBytesPerProcess?: number;

@@ -103,7 +103,7 @@ export class RuntimeMetrics {
       heap: new Gauge({ name: 'fnrun_isolate_heap_used_bytes', help: 'Heap in use in each function version\'s isolate.', labelNames: ['function', 'version'], registers, collect }),
       redisUp: new Gauge({ name: 'fnrun_redis_up', help: `1 when Redis answered within ${SCRAPE_REDIS_TIMEOUT_MS} ms at this scrape, else 0 (lag and pending are then left out).`, registers, collect }),
       owned: new Gauge({ name: 'fnrun_owned_partitions', help: 'Partitions this process works on now.', registers, collect }),
-      readAhead: new Gauge({ name: 'fnrun_read_ahead_bytes', help: 'Entries read and not yet settled by all workers of the process (data, key and 64 bytes each): at fnrun_read_ahead_limit_bytes, workers holding a batch or more pause reading.', registers, collect }),
+      readAhead: new Gauge({ name: 'fnrun_read_ahead_bytes', help: 'Entries read and not yet settled by all workers of the process (the characters of data, key and headers, plus 64 each): at fnrun_read_ahead_limit_bytes, workers holding a batch or 64 KiB pause reading.', registers, collect }),
       readAheadLimit: new Gauge({ name: 'fnrun_read_ahead_limit_bytes', help: 'maxBufferedBytesPerProcess: the bound on fnrun_read_ahead_bytes.', registers, collect }),
     };
     new Gauge({ name: 'fnrun_build_info', help: 'The fnrun and Node.js versions of this process (value 1).', labelNames: ['version', 'nodejs'], registers })

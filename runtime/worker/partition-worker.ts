@@ -6,8 +6,8 @@
  * What waits is bounded: past `maxBuffered` entries (or `maxBufferedBytes`) read and not yet
  * settled — typically behind keys whose events are in retry backoff — the worker stops reading
  * until runs settle (backpressure: the entries stay in the stream, nothing is lost). So does a
- * worker holding a batch or more while the whole process holds `maxBufferedBytesPerProcess`
- * (read-ahead-budget.ts).
+ * worker holding a batch or more (or {@link BUDGET_FLOOR_BYTES}) while the whole process holds
+ * `maxBufferedBytesPerProcess` (read-ahead-budget.ts).
  *
  * Its collaborators come in as {@link PartitionWorkerDeps}, so unit tests drive it with stubs.
  */
@@ -104,6 +104,13 @@ export interface QueuedItem extends RunItem {
   started: boolean;
 }
 
+/**
+ * While the process's read-ahead is full, a worker still reads if it holds less than a batch and
+ * less than this: every (function, partition) keeps going, and the process holds at most its
+ * bound plus this and one read per worker.
+ */
+export const BUDGET_FLOOR_BYTES = 64 * 1024;
+
 export class PartitionWorker {
   readonly #deps: PartitionWorkerDeps;
   readonly #queues: KeyQueues<QueuedItem>;
@@ -125,8 +132,9 @@ export class PartitionWorker {
   #room: (() => void) | null = null;
   /** Takes back the request to be woken when the process's read-ahead has room, while one is out. */
   #cancelBudgetWait: (() => void) | null = null;
-  /** The buffered bytes went back to the process's budget (once, as the worker stopped). */
+  /** The buffered bytes went back to the process's budget (once, when the loop and its runs are over). */
   #returnedBudget = false;
+  #loopDone = false;
   /** Takes back the request to be woken when a slot frees (see {@link PartitionWorkerDeps.room}), while one is out. */
   #cancelSlotWait: (() => void) | null = null;
   readonly #ready = Promise.withResolvers<void>();
@@ -155,7 +163,10 @@ export class PartitionWorker {
 
   /** Starts reading (creating the consumer group first; retried while Redis is unreachable). */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop ??= this.#run().finally(() => {
+      this.#loopDone = true;
+      this.#returnBudget();
+    });
   }
 
   /**
@@ -179,11 +190,6 @@ export class PartitionWorker {
       await this.#loop;
       waitingFor = () => `${this.#runs} run(s) in flight`;
       if (this.#runs > 0) await (this.#noRuns ??= Promise.withResolvers<void>()).promise;
-      // Nothing settles after this: what is still queued stops counting against the process.
-      if (!this.#returnedBudget) {
-        this.#returnedBudget = true;
-        d.budget?.release(this.#bufferedBytes);
-      }
       const { commits } = d;
       if (commits.fenced) return;
       const unstarted = this.#queues.unstarted().filter((item) => !item.started).map((item) => item.id);
@@ -332,7 +338,7 @@ export class PartitionWorker {
   #full(): boolean {
     if (this.#ownBoundReached()) return true;
     const { budget, batchSize } = this.#deps;
-    return budget !== undefined && budget.full && this.#queues.size >= batchSize;
+    return budget !== undefined && budget.full && (this.#queues.size >= batchSize || this.#bufferedBytes >= BUDGET_FLOOR_BYTES);
   }
 
   #ownBoundReached(): boolean {
@@ -364,7 +370,7 @@ export class PartitionWorker {
         d.commits.acked(e.id); // no member subscribes: done
         continue;
       }
-      const bytes = e.dataText.length + (e.key?.length ?? 0) + 64;
+      const bytes = e.dataText.length + (e.key?.length ?? 0) + (e.headersText?.length ?? 0) + 64;
       this.#known.add(e.id);
       this.#bufferedBytes += bytes;
       this.#queues.push({ id: e.id, key: e.key, entry: e, prior: prior?.get(e.id) ?? null, bytes, started: false });
@@ -408,11 +414,25 @@ export class PartitionWorker {
     try {
       this.#finish(run, settled);
     } finally {
-      if (--this.#runs === 0 && this.#noRuns !== null) {
-        this.#noRuns.resolve();
-        this.#noRuns = null;
+      if (--this.#runs === 0) {
+        this.#returnBudget();
+        if (this.#noRuns !== null) {
+          this.#noRuns.resolve();
+          this.#noRuns = null;
+        }
       }
     }
+  }
+
+  /**
+   * Once the read loop ended (a stop, or a fence) and no run is out, nothing more settles: what is
+   * still queued stops counting against the process. Not left to stop(): a fenced worker is not
+   * always stopped by its owner.
+   */
+  #returnBudget(): void {
+    if (this.#returnedBudget || !this.#loopDone || this.#runs > 0) return;
+    this.#returnedBudget = true;
+    this.#deps.budget?.release(this.#bufferedBytes);
   }
 
   #finish(run: Run<QueuedItem>, settled: number): void {

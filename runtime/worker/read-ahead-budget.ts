@@ -6,14 +6,14 @@
  * partition), so alone it lets a process hold workers × that much: 20 functions on 256 partitions,
  * all failing while a downstream is down, could pile up 20 GiB behind their held keys and crash the
  * process, which would then read the same entries again after its restart. At this bound, a
- * worker that holds a batch or more stops reading until settled entries anywhere in the process
- * bring the total under it; one holding less may still read a batch, so no function or partition
- * is starved by another's held keys (it only reads ahead less). Entries stay in the stream:
- * backpressure, never loss.
+ * worker that holds a batch or more (or 64 KiB, partition-worker.ts `BUDGET_FLOOR_BYTES`) stops
+ * reading until settled entries anywhere in the process bring the total under it; one holding less
+ * may still read, so no function or partition is starved by another's held keys (it only reads
+ * ahead less). Entries stay in the stream: backpressure, never loss.
  *
  * When the budget has room again, every worker waiting for it is woken, and each reads at most
- * one batch before it looks again: the process holds at most the bound plus about two batches per
- * worker (one it may always hold, one read as the budget opened).
+ * once before it looks again: the process holds at most the bound plus, per worker, what it may
+ * always hold and two reads (one below that floor, one as the budget opened).
  */
 export class ReadAheadBudget {
   readonly #limit: number;

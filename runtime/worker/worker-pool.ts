@@ -95,7 +95,16 @@ export class WorkerPool {
   constructor(o: WorkerPoolOptions) {
     this.#o = o;
     const streamOf = (p: number) => o.keys.partition(p).events;
-    this.#watcher = o.blocking !== null ? new ShardedWakeWatcher(o.blocking, o.redis, o.connectWatcher, streamOf, o.partitions) : new SlotWakeWatcher(o.connectWatcher, streamOf);
+    let openFailedAt = -Infinity;
+    const openFailed = (error: unknown) => {
+      // Once a minute at most: it is retried with a backoff for as long as it fails.
+      if (o.now() - openFailedAt < 60_000) return;
+      openFailedAt = o.now();
+      o.logger.warn({ err: error }, 'could not open a connection for a wake read (retried with a backoff): meanwhile the idle workers of its partitions poll every few seconds');
+    };
+    this.#watcher = o.blocking !== null
+      ? new ShardedWakeWatcher(o.blocking, o.redis, o.connectWatcher, streamOf, o.partitions, openFailed)
+      : new SlotWakeWatcher(o.connectWatcher, streamOf);
     // Idle workers must notice a lost connection too: their pending entries may need a re-read.
     onConnectionLoss(o.redis, () => this.#watcher.wakeAll());
     this.#relay = new OutboxRelay(o.redis, o.keys, o.logger, (p) => this.#owned.has(p));
@@ -105,7 +114,7 @@ export class WorkerPool {
       // Once a minute at most: in an outage the budget may fill and drain many times a second.
       if (o.now() - warnedAt < 60_000) return;
       warnedAt = o.now();
-      o.logger.warn({ bufferedBytes: bytes, maxBufferedBytesPerProcess: limit }, 'this process holds maxBufferedBytesPerProcess of entries read and not yet settled (held keys waiting for their retries?): workers holding a batch or more stop reading until some settle; entries stay in the stream');
+      o.logger.warn({ bufferedBytes: bytes, maxBufferedBytesPerProcess: limit }, 'this process holds maxBufferedBytesPerProcess of entries read and not yet settled (held keys waiting for their retries?): workers holding a batch or 64 KiB stop reading until some settle; entries stay in the stream');
     });
     this.#outboxEmits = isCluster(o.redis);
     this.#connectionEpoch = connectionEpoch(o.redis);
@@ -178,6 +187,8 @@ export class WorkerPool {
     }
     this.#watcher.wakeAll();
     await Promise.all(stopping);
+    // Its place in a wake read may go to another partition (unless it was taken again meanwhile).
+    if (!this.#owned.has(p)) this.#watcher.forget?.(p);
   }
 
   /** Resolves once every running worker's consumer group exists: events appended after that are theirs, even with `startFrom: 'latest'`. */

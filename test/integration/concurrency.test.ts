@@ -202,6 +202,8 @@ describe('the read-ahead of the whole process is bounded', () => {
       assert.ok(read >= batchSize, `down read ${read}: every worker may hold a batch`);
       assert.ok(s.recorder.count('down', 'retry') >= batchSize, 'down ran what it read, and each failed');
       assert.ok(warnings.some((w) => w.includes('maxBufferedBytesPerProcess')), `the operator is told: ${JSON.stringify(warnings)}`);
+      // What up settled no longer counts: only what down holds (about 75 bytes an entry) does.
+      assert.ok(s.runtime.readAhead.bytes <= read * 100, `${s.runtime.readAhead.bytes} bytes counted for the ${read} entries down holds`);
     } finally {
       await s.close();
     }

@@ -92,6 +92,18 @@ test('an entry that woke nobody lets through only the next wait: ids that go bac
   }
 });
 
+/** Connections named `name` on the server now. */
+async function named(redis: Redis, name: string): Promise<number> {
+  return ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${name} `)).length;
+}
+
+/** A connection like the runtime's watcher connections, named `name` so the tests can count them. */
+async function connectNamed(name: string): Promise<Redis> {
+  const c = env.redis.client();
+  await c.client('SETNAME', name);
+  return c;
+}
+
 test('over many partitions, a wake read names one shard of 16 streams on its own connection, blocks as much longer, and every waiter is woken by its entry', async () => {
   const redis = env.redis.client();
   const partitions = 40;
@@ -99,35 +111,114 @@ test('over many partitions, a wake read names one shard of 16 streams on its own
   const firsts = await Promise.all(streams.map((s) => redis.xadd(s, '*', 'n', '0')));
   const reads: string[][] = [];
   const monitor = await env.redis.client().monitor();
-  const first = env.redis.client();
-  await first.ping();
-  const clients = async () => ((await redis.client('LIST')) as string).trim().split('\n').length;
-  const clientsBefore = await clients();
-  const watcher = new ShardedWakeWatcher(first, redis, async () => env.redis.client(), (p) => streams[p]!, partitions);
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args[0]?.toLowerCase() === 'xread') reads.push(args);
   });
+  const watcher = new ShardedWakeWatcher(await connectNamed('ws-first'), redis, () => connectNamed('ws-shard'), (p) => streams[p]!, partitions);
   const blockedReads = async () => ((await redis.client('LIST')) as string).split('\n').filter((line) => /flags=\S*b/.test(line) && /cmd=xread/.test(line)).length;
   try {
     await watcher.start();
     const waits = streams.map((_, p) => watcher.waitFor(p, firsts[p]!));
     await waitFor(async () => (await blockedReads()) === 3, { message: 'ceil(40 / 16) wake reads blocked, each on its own connection' });
+    assert.equal(await named(redis, 'ws-shard'), 2, 'two connections opened, the first shard on the one given');
     for (const s of streams) await redis.xadd(s, '*', 'n', '1');
     await Promise.all(waits);
-    const shards = new Set<number>();
+    const seen = new Set<string>();
     for (const args of reads) {
       const at = args.findIndex((a) => a.toLowerCase() === 'streams');
-      const named = args.slice(at + 1, at + 1 + (args.length - at - 1) / 2);
-      const shard = new Set(named.map((n) => Math.floor(Number(n.slice('ws:p'.length)) / 16)));
-      assert.ok(named.length >= 1 && named.length <= 16 && shard.size === 1, `a wake read names one shard's streams: ${named.join(' ')}`);
-      shards.add([...shard][0]!);
+      const names = args.slice(at + 1, at + 1 + (args.length - at - 1) / 2);
+      assert.ok(names.length >= 1 && names.length <= 16, `a wake read names at most 16 streams: ${names.join(' ')}`);
+      for (const n of names) seen.add(n);
       assert.equal(args[args.findIndex((a) => a.toLowerCase() === 'block') + 1], '15000', 'blocks 3 × 5 s: an idle process sends as few reads as with one shard');
     }
-    assert.deepEqual([...shards].sort(), [0, 1, 2]);
+    assert.equal(seen.size, partitions, 'every partition was in a wake read');
   } finally {
     monitor.disconnect();
     await watcher.stop();
   }
-  // The first shard's connection is the runtime's (it closes it); the other two were the watcher's.
-  await waitFor(async () => (await clients()) <= clientsBefore, { message: 'the connections it opened are closed' });
+  await waitFor(async () => (await named(redis, 'ws-shard')) === 0, { message: 'the connections it opened are closed' });
+});
+
+test('partitions scattered over a large namespace share a shard; a forgotten one makes room for another', async () => {
+  const redis = env.redis.client();
+  const scattered = [3, 40, 77, 130, 201, 250];
+  const streams = new Map(scattered.map((p) => [p, `wsc:p${p}`]));
+  const watcher = new ShardedWakeWatcher(await connectNamed('wsc-first'), redis, () => connectNamed('wsc-shard'), (p) => streams.get(p) ?? `wsc:p${p}`, 256);
+  try {
+    await watcher.start();
+    const firsts = new Map<number, string>();
+    for (const p of scattered) firsts.set(p, (await redis.xadd(streams.get(p)!, '*', 'n', '0'))!);
+    const waits = scattered.map((p) => watcher.waitFor(p, firsts.get(p)!));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await named(redis, 'wsc-shard'), 0, 'six partitions of 256, one shard: no connection opened');
+    for (const p of scattered) await redis.xadd(streams.get(p)!, '*', 'n', '1');
+    await Promise.all(waits);
+  } finally {
+    await watcher.stop();
+  }
+});
+
+/** A watcher over 64 partitions whose shards after the first open with `connect`; partitions 0-15 fill the first shard, so 20 needs another. */
+async function secondShard(name: string, connect: () => Promise<Redis>, onOpenFailed?: (error: unknown) => void) {
+  const redis = env.redis.client();
+  const stream = (p: number) => `${name}:p${p}`;
+  const first = (await redis.xadd(stream(20), '*', 'n', '0'))!;
+  const watcher = new ShardedWakeWatcher(await connectNamed(`${name}-first`), redis, connect, stream, 64, onOpenFailed);
+  await watcher.start();
+  for (let p = 0; p < 16; p++) void watcher.waitFor(p, '0-0');
+  return { redis, watcher, first };
+}
+
+/** A connect that waits for `open()`; `made` holds the connections it made. */
+function gatedConnect(name: string) {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => { open = resolve; });
+  const made: Redis[] = [];
+  return {
+    made, open: () => open(),
+    connect: async () => {
+      await gate;
+      const c = await connectNamed(name);
+      made.push(c);
+      return c;
+    },
+  };
+}
+
+test('a wait whose shard is still opening is woken by wakeAll, as every other wait', async () => {
+  const gated = gatedConnect('wso-shard');
+  const { redis, watcher, first } = await secondShard('wso', gated.connect);
+  try {
+    const wait = watcher.waitFor(20, first);
+    assert.equal(await atOnce(wait), false, 'waiting for its shard to open');
+    watcher.wakeAll(); // as on a lost command connection: every waiter must look again
+    await wait; // woken, with the shard still opening
+    gated.open();
+    await waitFor(async () => (await named(redis, 'wso-shard')) === 1, { message: 'the shard opened after all' });
+  } finally {
+    await watcher.stop();
+  }
+  await waitFor(async () => (await named(redis, 'wso-shard')) === 0, { message: 'its connection closed on stop' });
+});
+
+test('a shard that cannot open wakes its waiters after a backoff (they read and back off on their own) and says why', async () => {
+  const failures: unknown[] = [];
+  const { watcher, first } = await secondShard('wsf', async () => { throw new Error('refused'); }, (error) => failures.push(error));
+  try {
+    await watcher.waitFor(20, first);
+    assert.deepEqual(failures.map((e) => (e as Error).message), ['refused']);
+  } finally {
+    await watcher.stop();
+  }
+});
+
+test('stop does not wait for a shard still opening: its waiters are woken, and its connection is closed once it opens', async () => {
+  const gated = gatedConnect('wsl-shard');
+  const { redis, watcher, first } = await secondShard('wsl', gated.connect);
+  const wait = watcher.waitFor(20, first);
+  await watcher.stop();
+  await wait;
+  gated.open();
+  await waitFor(() => gated.made.length === 1 && gated.made[0]!.status === 'end', { message: 'the connection that opened after the stop is closed' });
+  assert.equal(await named(redis, 'wsl-shard'), 0);
 });

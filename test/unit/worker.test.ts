@@ -278,6 +278,27 @@ test('while the process\'s read-ahead is full, a worker holding a batch reads no
   assert.equal(budget.bytes, 0, 'what it held no longer counts');
 });
 
+test('what a worker settles stops counting at once; one waiting for the process\'s read-ahead reads on when others make room', async () => {
+  const fn = handle('f', { retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const budget = new ReadAheadBudget(10_000);
+  const held = event('held');
+  const h = harness([fn], (e) => (e.id === held.id ? { delayMs: 0, fail: 'boom' } : { delayMs: 0 }), { budget });
+  h.worker.start();
+  h.publish(...Array.from({ length: 30 }, (_, i) => event(`k${i}`)));
+  await waitFor(() => h.reports.filter((r) => r.status === 'ok').length === 30, { timeoutMs: 5_000, message: '30 events settled' });
+  assert.equal(budget.bytes, 0, 'settled: no longer counted, before any stop');
+  budget.add(20_000); // other workers' entries: the budget is full
+  // The held key's first event fails and waits a minute; the 199 behind it wait too.
+  h.publish(held, ...Array.from({ length: 199 }, () => event('held')));
+  await waitFor(() => h.reports.some((r) => r.id === held.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'the held key in backoff' });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.read(), 80, 'one batch read, then held back by the full budget');
+  budget.release(20_000); // they settled: room again
+  await waitFor(() => h.read() > 80, { timeoutMs: 5_000, message: 'reading again once the budget had room' });
+  await h.stop();
+  assert.equal(budget.bytes, 0);
+});
+
 test('a read that comes back short is followed by a wait past its last entry, not by an empty read', async () => {
   const h = harness([handle('f')], () => ({ delayMs: 0 }));
   const calls: string[] = [];

@@ -31,6 +31,8 @@ export interface PartitionWaker {
   waitFor(partition: number, afterId: string): Promise<void>;
   /** Wakes every waiter. */
   wakeAll(): void;
+  /** This process no longer works on `partition` (its workers stopped): what it took may be given to another. */
+  forget?(partition: number): void;
   stop(): Promise<void>;
 }
 
@@ -74,7 +76,7 @@ export class WakeWatcher implements PartitionWaker {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.blockingClientId = Number(await this.blocking.client('ID'));
+    this.blockingClientId = Number(await replyWithin(this.blocking.client('ID'), 'the wake connection\'s CLIENT ID'));
     // A reconnect gives the blocking connection a new client id.
     this.blocking.on('ready', () => {
       this.blocking.client('ID').then((id) => { this.blockingClientId = Number(id); }, () => {});
