@@ -261,16 +261,24 @@ test('stop: the chains in flight finish and commit, a key in backoff stays pendi
   assert.deepEqual(released.sort(), behind.map((e) => e.id).sort(), 'the events behind it never started: their redelivery is not an attempt');
 });
 
-test('while the process\'s read-ahead is full, a worker holding a batch reads no more; its stop gives its bytes back', async () => {
+/** A started worker sharing `budget`, whose key "held" fails its first event and then waits a minute; `holdKey()` publishes that event and 199 behind it, and resolves once it is in backoff. */
+function withHeldKey(budget: ReadAheadBudget) {
   const fn = handle('f', { retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 60_000, maxDelayMs: 60_000 } });
-  const budget = new ReadAheadBudget(1000);
   const held = event('held');
   const h = harness([fn], (e) => (e.id === held.id ? { delayMs: 0, fail: 'boom' } : { delayMs: 0 }), { budget });
   h.worker.start();
-  // The held key's first event fails and waits a minute: the 199 behind it wait too. Each counts
-  // about 70 bytes, so one read of 50 fills the budget of 1,000.
-  h.publish(held, ...Array.from({ length: 199 }, () => event('held')));
-  await waitFor(() => h.reports.some((r) => r.id === held.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'the held key in backoff' });
+  const holdKey = async () => {
+    h.publish(held, ...Array.from({ length: 199 }, () => event('held')));
+    await waitFor(() => h.reports.some((r) => r.id === held.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'the held key in backoff' });
+  };
+  return { h, holdKey };
+}
+
+test('while the process\'s read-ahead is full, a worker holding a batch reads no more; its stop gives its bytes back', async () => {
+  const budget = new ReadAheadBudget(1000);
+  const { h, holdKey } = withHeldKey(budget);
+  // Each entry counts about 70 bytes, so one read of 50 fills the budget of 1,000.
+  await holdKey();
   await new Promise((r) => setTimeout(r, 50)); // turns of the loop in which it could read on
   assert.equal(budget.full, true);
   assert.equal(h.read(), 50, 'one batch read, then no more');
@@ -279,18 +287,13 @@ test('while the process\'s read-ahead is full, a worker holding a batch reads no
 });
 
 test('what a worker settles stops counting at once; one waiting for the process\'s read-ahead reads on when others make room', async () => {
-  const fn = handle('f', { retry: { attempts: 5, backoff: 'fixed', initialDelayMs: 60_000, maxDelayMs: 60_000 } });
   const budget = new ReadAheadBudget(10_000);
-  const held = event('held');
-  const h = harness([fn], (e) => (e.id === held.id ? { delayMs: 0, fail: 'boom' } : { delayMs: 0 }), { budget });
-  h.worker.start();
+  const { h, holdKey } = withHeldKey(budget);
   h.publish(...Array.from({ length: 30 }, (_, i) => event(`k${i}`)));
   await waitFor(() => h.reports.filter((r) => r.status === 'ok').length === 30, { timeoutMs: 5_000, message: '30 events settled' });
   assert.equal(budget.bytes, 0, 'settled: no longer counted, before any stop');
   budget.add(20_000); // other workers' entries: the budget is full
-  // The held key's first event fails and waits a minute; the 199 behind it wait too.
-  h.publish(held, ...Array.from({ length: 199 }, () => event('held')));
-  await waitFor(() => h.reports.some((r) => r.id === held.id && r.status === 'retry'), { timeoutMs: 5_000, message: 'the held key in backoff' });
+  await holdKey();
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(h.read(), 80, 'one batch read, then held back by the full budget');
   budget.release(20_000); // they settled: room again
