@@ -311,6 +311,9 @@ export class PartitionWorker {
   /** Waits for an entry after `id` (or a spurious wake, or the stop). */
   #newEntriesAfter(id: string): Promise<void> {
     this.#step = 'new entries';
+    // Not even asked for once stopping: a wait registered after the stop's wake-up would stay in
+    // the wake read (and its shard) until an entry came.
+    if (this.#stopping) return Promise.resolve();
     return this.#untilStopped(this.#deps.source.wait(id));
   }
 
@@ -424,13 +427,14 @@ export class PartitionWorker {
     }
   }
 
-  /**
-   * Once the read loop ended (a stop, or a fence) and no run is out, nothing more settles: what is
-   * still queued stops counting against the process. Not left to stop(): a fenced worker is not
-   * always stopped by its owner.
-   */
+  /** Once the read loop ended (a stop) and no run is out, nothing more settles: what is still queued stops counting against the process. */
   #returnBudget(): void {
-    if (this.#returnedBudget || !this.#loopDone || this.#runs > 0) return;
+    if (!this.#loopDone || this.#runs > 0) return;
+    this.#giveBackBudget();
+  }
+
+  #giveBackBudget(): void {
+    if (this.#returnedBudget) return;
     this.#returnedBudget = true;
     this.#deps.budget?.release(this.#bufferedBytes);
   }
@@ -476,6 +480,12 @@ export class PartitionWorker {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#room?.();
+    this.#endWait?.();
+    this.#cancelSlotWait?.();
+    this.#cancelSlotWait = null;
+    // Its entries are the next worker's now (read again from the pending list), and a fenced worker
+    // is not always stopped by its owner, nor are its runs in backoff woken: give them back at once.
+    this.#giveBackBudget();
     this.#deps.logger.warn(this.#deps.where, isLostCommit(error) ? 'Redis lost a commit of this worker; worker stopped (its partition is read again from its pending entries)' : 'partition lease lost; worker stopped');
     this.#deps.onFenced(error);
   }

@@ -139,21 +139,36 @@ test('over many partitions, a wake read names one shard of 16 streams on its own
   await waitFor(async () => (await named(redis, 'ws-shard')) === 0, { message: 'the connections it opened are closed' });
 });
 
-test('partitions scattered over a large namespace share a shard; a forgotten one makes room for another', async () => {
+test('partitions scattered over a large namespace share one shard; a forgotten partition makes room for another', async () => {
   const redis = env.redis.client();
-  const scattered = [3, 40, 77, 130, 201, 250];
-  const streams = new Map(scattered.map((p) => [p, `wsc:p${p}`]));
-  const watcher = new ShardedWakeWatcher(await connectNamed('wsc-first'), redis, () => connectNamed('wsc-shard'), (p) => streams.get(p) ?? `wsc:p${p}`, 256);
+  const stream = (p: number) => `wsc:p${p}`;
+  const blockedNaming = async (n: number) => {
+    const lines = ((await redis.client('LIST')) as string).split('\n').filter((line) => /flags=\S*b/.test(line) && /cmd=xread/.test(line));
+    return lines.length === 1 && /name=wsc-first /.test(lines[0]!) ? n : -1;
+  };
+  const watcher = new ShardedWakeWatcher(await connectNamed('wsc-first'), redis, () => connectNamed('wsc-shard'), stream, 256);
+  const reads: string[][] = [];
+  const monitor = await env.redis.client().monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'xread') reads.push(args);
+  });
+  const streamsOfLastRead = () => { const a = reads.at(-1) ?? []; const at = a.findIndex((x) => x.toLowerCase() === 'streams'); return a.slice(at + 1, at + 1 + (a.length - at - 1) / 2); };
   try {
     await watcher.start();
-    const firsts = new Map<number, string>();
-    for (const p of scattered) firsts.set(p, (await redis.xadd(streams.get(p)!, '*', 'n', '0'))!);
-    const waits = scattered.map((p) => watcher.waitFor(p, firsts.get(p)!));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await named(redis, 'wsc-shard'), 0, 'six partitions of 256, one shard: no connection opened');
-    for (const p of scattered) await redis.xadd(streams.get(p)!, '*', 'n', '1');
-    await Promise.all(waits);
+    // 16 partitions scattered over 256: one shard, on the connection given.
+    const scattered = Array.from({ length: 16 }, (_, i) => 3 + i * 16);
+    for (const p of scattered) void watcher.waitFor(p, '0-0');
+    await waitFor(async () => (await blockedNaming(1)) === 1 && streamsOfLastRead().length === 16, { message: 'one wake read naming the 16 scattered partitions' });
+    assert.equal(await named(redis, 'wsc-shard'), 0, 'no connection opened');
+    // The shard is full: a 17th partition needs another, unless one is forgotten first.
+    watcher.forget(scattered[0]!);
+    void watcher.waitFor(250, '0-0');
+    await waitFor(() => streamsOfLastRead().includes(stream(250)), { message: 'partition 250 in the first shard\'s read' });
+    assert.equal(await named(redis, 'wsc-shard'), 0, 'it took the forgotten one\'s place: still no connection opened');
+    void watcher.waitFor(251, '0-0');
+    await waitFor(async () => (await named(redis, 'wsc-shard')) === 1, { message: 'a 17th partition opens a second shard' });
   } finally {
+    monitor.disconnect();
     await watcher.stop();
   }
 });
@@ -201,12 +216,22 @@ test('a wait whose shard is still opening is woken by wakeAll, as every other wa
   await waitFor(async () => (await named(redis, 'wso-shard')) === 0, { message: 'its connection closed on stop' });
 });
 
-test('a shard that cannot open wakes its waiters after a backoff (they read and back off on their own) and says why', async () => {
+test('a shard that cannot open wakes its waiters after a backoff (they read and back off on their own), tries again only once it is over, and says why', async () => {
   const failures: unknown[] = [];
-  const { watcher, first } = await secondShard('wsf', async () => { throw new Error('refused'); }, (error) => failures.push(error));
+  let connects = 0;
+  const { watcher, first } = await secondShard('wsf', async () => { connects++; throw new Error('refused'); }, (error) => failures.push(error));
   try {
-    await watcher.waitFor(20, first);
+    const waiting = watcher.waitFor(20, first);
+    await waitFor(() => failures.length === 1, { message: 'the open failed' });
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(failures.map((e) => (e as Error).message), ['refused']);
+    // Other workers of the shard (other groups, or back from a read) wait meanwhile: within the
+    // backoff none of them tries to open it again, and a wakeAll ends their waits early.
+    const others = Array.from({ length: 10 }, () => watcher.waitFor(20, first));
+    assert.equal(connects, 1, 'no second attempt within the backoff');
+    watcher.wakeAll();
+    await Promise.all([waiting, ...others]);
+    assert.equal(connects, 1);
   } finally {
     await watcher.stop();
   }
@@ -220,5 +245,5 @@ test('stop does not wait for a shard still opening: its waiters are woken, and i
   await wait;
   gated.open();
   await waitFor(() => gated.made.length === 1 && gated.made[0]!.status === 'end', { message: 'the connection that opened after the stop is closed' });
-  assert.equal(await named(redis, 'wsl-shard'), 0);
+  await waitFor(async () => (await named(redis, 'wsl-shard')) === 0, { message: 'and gone from the server' });
 });

@@ -46,6 +46,7 @@ function event(key: string | null, data: Record<string, unknown> = {}): WireEven
 function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'sequential' | 'parallel'; ordering?: 'key' | 'partition'; readsState?: boolean; dispatcher?: boolean; budget?: ReadAheadBudget } = {}) {
   const stream: DecodedEntry[] = [];
   let cursor = 0;
+  let fenced = false;
   let wake: (() => void) | null = null;
   const invocations: { fn: string; key: string | null; id: string; attempt: number; start: number; end: number }[] = [];
   const batches: CommitBatch[] = [];
@@ -60,6 +61,7 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
   const source: PartitionSource = {
     ensureGroup: async () => {},
     read: async (c, count) => {
+      if (fenced) throw new Error('FENCED this process no longer holds the partition lease');
       if (c !== '>') return { entries: [], tipId: null };
       const out = stream.slice(cursor, cursor + count);
       cursor += out.length;
@@ -132,6 +134,8 @@ function harness(fns: FunctionHandle[], behave: Behaviour, opts: { mode?: 'seque
     worker: w, source, invocations, reports, acked, batches, maxInFlight: () => maxInFlight, stateCache, loads, chains,
     /** Entries read so far. */
     read: () => cursor,
+    /** Every read from now on is refused as fenced (the lease moved). */
+    fenceReads: () => { fenced = true; },
     publish(...events: DecodedEntry[]) {
       stream.push(...events);
       wake?.();
@@ -284,6 +288,20 @@ test('while the process\'s read-ahead is full, a worker holding a batch reads no
   assert.equal(h.read(), 50, 'one batch read, then no more');
   await h.stop();
   assert.equal(budget.bytes, 0, 'what it held no longer counts');
+});
+
+test('a fenced worker gives its read-ahead back at once, though nobody stops it and its held key still sleeps its backoff', async () => {
+  const budget = new ReadAheadBudget(1 << 30);
+  const { h, holdKey } = withHeldKey(budget);
+  await holdKey();
+  await waitFor(() => h.read() === 200, { timeoutMs: 5_000, message: 'all 200 read' });
+  assert.ok(budget.bytes > 0);
+  h.fenceReads();
+  h.publish(event('other')); // wakes the worker: its read is refused
+  await waitFor(() => budget.bytes === 0, { timeoutMs: 5_000, message: 'the fenced worker\'s bytes given back, with no stop' });
+  assert.equal(h.worker.stopping, true);
+  await h.stop();
+  assert.equal(budget.bytes, 0);
 });
 
 test('what a worker settles stops counting at once; one waiting for the process\'s read-ahead reads on when others make room', async () => {

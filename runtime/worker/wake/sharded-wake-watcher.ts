@@ -45,8 +45,9 @@ export class ShardedWakeWatcher implements PartitionWaker {
   readonly #shardOf = new Map<number, number>();
   /** Partitions per shard. */
   readonly #load: number[] = [];
-  /** Failed opens in a row, per shard (the retry's backoff). */
+  /** Failed opens in a row, per shard, and when the next may be tried. */
   readonly #failures = new Map<number, number>();
+  readonly #retryAt = new Map<number, number>();
   /** Waits for a shard not open yet (or retrying): wakeAll() and stop() end them, as they end every other wait. */
   readonly #early = new Set<() => void>();
   #firstUsed = false;
@@ -84,17 +85,17 @@ export class ShardedWakeWatcher implements PartitionWaker {
         resolve();
       };
       this.#early.add(end);
-      void this.#open(shard).then((w) => {
+      // Could not open: its waiters are woken when the backoff is over, to read (and back off) on
+      // their own; until then no other wait of the shard tries again.
+      const untilRetry = () => setTimeout(end, Math.max(0, (this.#retryAt.get(shard) ?? 0) - Date.now())).unref();
+      if ((this.#retryAt.get(shard) ?? 0) > Date.now()) return void untilRetry();
+      this.#open(shard).then((w) => {
         if (done) return;
         if (!this.#running) return end();
-        if (w === null) {
-          // Could not open: woken after a backoff, to read (and back off) on their own.
-          setTimeout(end, reconnectDelayMs(this.#failures.get(shard) ?? 0, RETRY_MS, 5000)).unref();
-          return;
-        }
+        if (w === null) return void untilRetry();
         this.#early.delete(end);
         w.waitFor(partition, afterId).then(end, end);
-      });
+      }, end);
     });
   }
 
@@ -135,16 +136,33 @@ export class ShardedWakeWatcher implements PartitionWaker {
   #open(shard: number): Promise<WakeWatcher | null> {
     let opening = this.#opening.get(shard);
     if (opening === undefined) {
-      opening = this.#startShard().then((w) => {
+      opening = this.#startShard().catch(() => null).then((w) => {
+        if (w !== null && !this.#running) {
+          void w.stop(); // stopped between the open and this: stop() did not see it
+          return null;
+        }
         if (w !== null) {
           this.#failures.delete(shard);
+          this.#retryAt.delete(shard);
           this.#shards.set(shard, w);
-        } else if (this.#running) this.#failures.set(shard, (this.#failures.get(shard) ?? 0) + 1);
+        } else if (this.#running) {
+          const failures = (this.#failures.get(shard) ?? 0) + 1;
+          this.#failures.set(shard, failures);
+          this.#retryAt.set(shard, Date.now() + reconnectDelayMs(failures - 1, RETRY_MS, 5000));
+        }
         return w;
       }).finally(() => this.#opening.delete(shard));
       this.#opening.set(shard, opening);
     }
     return opening;
+  }
+
+  #reportOpenFailed(error: unknown): void {
+    try {
+      this.#onOpenFailed(error);
+    } catch {
+      // a logger that throws must not leave the shard's waiters waiting
+    }
   }
 
   /** A started watcher on a connection of its own (the runtime's for the first); null if that failed or the watcher stopped meanwhile. */
@@ -158,7 +176,7 @@ export class ShardedWakeWatcher implements PartitionWaker {
       try {
         connection = await this.#connect();
       } catch (error) {
-        if (this.#running) this.#onOpenFailed(error);
+        if (this.#running) this.#reportOpenFailed(error);
         return null;
       }
     }
@@ -172,7 +190,7 @@ export class ShardedWakeWatcher implements PartitionWaker {
       await watcher.start();
     } catch (error) {
       discard();
-      if (this.#running) this.#onOpenFailed(error);
+      if (this.#running) this.#reportOpenFailed(error);
       return null;
     }
     if (!this.#running) {
