@@ -9,6 +9,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { PACKAGE_VERSION } from '../package-paths.ts';
+import { withDeadline } from '../policy/deadline.ts';
 import type { InvocationRecord } from '../loading/function-handle.ts';
 import type { FetchRecord } from '../types.ts';
 import type { GroupStat } from './group-stats.ts';
@@ -203,14 +204,8 @@ export class RuntimeMetrics {
 }
 
 /** `work`'s value, or undefined when it fails or takes longer than {@link SCRAPE_REDIS_TIMEOUT_MS}. */
-async function within<T>(work: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), SCRAPE_REDIS_TIMEOUT_MS); });
-  try {
-    return await Promise.race([work.catch(() => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function within<T>(work: Promise<T>): Promise<T | undefined> {
+  return withDeadline(work.catch(() => undefined), SCRAPE_REDIS_TIMEOUT_MS, () => undefined);
 }
 
 function deadLetterReason(r: InvocationRecord): string {

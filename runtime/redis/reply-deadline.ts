@@ -5,6 +5,7 @@
  * goes through {@link replyWithin}, so a lost reply becomes an error the worker recovers from
  * instead of a silent hang. `what` is a constant label: the hot path builds no string per call.
  */
+import { withDeadline } from '../policy/deadline.ts';
 
 /**
  * How long a worker's command may go unanswered. Far beyond a reconnect or a failover (ioredis
@@ -23,15 +24,8 @@ export class NoReplyError extends Error {
  * caller can redo what the late reply invalidates (a read's entries went to the pending list).
  */
 export function replyWithin<T>(work: Promise<T>, what: string, ms = REDIS_REPLY_TIMEOUT_MS, onLate?: () => void): Promise<T> {
-  // Not withinMs + await: this is on the hot path, and one promise per call is all it needs.
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (onLate) work.then(onLate, onLate);
-      reject(new NoReplyError(`no reply from Redis to ${what} within ${ms / 1000} s`));
-    }, ms);
-    work.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error: unknown) => { clearTimeout(timer); reject(error); },
-    );
+  return withDeadline(work, ms, (): never => {
+    if (onLate) work.then(onLate, onLate);
+    throw new NoReplyError(`no reply from Redis to ${what} within ${ms / 1000} s`);
   });
 }

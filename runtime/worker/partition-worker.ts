@@ -82,7 +82,7 @@ export interface PartitionWorkerDeps {
   readonly maxBufferedBytes: number;
   /**
    * What every worker of the process holds together (see read-ahead-budget.ts): while it is full,
-   * this worker reads only while it holds less than a batch.
+   * this worker reads only while it holds less than a batch and {@link BUDGET_FLOOR_BYTES}.
    */
   readonly budget?: ReadAheadBudget;
   readonly maxChain: number;

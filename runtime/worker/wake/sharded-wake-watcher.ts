@@ -45,9 +45,8 @@ export class ShardedWakeWatcher implements PartitionWaker {
   readonly #shardOf = new Map<number, number>();
   /** Partitions per shard. */
   readonly #load: number[] = [];
-  /** Failed opens in a row, per shard, and when the next may be tried. */
-  readonly #failures = new Map<number, number>();
-  readonly #retryAt = new Map<number, number>();
+  /** Per shard whose last open failed: failures in a row, and when the next open may be tried. */
+  readonly #failed = new Map<number, { count: number; retryAt: number }>();
   /** Waits for a shard not open yet (or retrying): wakeAll() and stop() end them, as they end every other wait. */
   readonly #early = new Set<() => void>();
   #firstUsed = false;
@@ -87,8 +86,9 @@ export class ShardedWakeWatcher implements PartitionWaker {
       this.#early.add(end);
       // Could not open: its waiters are woken when the backoff is over, to read (and back off) on
       // their own; until then no other wait of the shard tries again.
-      const untilRetry = () => setTimeout(end, Math.max(0, (this.#retryAt.get(shard) ?? 0) - Date.now())).unref();
-      if ((this.#retryAt.get(shard) ?? 0) > Date.now()) return void untilRetry();
+      const retryAt = () => this.#failed.get(shard)?.retryAt ?? 0;
+      const untilRetry = () => setTimeout(end, Math.max(0, retryAt() - Date.now())).unref();
+      if (retryAt() > Date.now()) return void untilRetry();
       this.#open(shard).then((w) => {
         if (done) return;
         if (!this.#running) return end();
@@ -142,13 +142,11 @@ export class ShardedWakeWatcher implements PartitionWaker {
           return null;
         }
         if (w !== null) {
-          this.#failures.delete(shard);
-          this.#retryAt.delete(shard);
+          this.#failed.delete(shard);
           this.#shards.set(shard, w);
         } else if (this.#running) {
-          const failures = (this.#failures.get(shard) ?? 0) + 1;
-          this.#failures.set(shard, failures);
-          this.#retryAt.set(shard, Date.now() + reconnectDelayMs(failures - 1, RETRY_MS, 5000));
+          const count = (this.#failed.get(shard)?.count ?? 0) + 1;
+          this.#failed.set(shard, { count, retryAt: Date.now() + reconnectDelayMs(count - 1, RETRY_MS, 5000) });
         }
         return w;
       }).finally(() => this.#opening.delete(shard));
