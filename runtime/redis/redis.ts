@@ -245,11 +245,14 @@ export type { Redis };
 
 /** True when a Redis at `target` answers PING within `timeoutMs`, without retrying. */
 export async function answersPing(target: { path: string } | { host: string; port: number }, timeoutMs = 500): Promise<boolean> {
-  const probe = new Redis({ ...target, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  // No ready check: on a server still loading its data ioredis would wait for the load's ETA (up to
+  // 10 s) before answering; a PING answers LOADING at once, so a poller simply asks again. Seen in
+  // the chaos suite: a restarted primary loading its AOF was declared dead after one such probe.
+  const probe = new Redis({ ...target, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableReadyCheck: false });
   probe.on('error', () => {});
   try {
     await probe.connect();
-    return (await probe.ping()) === 'PONG';
+    return (await withinMs(probe.ping(), timeoutMs)) === 'PONG';
   } catch {
     return false;
   } finally {
